@@ -1,0 +1,484 @@
+"""The scikit-learn estimator, composing input checks, windows, net and threshold."""
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.utils import check_random_state
+
+from . import _net
+from ._threshold import contamination_threshold, mean_k_sigma, split_point
+from ._validation import (
+    Integral,
+    Interval,
+    Real,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+    check_sequences,
+    check_series,
+    is_sequence_input,
+)
+from ._windowing import (
+    StepAccumulator,
+    check_length,
+    iter_window_batches,
+    window_starts,
+)
+
+# Windows per forward pass when scoring; 64 to 256 measured fastest on CPU.
+_SCORE_BATCH = 256
+
+
+class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
+    """Time-series anomaly detector built on an LSTM autoencoder.
+
+    The detector learns to reconstruct windows of normal data and flags what it
+    cannot reconstruct. Three input forms are accepted:
+
+    - a 2-D array or DataFrame ``(n_timesteps, n_features)``: one time series, rows
+      are time steps. The detector cuts it into sliding windows and gives every time
+      step a score, the mean over the windows that cover it of the squared
+      reconstruction error at that step;
+    - a 3-D array ``(n_sequences, seq_len, n_features)``: equal-length sequences,
+      one score each;
+    - a list of 2-D arrays of different lengths: variable-length sequences, one
+      score each.
+
+    Training holds out the last ``validation_fraction`` of the data (a contiguous
+    tail of a series, or the last sequences), which the network never trains on: it
+    drives early stopping and, with ``contamination="auto"``, sets the threshold
+    ``tau = mu + n_sigmas * sigma`` of its reconstruction errors.
+
+    Parameters
+    ----------
+    window_size : int, default=32
+        Time steps per window when X is a series.
+    stride : int, default=1
+        Steps between the starts of consecutive training windows (scoring always
+        uses every window, so every step is scored by every window covering it).
+    hidden_size : int, default=64
+        Size of the LSTM states and of the latent code.
+    num_layers : int, default=1
+        Stacked LSTM layers in the encoder and in the decoder.
+    dropout : float, default=0.0
+        Dropout between stacked LSTM layers.
+    decoder_feed : {"repeat", "state"}, default="repeat"
+        How the decoder receives the latent code: repeated as its input at every
+        step, or as its initial hidden state.
+    max_epochs : int, default=50
+        Most passes over the training windows.
+    batch_size : int, default=64
+        Windows (or sequences) per training step.
+    lr : float, default=1e-3
+        Adam's learning rate.
+    patience : int, default=5
+        Epochs without improvement of the held-out loss before training stops; the
+        weights of the best epoch are kept.
+    validation_fraction : float in (0, 1), default=0.2
+        Share of the data held out, taken from the end.
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        ``"auto"``: the threshold is ``mu + n_sigmas * sigma`` of the held-out
+        errors. A float: the expected share of anomalies in the training data; the
+        threshold is that quantile of the training data's errors, as in
+        scikit-learn's outlier detectors.
+    n_sigmas : float, default=3.0
+        The ``k`` of ``tau = mu + k * sigma``.
+    standardize : bool, default=True
+        Scale each feature to zero mean and unit variance with statistics of the
+        training part (not of the data being scored).
+    device : str, default="auto"
+        Torch device to train and score on; ``"auto"`` uses a GPU when there is one.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation and batch order, so that ``fit`` is
+        reproducible on the same machine.
+    verbose : int, default=0
+        ``1`` prints skorch's table of training and held-out loss per epoch.
+
+    Attributes
+    ----------
+    threshold_ : float
+        The threshold ``tau``, in reconstruction-error units: a step (or sequence)
+        whose error exceeds it is an anomaly.
+    offset_ : float
+        ``-threshold_``, so that ``decision_function = score_samples - offset_``.
+    heldout_errors_ : ndarray of shape (n_heldout,)
+        Reconstruction errors of the held-out part (per time step or per sequence)
+        that ``threshold_`` came from with ``contamination="auto"``.
+    heldout_mean_, heldout_std_ : float
+        ``mu`` and ``sigma`` of ``heldout_errors_``.
+    net_ : skorch.NeuralNet
+        The trained net; ``net_.module_`` is the :class:`LSTMAutoencoder`.
+    history_ : skorch.History
+        Training and held-out loss per epoch.
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        Per-feature statistics used by ``standardize``.
+    device_ : str
+        The device the model was trained on.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during ``fit``, when X was a DataFrame.
+
+    See Also
+    --------
+    sklearn.ensemble.IsolationForest : the outlier-detector API this follows.
+    SlidingWindowTransformer : the windows this detector cuts from a series.
+
+    Notes
+    -----
+    ``score_samples`` is the negated reconstruction error: higher is more normal.
+    A step's score depends only on the fitted model and the windows covering it, so
+    appending data changes the scores of the last ``window_size - 1`` steps only.
+
+    References
+    ----------
+    .. [1] Malhotra, P. et al. (2016). LSTM-based encoder-decoder for multi-sensor
+       anomaly detection. ICML Anomaly Detection Workshop.
+    .. [2] Srivastava, N., Mansimov, E. and Salakhutdinov, R. (2015). Unsupervised
+       learning of video representations using LSTMs. ICML.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import LSTMAutoencoderDetector
+    >>> t = np.arange(600)
+    >>> X = np.sin(2 * np.pi * t / 25).reshape(-1, 1)
+    >>> detector = LSTMAutoencoderDetector(
+    ...     window_size=16, hidden_size=8, max_epochs=3, random_state=0
+    ... ).fit(X)
+    >>> detector.score_samples(X).shape
+    (600,)
+    >>> set(np.unique(detector.predict(X))) <= {-1, 1}
+    True
+    """
+
+    _parameter_constraints = {
+        "window_size": [Interval(Integral, 1, None, closed="left")],
+        "stride": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "decoder_feed": [StrOptions({"repeat", "state"})],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "contamination": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, 0.5, closed="right"),
+        ],
+        "n_sigmas": [Interval(Real, 0, None, closed="left")],
+        "standardize": ["boolean"],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        window_size=32,
+        stride=1,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        decoder_feed="repeat",
+        max_epochs=50,
+        batch_size=64,
+        lr=1e-3,
+        patience=5,
+        validation_fraction=0.2,
+        contamination="auto",
+        n_sigmas=3.0,
+        standardize=True,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.window_size = window_size
+        self.stride = stride
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.decoder_feed = decoder_feed
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.contamination = contamination
+        self.n_sigmas = n_sigmas
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on normal data and set the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Normal history: one series, equal-length sequences, or a list of
+            variable-length sequences ``(seq_len_i, n_features)``.
+        y : None
+            Ignored; present for API consistency (labels are never needed to fit).
+
+        Returns
+        -------
+        self : LSTMAutoencoderDetector
+            The fitted detector.
+        """
+        device = _net.resolve_device(self.device)
+        if is_sequence_input(X):
+            sequences = check_sequences(self, X, reset=True)
+            n_train = split_point(
+                len(sequences), self.validation_fraction, 1, "sequences"
+            )
+            self._set_scaling(np.concatenate(sequences[:n_train]))
+            train = _net.SequenceDataset([self._scale(s) for s in sequences[:n_train]])
+            valid = _net.SequenceDataset([self._scale(s) for s in sequences[n_train:]])
+            heldout = sequences[n_train:]
+            data = sequences
+        else:
+            X = check_series(self, X, reset=True)
+            check_length(len(X), self.window_size)
+            n_train = split_point(
+                len(X), self.validation_fraction, self.window_size, "time steps"
+            )
+            self._set_scaling(X[:n_train])
+            scaled = self._scale(X)
+            train = _net.WindowDataset(
+                scaled, self.window_size, self._training_starts(n_train)
+            )
+            valid = _net.WindowDataset(
+                scaled,
+                self.window_size,
+                n_train + self._training_starts(len(X) - n_train),
+            )
+            heldout = X[n_train:]
+            data = X
+
+        seed = None
+        if self.random_state is not None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        self.device_ = device
+        self.net_ = _net.fit_net(
+            train,
+            valid,
+            n_features=self.n_features_in_,
+            hidden_size=self.hidden_size,
+            num_layers=self.num_layers,
+            dropout=self.dropout,
+            decoder_feed=self.decoder_feed,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            patience=self.patience,
+            device=device,
+            verbose=self.verbose,
+            seed=seed,
+        )
+        self.history_ = self.net_.history
+
+        self.heldout_errors_ = self._errors(heldout)
+        self.heldout_mean_, self.heldout_std_, tau = mean_k_sigma(
+            self.heldout_errors_, self.n_sigmas
+        )
+        if self.contamination == "auto":
+            self.threshold_ = tau
+        else:
+            self.threshold_ = contamination_threshold(
+                self._errors(data), self.contamination
+            )
+        self.offset_ = -self.threshold_
+        return self
+
+    def _training_starts(self, n_timesteps):
+        grid_starts, tail_start = window_starts(
+            n_timesteps, self.window_size, self.stride
+        )
+        return grid_starts if tail_start is None else np.r_[grid_starts, tail_start]
+
+    def _set_scaling(self, X_train):
+        n_features = X_train.shape[1]
+        if self.standardize:
+            self.mean_ = X_train.mean(axis=0)
+            scale = X_train.std(axis=0)
+            # a constant feature keeps its units rather than dividing by zero
+            self.scale_ = np.where(scale > np.finfo(np.float64).eps * 1e3, scale, 1.0)
+        else:
+            self.mean_ = np.zeros(n_features)
+            self.scale_ = np.ones(n_features)
+
+    def _scale(self, X):
+        return (X - self.mean_) / self.scale_
+
+    # ----------------------------------------------------------------- scoring
+
+    def _validate(self, X):
+        """Check a fitted detector and X; return ``(is_sequences, data)``."""
+        check_is_fitted(self)
+        if is_sequence_input(X):
+            return True, check_sequences(self, X, reset=False)
+        X = check_series(self, X, reset=False)
+        check_length(len(X), self.window_size)
+        return False, X
+
+    def _module(self):
+        return self.net_.module_
+
+    def _series_feature_errors(self, X):
+        """Per-step, per-feature squared errors of a validated series."""
+        acc = StepAccumulator(len(X), self.window_size, (X.shape[1],))
+        for starts, windows, tail in iter_window_batches(
+            self._scale(X), self.window_size, 1, _SCORE_BATCH
+        ):
+            acc.add(starts, _net.window_errors(self._module(), windows), tail=tail)
+        return acc.result()
+
+    def _errors(self, data):
+        """Reconstruction error per time step (series) or per sequence (list)."""
+        if isinstance(data, list):
+            per_position = _net.sequence_outputs(
+                self._module(), [self._scale(s) for s in data], _SCORE_BATCH, "errors"
+            )
+            return np.array([errors.mean() for errors in per_position])
+        return self._series_feature_errors(data).mean(axis=1)
+
+    def score_samples(self, X):
+        """Return the negated reconstruction error: higher is more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Data to score, in one of the forms ``fit`` accepts.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_timesteps,) or (n_sequences,)
+            One score per time step of a series, or per sequence.
+        """
+        _, data = self._validate(X)
+        return -self._errors(data)
+
+    def decision_function(self, X):
+        """Return ``score_samples(X) - offset_``: negative means anomaly.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Data to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_timesteps,) or (n_sequences,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Return ``-1`` for anomalies and ``+1`` for normal steps or sequences.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Data to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_timesteps,) or (n_sequences,), dtype int
+            ``-1`` where the reconstruction error exceeds ``threshold_``.
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def score(self, X, y=None):
+        """Return the mean of ``score_samples(X)``: higher means better reconstruction.
+
+        This lets ``GridSearchCV`` tune the detector without labels. To tune with
+        labels, use :func:`skae.metrics.anomaly_scorer`.
+
+        Parameters
+        ----------
+        X : array-like
+            Data to score, in one of the forms ``fit`` accepts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    # ------------------------------------------------ compression and denoising
+
+    def encode(self, X):
+        """Return the latent codes: the compressed form of each window or sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            For a series, the codes are those of the windows that
+            ``SlidingWindowTransformer(window_size, stride).transform(X)`` returns.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_windows, hidden_size) or (n_sequences, hidden_size)
+        """
+        is_sequences, data = self._validate(X)
+        if is_sequences:
+            codes = _net.sequence_outputs(
+                self._module(), [self._scale(s) for s in data], _SCORE_BATCH, "codes"
+            )
+            return np.stack(codes)
+        scaled = self._scale(data)
+        return np.concatenate(
+            [
+                _net.window_codes(self._module(), windows)
+                for _, windows, _ in iter_window_batches(
+                    scaled, self.window_size, self.stride, _SCORE_BATCH
+                )
+            ]
+        )
+
+    def reconstruct(self, X):
+        """Return the reconstruction of X, in X's units and shape.
+
+        For a series, the reconstructions of all windows are averaged back into one
+        series: a denoised copy of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+
+        Returns
+        -------
+        X_hat : ndarray of X's shape, or list of ndarray for a list
+        """
+        is_sequences, data = self._validate(X)
+        if is_sequences:
+            recon = _net.sequence_outputs(
+                self._module(),
+                [self._scale(s) for s in data],
+                _SCORE_BATCH,
+                "reconstruction",
+            )
+            recon = [r * self.scale_ + self.mean_ for r in recon]
+            return np.stack(recon) if isinstance(X, np.ndarray) else recon
+        acc = StepAccumulator(len(data), self.window_size, (data.shape[1],))
+        for starts, windows, tail in iter_window_batches(
+            self._scale(data), self.window_size, 1, _SCORE_BATCH
+        ):
+            acc.add(
+                starts, _net.window_reconstructions(self._module(), windows), tail=tail
+            )
+        return acc.result() * self.scale_ + self.mean_

@@ -1,0 +1,121 @@
+"""The LSTM encoder-decoder as a plain :class:`torch.nn.Module`."""
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+DECODER_FEEDS = ("repeat", "state")
+
+
+class LSTMAutoencoder(nn.Module):
+    """LSTM encoder-decoder that reconstructs a sequence from one latent code.
+
+    The encoder LSTM reads ``x_1 .. x_T``; the last layer's final hidden state is the
+    latent code ``z``. The decoder LSTM rebuilds the sequence from ``z`` alone, fed
+    either as its input at every step (``decoder_feed="repeat"``) or as its initial
+    hidden state with a zero input (``decoder_feed="state"``, which skips the
+    decoder's ``hidden_size x 4*hidden_size`` input projection). A linear head maps
+    each decoder state to ``n_features`` values.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of features per time step.
+    hidden_size : int, default=64
+        Size of the LSTM states and of the latent code.
+    num_layers : int, default=1
+        Stacked LSTM layers in the encoder and in the decoder.
+    dropout : float, default=0.0
+        Dropout between stacked LSTM layers (no effect with one layer).
+    decoder_feed : {"repeat", "state"}, default="repeat"
+        How the decoder receives the latent code.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skae import LSTMAutoencoder
+    >>> model = LSTMAutoencoder(n_features=3, hidden_size=8)
+    >>> x = torch.randn(5, 20, 3)
+    >>> model(x).shape
+    torch.Size([5, 20, 3])
+    >>> model.encode(x).shape
+    torch.Size([5, 8])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        decoder_feed="repeat",
+    ):
+        super().__init__()
+        if decoder_feed not in DECODER_FEEDS:
+            raise ValueError(
+                f"decoder_feed must be one of {DECODER_FEEDS}, got {decoder_feed!r}."
+            )
+        self.n_features = n_features
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.decoder_feed = decoder_feed
+        layer_dropout = dropout if num_layers > 1 else 0.0
+        self.encoder = nn.LSTM(
+            n_features, hidden_size, num_layers, batch_first=True, dropout=layer_dropout
+        )
+        decoder_input = hidden_size if decoder_feed == "repeat" else 1
+        self.decoder = nn.LSTM(
+            decoder_input,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=layer_dropout,
+        )
+        self.head = nn.Linear(hidden_size, n_features)
+
+    def encode(self, x, lengths=None):
+        """Return the latent codes, shape ``(batch, hidden_size)``.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, seq_len, n_features)
+            Sequences, padded at the end when ``lengths`` is given.
+        lengths : Tensor of shape (batch,), default=None
+            True lengths of padded sequences; the code is the state after each
+            sequence's last real step.
+        """
+        if lengths is not None:
+            x = pack_padded_sequence(
+                x, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+        _, (hidden, _) = self.encoder(x)
+        return hidden[-1]
+
+    def decode(self, z, seq_len):
+        """Return the reconstruction of ``seq_len`` steps from codes ``z``.
+
+        Parameters
+        ----------
+        z : Tensor of shape (batch, hidden_size)
+        seq_len : int
+
+        Returns
+        -------
+        Tensor of shape (batch, seq_len, n_features)
+        """
+        if self.decoder_feed == "repeat":
+            output, _ = self.decoder(z.unsqueeze(1).expand(-1, seq_len, -1))
+        else:
+            inputs = z.new_zeros(z.shape[0], seq_len, 1)
+            h0 = z.unsqueeze(0).expand(self.num_layers, -1, -1).contiguous()
+            output, _ = self.decoder(inputs, (h0, torch.zeros_like(h0)))
+        return self.head(output)
+
+    def forward(self, x, lengths=None):
+        """Return the reconstruction of ``x``, same shape as ``x``.
+
+        Steps past a sequence's length (padding) are reconstructed too and should be
+        masked out by the caller; the decoder is causal, so they do not change the
+        reconstruction of the real steps.
+        """
+        return self.decode(self.encode(x, lengths), x.shape[1])

@@ -1,0 +1,149 @@
+"""Input checks for the three input forms, and skae's only use of private sklearn names.
+
+A 2-D array is one time series and goes through scikit-learn's ``validate_data``
+so that ``n_features_in_`` and ``feature_names_in_`` behave as in any estimator.
+A 3-D array or a list of 2-D arrays is a set of sequences; :func:`check_sequences`
+checks it with the same kind of messages.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+__all__ = [
+    "Integral",
+    "Interval",
+    "Real",
+    "StrOptions",
+    "_fit_context",
+    "check_is_fitted",
+    "check_sequences",
+    "check_series",
+    "is_sequence_input",
+]
+
+
+def is_sequence_input(X):
+    """Return True when ``X`` is a set of sequences rather than one 2-D series.
+
+    A 3-D array, or a list/tuple whose first member is 2-D, is a set of sequences.
+    Anything else (2-D arrays, DataFrames, lists of rows) is treated as one series.
+    """
+    if isinstance(X, np.ndarray):
+        return X.ndim == 3
+    if hasattr(X, "ndim") and hasattr(X, "shape") and not hasattr(X, "columns"):
+        # array-likes such as torch tensors or dask arrays
+        return X.ndim == 3
+    if isinstance(X, (list, tuple)) and len(X) > 0:
+        first = X[0]
+        if hasattr(first, "ndim"):
+            return first.ndim == 2
+        return np.ndim(first) == 2
+    return False
+
+
+def check_series(estimator, X, *, reset):
+    """Validate one time series ``(n_timesteps, n_features)`` into float64.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Gets ``n_features_in_`` / ``feature_names_in_`` when ``reset`` is True and is
+        checked against them otherwise.
+    X : array-like of shape (n_timesteps, n_features)
+        The series; rows are time steps.
+    reset : bool
+        True in ``fit``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_timesteps, n_features), dtype float64
+        A validated array (a new array whenever conversion was needed; never modified
+        in place by skae).
+    """
+    return validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=np.float64,
+        ensure_min_samples=1,
+        ensure_all_finite=True,
+    )
+
+
+def check_sequences(estimator, X, *, reset):
+    """Validate a 3-D array or a list of 2-D arrays into a list of float64 arrays.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Gets ``n_features_in_`` when ``reset`` is True and is checked against it
+        otherwise.
+    X : ndarray of shape (n_sequences, seq_len, n_features) or list of ndarray
+        The sequences; each member of a list has shape ``(seq_len_i, n_features)``.
+    reset : bool
+        True in ``fit``.
+
+    Returns
+    -------
+    sequences : list of ndarray of shape (seq_len_i, n_features), dtype float64
+    """
+    if isinstance(X, np.ndarray) or (hasattr(X, "ndim") and hasattr(X, "shape")):
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise ValueError(
+                "Expected a 3-D array of shape (n_sequences, seq_len, n_features), "
+                f"got an array with {X.ndim} dimension(s) and shape {X.shape}."
+            )
+        members = list(X)
+    elif isinstance(X, (list, tuple)):
+        members = list(X)
+    else:
+        raise TypeError(
+            "Expected a 2-D series, a 3-D array or a list of 2-D arrays, "
+            f"got {type(X).__name__}."
+        )
+    if len(members) == 0:
+        raise ValueError(
+            "Found 0 sequences (n_samples = 0) while a minimum of 1 is required."
+        )
+
+    sequences = []
+    for i, member in enumerate(members):
+        if np.ndim(member) != 2:
+            raise ValueError(
+                f"Sequence {i} has {np.ndim(member)} dimension(s); every sequence "
+                "must be 2-D with shape (seq_len, n_features)."
+            )
+        try:
+            seq = check_array(
+                member,
+                dtype=np.float64,
+                ensure_all_finite=True,
+                ensure_min_samples=1,
+                input_name=f"sequence {i}",
+            )
+        except ValueError as exc:
+            raise ValueError(f"Sequence {i}: {exc}") from exc
+        sequences.append(seq)
+
+    n_features = {seq.shape[1] for seq in sequences}
+    if len(n_features) > 1:
+        raise ValueError(
+            "All sequences must have the same number of features, got "
+            f"{sorted(n_features)}."
+        )
+    n_features = n_features.pop()
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    return sequences
