@@ -1,0 +1,47 @@
+"""scikit-learn's API checks on every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
+
+_ORDER = (
+    "a time step's score depends on its neighbours in time (the windows covering "
+    "it), so scoring a subset or a reordering of the rows changes it"
+)
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, LSTMAutoencoderDetector):
+        return {
+            "check_methods_subset_invariance": _ORDER,
+            "check_methods_sample_order_invariance": _ORDER,
+        }
+    rows = (
+        "transform turns a series of n_timesteps rows into n_timesteps - "
+        "window_size + 1 windows (a 3-D array), so the number and meaning of rows "
+        "changes"
+    )
+    return {
+        "check_transformer_general": rows,
+        "check_transformer_data_not_an_array": rows,
+        "check_methods_subset_invariance": _ORDER
+        + "; one row is shorter than a window",
+        "check_methods_sample_order_invariance": _ORDER,
+    }
+
+
+@parametrize_with_checks(
+    [
+        LSTMAutoencoderDetector(
+            window_size=3,
+            hidden_size=4,
+            max_epochs=2,
+            batch_size=32,
+            validation_fraction=0.3,
+        ),
+        SlidingWindowTransformer(window_size=3),
+    ],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_api(estimator, check):
+    check(estimator)
