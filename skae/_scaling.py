@@ -32,10 +32,10 @@ def fit_scaling(X, standardize):
     -------
     mean, scale : ndarray of shape (n_features,)
         Finite, and ``scale > 0``. A constant feature (standard deviation zero, or
-        negligible next to its magnitude) is divided by its magnitude ``|mean|``
-        instead of by (almost) zero, so that deviations from it are measured
-        relative to its size whatever its units; an all-zero feature keeps its
-        units (``scale = 1``).
+        mere rounding next to its magnitude) keeps its units (``scale = 1``)
+        rather than being divided by (almost) zero; only beyond a magnitude of
+        about 4e12, where float64 rounding itself exceeds 1, is it divided by that
+        rounding level, so that its rounding noise cannot become huge values.
     """
     n_features = X.shape[1]
     if not standardize:
@@ -46,8 +46,8 @@ def fit_scaling(X, standardize):
     mean = unit.mean(axis=0) * magnitude
     std = unit.std(axis=0) * magnitude
     constant = (std == 0) | (std <= _CONSTANT_RELATIVE_STD * np.abs(mean))
-    constant_scale = np.where(mean != 0, np.abs(mean), 1.0)
-    return mean, np.where(constant, constant_scale, std)
+    rounding = _CONSTANT_RELATIVE_STD * np.abs(mean)
+    return mean, np.where(constant, np.maximum(rounding, 1.0), std)
 
 
 def apply_scaling(X, mean, scale):
