@@ -74,12 +74,16 @@ def test_failed_refit_leaves_no_half_fitted_model():
 # ------------------------------------------------------------ extreme magnitudes
 
 
-def test_heldout_far_outside_a_constant_training_part_still_fits():
-    # found by test_fuzz: the training part [1.8e19] is constant, the held-out
-    # step 0 lies 1.8e19 away, and its squared error overflowed the float32
-    # held-out loss (threshold_ = 3.4e38 before, TrainingDivergedError after the
-    # first fix); the held-out loss is now taken in float64
-    X = np.array([[1.84467435e19], [0.0]])
+@pytest.mark.parametrize(
+    "X",
+    [np.array([[1.84467435e19], [0.0]]), [np.array([[0.0]]), np.array([[1e30]])]],
+    ids=["series", "sequences"],
+)
+def test_heldout_far_outside_a_constant_training_part_still_fits(X):
+    # found by test_fuzz: the training part is constant, the held-out part lies
+    # 1.8e19 (1e30) away, and its squared error overflowed the float32 held-out
+    # loss: threshold_ was 3.4e38 (nan) before; the held-out loss is now taken in
+    # float64
     detector = tiny(window_size=1).fit(X)
     assert np.isfinite(detector.threshold_)
     assert np.isfinite(detector.score_samples(X)).all()
@@ -106,8 +110,8 @@ def test_values_near_the_float64_limit_fit():
 
 
 def test_large_deviation_gets_a_finite_score():
-    # before: the squared error was taken in float32 and a deviation of 1e20
-    # scored -inf
+    # found by test_fuzz (values of 1e29): the squared error was taken in float32
+    # and a deviation of 1e20 scored -inf
     detector = tiny().fit(noise())
     X = noise(seed=1)
     X[10, 0] = 1e20
@@ -120,7 +124,7 @@ def test_large_deviation_gets_a_finite_score():
 @pytest.mark.parametrize("standardize", [True, False])
 def test_values_beyond_what_the_network_takes_are_refused(standardize):
     # before: 1e39 became inf in float32 and scored -inf; unstandardised 1e30
-    # training data gave threshold_ = nan
+    # training data gave threshold_ = nan (found by test_fuzz)
     if standardize:
         detector = tiny().fit(noise())
         X = noise(seed=1)
