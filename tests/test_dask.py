@@ -117,7 +117,7 @@ def client():
 def _search(n_jobs):
     return GridSearchCV(
         LSTMAutoencoderDetector(
-            window_size=8, max_epochs=3, lr=1e-2, random_state=0, device="cpu"
+            window_size=8, max_epochs=2, lr=1e-2, random_state=0, device="cpu"
         ),
         {"hidden_size": [1, 6]},
         cv=TimeSeriesSplit(n_splits=2),
@@ -126,7 +126,7 @@ def _search(n_jobs):
 
 
 def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
-    X = _series(300)
+    X = _series(240)
     local = _search(n_jobs=1).fit(X)
     from distributed import get_task_stream
 

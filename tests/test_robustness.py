@@ -89,15 +89,14 @@ def test_heldout_far_outside_a_constant_training_part_still_fits(X):
     assert np.isfinite(detector.score_samples(X)).all()
 
 
-@pytest.mark.parametrize("factor", [1e-300, 1e-30, 1e200])
-def test_standardisation_does_not_depend_on_the_units(factor):
+def test_standardisation_does_not_depend_on_the_units():
     # before: at 1e200 the variance overflowed, every feature became 0 and the
     # scores meant nothing (they differed from the unit-scale ones by 4.1)
     X = noise()
     expected = tiny().fit(X).score_samples(X)
-    np.testing.assert_allclose(
-        tiny().fit(X * factor).score_samples(X * factor), expected, rtol=1e-6
-    )
+    for factor in (1e-300, 1e200):
+        scores = tiny().fit(X * factor).score_samples(X * factor)
+        np.testing.assert_allclose(scores, expected, rtol=1e-6)
 
 
 def test_values_near_the_float64_limit_fit():
@@ -172,9 +171,9 @@ def test_constant_training_data_gives_a_usable_threshold(form):
     # and a copy of the training data rounded through float32 (relative noise
     # 1e-7) had 47 % of its steps (55 % of its sequences) flagged
     rng = np.random.default_rng(0)
-    X = np.full((200, 2), 7.0)
+    X = np.full((120, 2), 7.0)
     if form == "sequences":
-        X = X.reshape(40, 5, 2)
+        X = X.reshape(24, 5, 2)
     detector = tiny(window_size=1, max_epochs=3).fit(X)
     assert detector.heldout_std_ <= 1e-12 * detector.heldout_mean_
     assert detector.threshold_ > detector.heldout_mean_
