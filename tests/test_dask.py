@@ -14,6 +14,12 @@ from skae import LSTMAutoencoderDetector, score_dask
 da = pytest.importorskip("dask.array")
 
 
+# The network computes in float32 and a window's result can change in the last
+# bits with the other windows of its batch, which differ between chunked and
+# in-memory scoring (measured up to 1.1e-7 on scores of about 0.1 to 1).
+TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+
+
 def _series(n=300, n_features=2, seed=0):
     t = np.arange(n)
     rng = np.random.default_rng(seed)
@@ -46,7 +52,7 @@ def test_chunked_scores_equal_in_memory_scores(fitted, chunks):
     assert lazy.shape == (400,)
     assert lazy.dtype == np.float64
     scores = lazy.compute(scheduler="threads")
-    np.testing.assert_allclose(scores, fitted.score_samples(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scores, fitted.score_samples(X), **TOLERANCE)
 
 
 @pytest.mark.parametrize("method", ["decision_function", "predict"])
@@ -56,7 +62,7 @@ def test_other_methods(fitted, method):
     result = score_dask(fitted, da.from_array(X, chunks=(40, 2)), method=method)
     expected = getattr(fitted, method)(X)
     assert result.dtype == expected.dtype
-    np.testing.assert_allclose(result.compute(), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(result.compute(), expected, **TOLERANCE)
 
 
 def test_feature_names_carry_over_without_warnings():
@@ -153,4 +159,4 @@ def test_chunked_scoring_on_a_local_cluster(client, fitted):
     X = _series(500, seed=3)
     lazy = score_dask(fitted, da.from_array(X, chunks=(60, 2)))
     scores = client.compute(lazy).result()
-    np.testing.assert_allclose(scores, fitted.score_samples(X), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scores, fitted.score_samples(X), **TOLERANCE)
