@@ -307,9 +307,10 @@ def _read_zip(path):
                         "files store their members uncompressed."
                     )
             return {info.filename: archive.read(info) for info in infos}
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        # a truncated archive fails to parse, or to seek or read past its end
         raise ValueError(
             f"{path} is not a skae model file, or it is truncated or corrupted ({exc})."
         ) from exc
