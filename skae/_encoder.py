@@ -1,7 +1,11 @@
 """Sequence compression as a scikit-learn transformer: data in, latent codes out."""
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 
 from . import _net
 from ._detector import _SCORE_BATCH, LSTMAutoencoderDetector

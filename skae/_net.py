@@ -338,11 +338,38 @@ def prefix_codes(module, series):
         return _to_numpy(output[0])
 
 
+# Most padded time steps in one scoring batch of variable-length sequences (256
+# windows of 128 steps): batch tensors stay small whatever the longest sequence.
+MAX_BATCH_STEPS = 32768
+
+
+def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
+    """Yield index arrays of consecutive runs of the length-sorted sequences.
+
+    A batch holds at most ``batch_size`` sequences and, unless it is a single
+    sequence, at most ``max_steps`` padded time steps (members times the longest
+    member), so the padding of all batches together stays a small share of the
+    total length.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batch = []
+    for i in order:
+        if batch and (
+            len(batch) == batch_size or (len(batch) + 1) * lengths[i] > max_steps
+        ):
+            yield np.array(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        yield np.array(batch)
+
+
 def sequence_outputs(module, sequences, batch_size, what):
     """Run the module over variable-length sequences, batch by batch.
 
-    Sequences are batched in order of length so that padding stays small; a
-    sequence's result does not depend on which others share its batch.
+    Sequences are batched in order of length (:func:`length_sorted_batches`) so
+    that padding stays small; a sequence's result does not depend on which others
+    share its batch.
 
     Parameters
     ----------
@@ -359,11 +386,9 @@ def sequence_outputs(module, sequences, batch_size, what):
     outputs : list of ndarray, in the order of ``sequences``
     """
     device = module_device(module)
-    order = np.argsort([len(s) for s in sequences], kind="stable")
     outputs = [None] * len(sequences)
     with torch.inference_mode():
-        for first in range(0, len(order), batch_size):
-            index = order[first : first + batch_size]
+        for index in length_sorted_batches([len(s) for s in sequences], batch_size):
             batch = pad_batch(
                 [torch.as_tensor(sequences[i], dtype=torch.float32) for i in index]
             )
@@ -388,6 +413,7 @@ __all__ = [
     "WindowDataset",
     "fit_net",
     "length_bucketed_loader",
+    "length_sorted_batches",
     "prefix_codes",
     "resolve_device",
     "sequence_outputs",
