@@ -107,8 +107,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     Attributes
     ----------
     threshold_ : float
-        The threshold ``tau``, in reconstruction-error units: a step (or sequence)
-        whose error exceeds it is an anomaly.
+        The threshold ``tau``, in the units of the anomaly score: a step (or
+        sequence) whose score exceeds it is an anomaly.
     offset_ : float
         ``-threshold_``, so that ``decision_function = score_samples - offset_``.
     heldout_errors_ : ndarray of shape (n_heldout,)
@@ -311,6 +311,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             self.error_mean_, self.error_covariance_, self.error_precision_ = (
                 fit_error_gaussian(self._step_feature_errors(heldout))
             )
+        else:  # no stale Gaussian from an earlier fit
+            for name in ("error_mean_", "error_covariance_", "error_precision_"):
+                self.__dict__.pop(name, None)
         self.heldout_errors_ = self._errors(heldout)
         self.heldout_mean_, self.heldout_std_, tau = mean_k_sigma(
             self.heldout_errors_, self.n_sigmas
@@ -427,7 +430,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         return self._contributions(data)
 
     def score_samples(self, X):
-        """Return the negated reconstruction error: higher is more normal.
+        """Return the negated anomaly score (reconstruction error): higher is normal.
 
         Parameters
         ----------

@@ -125,7 +125,13 @@ def test_mahalanobis_copes_with_constant_features_and_few_steps():
 def test_anomaly_score_is_validated_and_needs_a_refit(train):
     with pytest.raises(ValueError, match="anomaly_score"):
         LSTMAutoencoderDetector(anomaly_score="absolute").fit(train)
-    detector = LSTMAutoencoderDetector(window_size=16, **TINY).fit(train)
+    detector = LSTMAutoencoderDetector(
+        window_size=16, anomaly_score="mahalanobis", **TINY
+    ).fit(train)
+    assert detector.error_covariance_.shape == (3, 3)
+    # a refit with the squared error drops the Gaussian; switching back needs a fit
+    detector.set_params(anomaly_score="squared_error").fit(train)
+    assert not hasattr(detector, "error_mean_")
     detector.set_params(anomaly_score="mahalanobis")
     with pytest.raises(ValueError, match="fit again"):
         detector.score_samples(train)
