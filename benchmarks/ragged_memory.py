@@ -93,7 +93,7 @@ def measure(n_sequences, shortest, longest, n_features, hidden_size):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-features", type=int, default=8)
+    parser.add_argument("--n-features", type=int, default=64)
     parser.add_argument("--hidden-size", type=int, default=8)
     parser.add_argument("--child", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
