@@ -8,6 +8,8 @@ SlidingWindowTransformer
     Series to windows, and window values back to time steps.
 LSTMAutoencoder
     The torch module, usable on its own.
+LSTMEncoderTransformer
+    Sequences (or the steps of a series) to latent codes, for Pipelines.
 save_model, load_model
     Safe model files (JSON and safetensors; loading never unpickles).
 score_dask
@@ -18,6 +20,7 @@ TrainingDivergedError
 
 from ._dask import score_dask
 from ._detector import LSTMAutoencoderDetector
+from ._encoder import LSTMEncoderTransformer
 from ._module import LSTMAutoencoder
 from ._net import TrainingDivergedError
 from ._persistence import load_model, save_model
@@ -28,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "LSTMAutoencoder",
     "LSTMAutoencoderDetector",
+    "LSTMEncoderTransformer",
     "SlidingWindowTransformer",
     "TrainingDivergedError",
     "__version__",

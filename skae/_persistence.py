@@ -450,6 +450,7 @@ def _rebuild_net(detector, state_dict, device, _net):
         batch_size=detector.batch_size,
         lr=detector.lr,
         patience=detector.patience,
+        noise_std=detector.noise_std,
         device=device,
         verbose=detector.verbose,
     )

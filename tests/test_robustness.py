@@ -120,6 +120,16 @@ def test_large_deviation_gets_a_finite_score():
     assert detector.predict(X)[10] == -1
 
 
+def test_heldout_part_beyond_what_the_network_takes_is_refused_clearly():
+    # found by test_fuzz: a constant training part [0] keeps its units, so a
+    # held-out 1e30 in float32 (1.00000002e30) lies beyond the 1e30 the network
+    # takes; this is the documented refusal (the fuzz oracle now knows it), and
+    # the message says which value and why
+    X = np.array([[0.0], [1e30]], dtype=np.float32)
+    with pytest.raises(ValueError, match=r"row 1, feature 0.*after scaling"):
+        tiny(window_size=1).fit(X)
+
+
 @pytest.mark.parametrize("standardize", [True, False])
 def test_values_beyond_what_the_network_takes_are_refused(standardize):
     # before: 1e39 became inf in float32 and scored -inf; unstandardised 1e30

@@ -87,7 +87,15 @@ def test_round_trip_gives_identical_scores(fitted, saved):
 
 
 @pytest.mark.parametrize(
-    "kind", ["dataframe", "sequences_3d", "ragged", "contamination", "state_feed"]
+    "kind",
+    [
+        "dataframe",
+        "sequences_3d",
+        "ragged",
+        "contamination",
+        "state_feed",
+        "mahalanobis",
+    ],
 )
 def test_round_trip_of_other_inputs_and_parameters(kind, tmp_path):
     X = _series(n=200, n_features=3)
@@ -100,6 +108,8 @@ def test_round_trip_of_other_inputs_and_parameters(kind, tmp_path):
         X = [X[i : i + 6 + i % 5] for i in range(0, 180, 12)]
     elif kind == "contamination":
         params["contamination"] = 0.05
+    elif kind == "mahalanobis":
+        params.update(anomaly_score="mahalanobis", noise_std=0.1)
     else:
         params.update(decoder_feed="state", num_layers=2)
     original = _detector(**params).fit(X)
@@ -111,6 +121,10 @@ def test_round_trip_of_other_inputs_and_parameters(kind, tmp_path):
             restored.feature_names_in_, original.feature_names_in_
         )
         assert restored.feature_names_in_.dtype == object
+    if kind == "mahalanobis":
+        np.testing.assert_array_equal(
+            restored.error_precision_, original.error_precision_
+        )
     if kind == "ragged":
         for a, b in zip(restored.reconstruct(X), original.reconstruct(X), strict=True):
             np.testing.assert_array_equal(a, b)
