@@ -58,9 +58,10 @@ def mean_k_sigma(errors, n_sigmas):
 
     When the held-out errors are (almost) all equal, as after training on a
     constant series, ``sigma`` is zero or mere rounding, and ``tau = mu`` would
-    flag about half of the very data the model was trained on through float32
-    rounding alone. The threshold therefore uses ``max(sigma, MIN_RELATIVE_SIGMA
-    * mu)`` (``1e-3 * mu``), which leaves any real spread of errors untouched.
+    flag about half of the steps of that same series once it has passed through
+    float32 (relative changes of 1e-7). The threshold therefore uses
+    ``max(sigma, MIN_RELATIVE_SIGMA * mu)`` (``1e-3 * mu``), which leaves any real
+    spread of errors untouched.
 
     Parameters
     ----------
