@@ -1,5 +1,6 @@
 """Dask: chunked scoring equals in-memory scoring; tuning and scoring on a cluster."""
 
+import os
 import warnings
 
 import joblib
@@ -107,17 +108,26 @@ def test_bad_input_is_refused(fitted):
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
+    # the nanny writes its worker settings (OMP_NUM_THREADS=1, ...) into this
+    # process's environment; keep them from leaking into later tests' subprocesses
+    environ = os.environ.copy()
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
     client = distributed.Client(cluster)
     yield client
     client.close()
     cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def _search(n_jobs):
