@@ -16,6 +16,7 @@ from skorch.utils import to_tensor
 from torch.utils.data import Dataset
 
 from ._module import LSTMAutoencoder
+from ._window_batches import WindowBatches
 
 
 def resolve_device(device):
@@ -136,6 +137,7 @@ def fit_net(
     device,
     verbose,
     seed,
+    max_windows_per_epoch=None,
 ):
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
@@ -143,8 +145,22 @@ def fit_net(
     weights. With ``seed`` set, all of torch's randomness (initial weights, batch
     order, dropout) is drawn from a generator seeded with it, inside
     :func:`torch.random.fork_rng` so the caller's global generator is untouched.
+    Windows of a series are batched by :class:`WindowBatches` (one indexing op per
+    batch); ``max_windows_per_epoch`` bounds an epoch to a random sample of the
+    training windows and the held-out loss to a fixed, evenly spaced subset.
     """
-    collate = collate_sequences if isinstance(train_dataset, SequenceDataset) else None
+    if isinstance(train_dataset, SequenceDataset):
+        iterators = {
+            "iterator_train__collate_fn": collate_sequences,
+            "iterator_valid__collate_fn": collate_sequences,
+        }
+    else:
+        iterators = {
+            "iterator_train": WindowBatches,
+            "iterator_valid": WindowBatches,
+            "iterator_train__max_windows": max_windows_per_epoch,
+            "iterator_valid__max_windows": max_windows_per_epoch,
+        }
     net = AutoencoderNet(
         LSTMAutoencoder,
         module__n_features=n_features,
@@ -158,8 +174,7 @@ def fit_net(
         max_epochs=max_epochs,
         batch_size=batch_size,
         iterator_train__shuffle=True,
-        iterator_train__collate_fn=collate,
-        iterator_valid__collate_fn=collate,
+        **iterators,
         train_split=predefined_split(valid_dataset),
         callbacks=[
             (
