@@ -101,6 +101,9 @@ default="score_samples"
     # one chunk across features; drop empty chunks, which would get too little
     # context at the ends of the series
     time_chunks = tuple(size for size in X.chunks[0] if size > 0)
+    stride = getattr(detector, "score_stride_", 1)
+    if stride > 1:
+        time_chunks = _align_chunks(time_chunks, window_size, stride)
     X = X.rechunk((time_chunks, X.shape[1]))
     out_dtype = np.int64 if method == "predict" else np.float64
     return X.map_overlap(
@@ -114,6 +117,21 @@ default="score_samples"
         detector=dask.delayed(detector, pure=True),
         method=method,
     )
+
+
+def _align_chunks(chunks, window_size, stride):
+    """Move chunk boundaries so that each block's windows fall on the global grid.
+
+    With a scoring stride, windows start at ``0, stride, ...`` from the start of the
+    series scored. A chunk starting at ``c`` is scored from ``c - (window_size -
+    1)``, so that must be a multiple of ``stride`` for the chunk to see the same
+    windows as the whole series; each boundary moves left to the nearest such step.
+    """
+    boundaries = np.cumsum(chunks)[:-1]
+    aligned = boundaries - (boundaries - (window_size - 1)) % stride
+    aligned = np.unique(aligned[aligned > 0])
+    edges = np.r_[0, aligned, int(np.sum(chunks))]
+    return tuple(int(size) for size in np.diff(edges))
 
 
 def _score_block(block, detector, method):

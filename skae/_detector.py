@@ -7,6 +7,7 @@ from sklearn.utils import check_random_state
 from . import _net
 from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
+from ._threads import uses_torch_threads
 from ._threshold import contamination_threshold, mean_k_sigma, split_point
 from ._validation import (
     Integral,
@@ -19,12 +20,8 @@ from ._validation import (
     check_series,
     is_sequence_input,
 )
-from ._windowing import (
-    StepAccumulator,
-    check_length,
-    iter_window_batches,
-    window_starts,
-)
+from ._window_inference import series_step_means
+from ._windowing import check_length, iter_window_batches, window_starts
 
 # Windows per forward pass when scoring; 64 to 256 measured fastest on CPU.
 _SCORE_BATCH = 256
@@ -55,8 +52,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     window_size : int, default=32
         Time steps per window when X is a series.
     stride : int, default=1
-        Steps between the starts of consecutive training windows (scoring always
-        uses every window, so every step is scored by every window covering it).
+        Steps between the starts of consecutive training windows, and of the
+        windows :meth:`encode` returns (scoring uses ``score_stride``).
     hidden_size : int, default=64
         Size of the LSTM states and of the latent code.
     num_layers : int, default=1
@@ -104,6 +101,26 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         distance of its absolute error vector to a Gaussian fitted on the held-out
         errors (Malhotra et al., 2016 [1]_). The threshold is ``mu + k * sigma`` of
         the held-out scores either way.
+    score_stride : int or "auto", default="auto"
+        Steps between the starts of the windows that score a series: each
+        step's score is the mean over about
+        ``window_size / score_stride`` windows, so scoring costs about
+        ``1 / score_stride`` of scoring every window. ``"auto"`` is
+        ``max(1, window_size // 4)``; values above ``window_size`` are clipped to
+        it. The threshold is set with the same stride. Windows start at
+        ``0, score_stride, ...`` from the first step given, plus one end-aligned
+        window, so a step's score depends on its position relative to the start
+        of the series given.
+    max_windows_per_epoch : int or None, default=None
+        Bounds the cost of an epoch on a long series: each epoch trains on a fresh
+        random sample of at most this many training windows, and the held-out
+        loss uses at most this many evenly spaced held-out windows. ``None`` uses
+        every window. Ignored for sequence input.
+    n_threads : int or None, default=None
+        Torch intra-op threads during ``fit`` and scoring, restored afterwards.
+        ``None`` keeps torch's setting, which follows joblib's process workers
+        (``GridSearchCV(n_jobs=k)`` gives each ``cpu_count // k`` threads) and
+        ``threadpoolctl.threadpool_limits``.
 
     Attributes
     ----------
@@ -129,6 +146,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         With ``anomaly_score="mahalanobis"`` only: the mean ``(n_features_in_,)``,
         the shrunk covariance and its inverse ``(n_features_in_, n_features_in_)``
         of the held-out absolute error vectors.
+    score_stride_ : int
+        The scoring stride used by the threshold and by scoring.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -190,6 +209,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "noise_std": [Interval(Real, 0, None, closed="left")],
         "anomaly_score": [StrOptions(set(ANOMALY_SCORES))],
+        "score_stride": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "max_windows_per_epoch": [None, Interval(Integral, 1, None, closed="left")],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -214,6 +239,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         verbose=0,
         noise_std=0.0,
         anomaly_score="squared_error",
+        score_stride="auto",
+        max_windows_per_epoch=None,
+        n_threads=None,
     ):
         self.window_size = window_size
         self.stride = stride
@@ -234,10 +262,14 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.verbose = verbose
         self.noise_std = noise_std
         self.anomaly_score = anomaly_score
+        self.score_stride = score_stride
+        self.max_windows_per_epoch = max_windows_per_epoch
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @uses_torch_threads
     def fit(self, X, y=None):
         """Train the autoencoder on normal data and set the threshold.
 
@@ -257,6 +289,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         self.__dict__.pop("offset_", None)
         device = _net.resolve_device(self.device)
+        self.score_stride_ = self._resolve_score_stride()
         if is_sequence_input(X):
             sequences = check_sequences(self, X, reset=True)
             n_train = split_point(
@@ -306,6 +339,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             verbose=self.verbose,
             seed=seed,
             noise_std=self.noise_std,
+            max_windows_per_epoch=self.max_windows_per_epoch,
         )
         self.history_ = self.net_.history
 
@@ -328,6 +362,11 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
         self.offset_ = -self.threshold_
         return self
+
+    def _resolve_score_stride(self):
+        if self.score_stride == "auto":
+            return max(1, self.window_size // 4)
+        return min(self.score_stride, self.window_size)
 
     def _training_starts(self, n_timesteps):
         grid_starts, tail_start = window_starts(
@@ -362,12 +401,14 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
     def _series_feature_errors(self, X):
         """Per-step, per-feature squared errors of a validated series."""
-        acc = StepAccumulator(len(X), self.window_size, (X.shape[1],))
-        for starts, windows, tail in iter_window_batches(
-            self._scale(X), self.window_size, 1, _SCORE_BATCH
-        ):
-            acc.add(starts, _net.window_errors(self._module(), windows), tail=tail)
-        return acc.result()
+        return series_step_means(
+            self._module(),
+            self._scale(X),
+            self.window_size,
+            self.score_stride_,
+            _SCORE_BATCH,
+            "errors",
+        )
 
     def _sequence_feature_errors(self, sequences):
         """Per-position, per-feature squared errors of each validated sequence."""
@@ -428,6 +469,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         _, data = self._validate(X)
         return self._contributions(data)
 
+    @uses_torch_threads
     def score_samples(self, X):
         """Return the negated anomaly score (reconstruction error): higher is normal.
 
@@ -497,6 +539,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
     # ------------------------------------------------ compression and denoising
 
+    @uses_torch_threads
     def encode(self, X):
         """Return the latent codes: the compressed form of each window or sequence.
 
@@ -527,11 +570,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             ]
         )
 
+    @uses_torch_threads
     def reconstruct(self, X):
         """Return the reconstruction of X, in X's units and shape.
 
         For a series, the reconstructions of all windows are averaged back into one
-        series: a denoised copy of X.
+        series: a denoised copy of X (``score_stride`` does not apply here).
 
         Parameters
         ----------
@@ -552,11 +596,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
             recon = [r * self.scale_ + self.mean_ for r in recon]
             return np.stack(recon) if isinstance(X, np.ndarray) else recon
-        acc = StepAccumulator(len(data), self.window_size, (data.shape[1],))
-        for starts, windows, tail in iter_window_batches(
-            self._scale(data), self.window_size, 1, _SCORE_BATCH
-        ):
-            acc.add(
-                starts, _net.window_reconstructions(self._module(), windows), tail=tail
-            )
-        return acc.result() * self.scale_ + self.mean_
+        recon = series_step_means(
+            self._module(),
+            self._scale(data),
+            self.window_size,
+            1,
+            _SCORE_BATCH,
+            "reconstruction",
+        )
+        return recon * self.scale_ + self.mean_

@@ -18,6 +18,7 @@ from skorch.utils import to_tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ._module import LSTMAutoencoder
+from ._window_batches import WindowBatches
 
 
 def resolve_device(device):
@@ -275,6 +276,7 @@ def make_net(
     lr=1e-3,
     patience=5,
     noise_std=0.0,
+    max_windows_per_epoch=None,
     device="cpu",
     verbose=0,
     train_split=None,
@@ -285,8 +287,20 @@ def make_net(
     ``fit_net`` trains one; loading a saved model rebuilds one with the same
     architecture and then sets its weights.
     """
-    collate = collate_sequences if sequences else None
-    iterator = length_bucketed_loader if sequences else DataLoader
+    if sequences:
+        iterators = {
+            "iterator_train": length_bucketed_loader,
+            "iterator_valid": length_bucketed_loader,
+            "iterator_train__collate_fn": collate_sequences,
+            "iterator_valid__collate_fn": collate_sequences,
+        }
+    else:
+        iterators = {
+            "iterator_train": WindowBatches,
+            "iterator_valid": WindowBatches,
+            "iterator_train__max_windows": max_windows_per_epoch,
+            "iterator_valid__max_windows": max_windows_per_epoch,
+        }
     return AutoencoderNet(
         LSTMAutoencoder,
         module__n_features=n_features,
@@ -300,11 +314,8 @@ def make_net(
         max_epochs=max_epochs,
         batch_size=batch_size,
         noise_std=noise_std,
-        iterator_train=iterator,
-        iterator_valid=iterator,
         iterator_train__shuffle=True,
-        iterator_train__collate_fn=collate,
-        iterator_valid__collate_fn=collate,
+        **iterators,
         train_split=train_split,
         callbacks=[
             ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
@@ -335,6 +346,7 @@ def fit_net(
     verbose,
     seed,
     noise_std=0.0,
+    max_windows_per_epoch=None,
 ):
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
@@ -343,7 +355,10 @@ def fit_net(
     set, all of torch's randomness (initial weights, batch order, dropout, training
     noise) is drawn from a generator seeded with it, inside
     :func:`torch.random.fork_rng` so the caller's global generator is untouched.
-    Variable-length sequences are batched by length (:class:`LengthBucketSampler`).
+    Variable-length sequences are batched by length (:class:`LengthBucketSampler`);
+    windows of a series by :class:`WindowBatches` (one indexing op per batch), where
+    ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
+    windows and the held-out loss to a fixed, evenly spaced subset.
     """
     net = make_net(
         n_features=n_features,
@@ -356,6 +371,7 @@ def fit_net(
         lr=lr,
         patience=patience,
         noise_std=noise_std,
+        max_windows_per_epoch=max_windows_per_epoch,
         device=device,
         verbose=verbose,
         train_split=predefined_split(valid_dataset),
@@ -379,6 +395,13 @@ def _as_input(windows, device):
     return torch.as_tensor(windows, device=device)
 
 
+NON_FINITE_OUTPUT = (
+    "The network's output is not finite for this input: X has values too far "
+    "outside the range of the training data for the float32 network. Check X for "
+    "extreme values or rescale it."
+)
+
+
 def _finite_output(tensor):
     """Return ``tensor`` as float64 NumPy; a non-finite output is a clear error.
 
@@ -387,11 +410,7 @@ def _finite_output(tensor):
     """
     result = _to_numpy(tensor)
     if not np.isfinite(result).all():
-        raise ValueError(
-            "The network's output is not finite for this input: X has values too "
-            "far outside the range of the training data for the float32 network. "
-            "Check X for extreme values or rescale it."
-        )
+        raise ValueError(NON_FINITE_OUTPUT)
     return result
 
 

@@ -136,11 +136,17 @@ class StepAccumulator:
         if tail:
             keep = self.counts[index] == 0
             index, flat = index[keep], flat[keep]
+        if len(index) == 0:
+            return
+        # add into the span the windows cover only: a full-length bincount per
+        # batch would make a long series cost O(n_timesteps**2 / batch)
+        first = int(index.min())
+        local = index - first
+        span = int(local.max()) + 1
+        sums = self.sums.reshape(self.n_timesteps, -1)[first : first + span]
         for j in range(flat.shape[1]):
-            self.sums.reshape(self.n_timesteps, -1)[:, j] += np.bincount(
-                index, weights=flat[:, j], minlength=self.n_timesteps
-            )
-        self.counts += np.bincount(index, minlength=self.n_timesteps)
+            sums[:, j] += np.bincount(local, weights=flat[:, j], minlength=span)
+        self.counts[first : first + span] += np.bincount(local, minlength=span)
 
     def result(self):
         """Return the per-time-step means, shape ``(n_timesteps, *trailing_shape)``."""

@@ -37,7 +37,12 @@ def test_planted_shape_change_is_flagged():
     start, stop = 500, 540
     test[start:stop, 0] = np.sign(test[start:stop, 0]) * 1.5
     detector = LSTMAutoencoderDetector(
-        window_size=24, hidden_size=32, max_epochs=30, stride=2, random_state=0
+        window_size=24,
+        hidden_size=32,
+        max_epochs=30,
+        stride=2,
+        score_stride=1,  # every window scores every step: flags to the step
+        random_state=0,
     ).fit(train)
     flagged = np.flatnonzero(detector.predict(test) == -1)
     assert len(flagged) > 0

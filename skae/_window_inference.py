@@ -1,0 +1,100 @@
+"""Batched inference over the windows of a long series, in bounded memory.
+
+The series is converted once to a float32 tensor on the model's device; batches of
+windows are strided views of it (:meth:`torch.Tensor.unfold`), so the only copies
+are one batch at a time. Per-position outputs are summed per time step on the
+device and divided by the number of covering windows at the end, so memory grows
+with ``n_timesteps * n_features``, never with ``n_timesteps * window_size``.
+
+Windows follow :func:`skae._windowing.window_starts`: a grid ``0, stride, ...``
+plus an end-aligned tail window that only fills the steps no grid window covers,
+which keeps the promise that appending data changes only the values of the last
+``window_size - 1`` steps.
+"""
+
+import numpy as np
+import torch
+
+from ._net import NON_FINITE_OUTPUT, module_device
+from ._windowing import window_starts
+
+OUTPUTS = ("errors", "reconstruction")
+
+
+def _outputs(module, x, what):
+    x_hat = module(x)
+    if not bool(torch.isfinite(x_hat).all()):
+        raise ValueError(NON_FINITE_OUTPUT)
+    if what == "errors":
+        # in float64: a large deviation squared would overflow float32 to inf
+        return (x.double() - x_hat.double()).pow(2)
+    return x_hat
+
+
+def _grid_counts(n_timesteps, window_size, grid_starts):
+    """Return how many grid windows cover each step (a difference array)."""
+    diff = np.zeros(n_timesteps + 1)
+    diff[grid_starts] += 1
+    diff[grid_starts + window_size] -= 1
+    return np.cumsum(diff[:-1])
+
+
+def series_step_means(module, series, window_size, stride, batch_size, what):
+    """Return the mean over covering windows of a per-position output, per step.
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+        The trained module, in eval mode.
+    series : ndarray of shape (n_timesteps, n_features)
+        The (scaled) series, at least one window long.
+    window_size : int
+        Length of a window.
+    stride : int
+        Steps between the starts of consecutive windows; at most ``window_size``
+        so that every step is covered by a grid window or by the tail window.
+    batch_size : int
+        Windows per forward pass.
+    what : {"errors", "reconstruction"}
+        ``"errors"``: squared reconstruction error of every value;
+        ``"reconstruction"``: the reconstructed values.
+
+    Returns
+    -------
+    values : ndarray of shape (n_timesteps, n_features), float64
+    """
+    if what not in OUTPUTS:
+        raise ValueError(f"what must be one of {OUTPUTS}, got {what!r}.")
+    n_timesteps, n_features = series.shape
+    grid_starts, tail_start = window_starts(n_timesteps, window_size, stride)
+    device = module_device(module)
+    with torch.inference_mode():
+        x = torch.as_tensor(
+            np.ascontiguousarray(series, dtype=np.float32), device=device
+        )
+        # (n_windows, n_features, window_size), a view of x
+        windows = x.unfold(0, window_size, 1)
+        sums = torch.zeros(n_timesteps, n_features, dtype=torch.float64, device=device)
+        positions = torch.arange(window_size, device=device)
+        for first in range(0, len(grid_starts), batch_size):
+            count = min(batch_size, len(grid_starts) - first)
+            start = first * stride
+            batch = windows[start : start + (count - 1) * stride + 1 : stride]
+            values = _outputs(module, batch.transpose(1, 2).contiguous(), what)
+            index = start + (
+                torch.arange(count, device=device)[:, None] * stride + positions
+            )
+            sums.index_add_(
+                0, index.reshape(-1), values.reshape(-1, n_features).double()
+            )
+        counts = _grid_counts(n_timesteps, window_size, grid_starts)
+        if tail_start is not None:
+            # the tail window fills only the steps after the last grid window
+            uncovered = int(grid_starts[-1]) + window_size
+            tail = windows[tail_start : tail_start + 1].transpose(1, 2).contiguous()
+            values = _outputs(module, tail, what)[0, uncovered - tail_start :]
+            sums[uncovered:] = values.double()
+            counts[uncovered:] = 1
+        result = sums.cpu().numpy()
+    result /= counts[:, None]
+    return result

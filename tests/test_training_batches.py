@@ -1,0 +1,85 @@
+"""Training batches cut in one indexing op, and epochs bounded to a sample."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from skae import LSTMAutoencoderDetector
+from skae._net import WindowDataset
+from skae._window_batches import WindowBatches
+
+
+def _dataset(n=50, window=5, stride=1):
+    series = np.arange(2 * n, dtype=np.float64).reshape(n, 2)
+    starts = np.arange(0, n - window + 1, stride)
+    return WindowDataset(series, window, starts)
+
+
+def _starts_of(batch):
+    # feature 0 of step s holds 2 * s
+    return (batch[:, 0, 0] / 2).long().tolist()
+
+
+def test_an_epoch_yields_every_window_once_as_the_dataset_cuts_it():
+    dataset = _dataset(stride=2)
+    batches = list(WindowBatches(dataset, batch_size=7, shuffle=True))
+    assert len(batches) == len(WindowBatches(dataset, batch_size=7)) == 4
+    seen = []
+    for windows, y in batches:
+        assert windows.shape[1:] == (5, 2) and windows.dtype == torch.float32
+        assert len(y) == len(windows)
+        for window, start in zip(windows, _starts_of(windows), strict=True):
+            torch.testing.assert_close(
+                window, dataset[dataset_index(dataset, start)][0]
+            )
+        seen += _starts_of(windows)
+    assert sorted(seen) == dataset.starts.tolist()
+
+
+def dataset_index(dataset, start):
+    return int(np.flatnonzero(dataset.starts == start)[0])
+
+
+def test_max_windows_samples_afresh_each_epoch_and_fixes_the_held_out_subset():
+    dataset = _dataset(n=200)
+    train = WindowBatches(dataset, batch_size=16, shuffle=True, max_windows=40)
+    assert len(train) == 3
+    torch.manual_seed(0)
+    epochs = [sum((_starts_of(w) for w, _ in train), []) for _ in range(2)]
+    for starts in epochs:
+        assert len(starts) == len(set(starts)) == 40
+    assert epochs[0] != epochs[1]
+    valid = WindowBatches(dataset, batch_size=16, max_windows=40)
+    first = sum((_starts_of(w) for w, _ in valid), [])
+    again = sum((_starts_of(w) for w, _ in valid), [])
+    assert first == again and len(first) == 40
+    assert first[0] == 0 and first[-1] == dataset.starts[-1]  # spread over all
+    assert np.all(np.diff(first) > 0)
+    bigger = WindowBatches(dataset, batch_size=16, shuffle=True, max_windows=10**6)
+    assert sum(len(w) for w, _ in bigger) == len(dataset)
+
+
+def test_detector_bounds_each_epoch_and_stays_reproducible():
+    rng = np.random.default_rng(0)
+    X = np.sin(np.arange(400) / 5.0)[:, None] + 0.05 * rng.normal(size=(400, 1))
+    params = {
+        "window_size": 10,
+        "hidden_size": 3,
+        "max_epochs": 3,
+        "batch_size": 16,
+        "max_windows_per_epoch": 50,
+        "random_state": 0,
+        "device": "cpu",
+    }
+    detector = LSTMAutoencoderDetector(**params).fit(X)
+    assert list(detector.history_[:, "train_batch_count"]) == [math.ceil(50 / 16)] * 3
+    assert list(detector.history_[:, "valid_batch_count"]) == [math.ceil(50 / 16)] * 3
+    again = LSTMAutoencoderDetector(**params).fit(X)
+    np.testing.assert_array_equal(detector.score_samples(X), again.score_samples(X))
+    full = LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": None}).fit(X)
+    n_train_windows = 320 - 10 + 1
+    assert full.history_[0, "train_batch_count"] == math.ceil(n_train_windows / 16)
+    with pytest.raises(ValueError, match="max_windows_per_epoch"):
+        LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": 0}).fit(X)
