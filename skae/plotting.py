@@ -189,8 +189,11 @@ def plot_scores(
     ax_score.plot(x, scores, lw=0.7, color=_SCORE_COLOR, label="anomaly score")
     if threshold is not None:
         ax_score.axhline(threshold, color=_FLAG_COLOR, ls="--", lw=1, label="threshold")
-    if log_scale and np.all(scores[np.isfinite(scores)] > 0):
+    finite = scores[np.isfinite(scores)]
+    if log_scale and finite.size and np.all(finite > 0):
         ax_score.set_yscale("log")
+        # the lowest errors are noise: keep the axis on the range that matters
+        ax_score.set_ylim(bottom=np.percentile(finite, 0.5))
     ax_score.set_ylabel("anomaly score")
     ax_score.set_xlabel("time" if timestamps is not None else "time step")
     if train_size is not None:
@@ -206,9 +209,10 @@ def plot_scores(
             fontsize="small",
             color="0.3",
         )
-    ncol = min(n_features + 2, 5)
-    ax_series.legend(loc="upper left", fontsize="small", ncol=ncol, framealpha=0.8)
-    ax_score.legend(loc="upper left", fontsize="small", ncol=2, framealpha=0.8)
+    for ax in (ax_series, ax_score):
+        ax.legend(
+            loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False
+        )
     if title is not None:
         fig.suptitle(title)
     if timestamps is not None:
