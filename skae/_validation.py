@@ -64,6 +64,12 @@ def check_series(estimator, X, *, reset):
         A validated array (a new array whenever conversion was needed; never modified
         in place by skae).
     """
+    if hasattr(X, "ndim") and X.ndim > 3:
+        raise ValueError(
+            f"X has {X.ndim} dimensions; expected a 2-D series (n_timesteps, "
+            "n_features), a 3-D array (n_sequences, seq_len, n_features) or a list "
+            "of 2-D arrays."
+        )
     return validate_data(
         estimator,
         X,
