@@ -45,11 +45,15 @@ def _x_values(n_timesteps, timestamps):
 
 
 def _shade_runs(ax, x, mask, **style):
-    """Shade each run of True in ``mask`` from its first to its last step."""
+    """Shade each run of True in ``mask``, from its first step to the next run's.
+
+    A run ends where the step after it starts (or at the last step), so that a run
+    of one step still has a width.
+    """
     starts, ends = _runs(mask)
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         label = style.pop("label", None) if i == 0 else None
-        ax.axvspan(x[start], x[end - 1], label=label, **style)
+        ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
 
 
 def _check_1d(name, values, n_timesteps):
@@ -161,18 +165,20 @@ def plot_scores(
             label=feature_names[j] if n_features > 1 else None,
         )
 
-    flagged = None
     if threshold is not None:
         flagged = scores > threshold
-        flat = values.mean(axis=1) if n_features > 1 else values[:, 0]
-        ax_series.scatter(
-            x[flagged],
-            flat[flagged],
-            s=6,
-            color=_FLAG_COLOR,
-            zorder=3,
-            label=f"flagged ({int(flagged.sum())} steps)",
-        )
+        label = f"flagged ({int(flagged.sum())} steps)"
+        if n_features == 1:
+            ax_series.scatter(
+                x[flagged], values[flagged, 0], s=6, color=_FLAG_COLOR, zorder=3,
+                label=label,
+            )  # fmt: skip
+        else:
+            # several lines: mark the flagged steps as a strip along the bottom
+            _shade_runs(
+                ax_series, x, flagged, ymin=0, ymax=0.04, color=_FLAG_COLOR, lw=0,
+                label=label,
+            )  # fmt: skip
     if y is not None:
         y = _check_1d("y", y, n_timesteps)
         for ax in (ax_series, ax_score):
@@ -409,27 +415,17 @@ def plot_feature_scores(
         norm=norm,
         cmap="viridis",
     )
-    ax.set_yticks(range(n_features), feature_names, fontsize="small")
+    ticks, tick_labels = list(range(n_features)), list(feature_names)
     if y is not None:
+        # the labels as one more row above the features
         y = _check_1d("y", y, n_timesteps)
         starts, ends = _runs(y == 1)
-        for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
-            ax.plot(
-                [x_num[start], x_num[end - 1]],
-                [-0.5, -0.5],
-                color=_LABEL_COLOR,
-                lw=6,
-                solid_capstyle="butt",
-                clip_on=False,
-                label="labelled anomaly" if i == 0 else None,
-            )
-        if len(starts):
-            ax.legend(
-                loc="lower right",
-                bbox_to_anchor=(1, 1),
-                fontsize="small",
-                frameon=False,
-            )
+        for start, end in zip(starts, ends, strict=True):
+            stop = x_num[min(end, n_timesteps - 1)]
+            ax.fill_between([x_num[start], stop], -1.4, -0.6, color=_LABEL_COLOR, lw=0)
+        ax.set_ylim(n_features - 0.5, -1.5)
+        ticks, tick_labels = [-1, *ticks], ["labelled anomaly", *tick_labels]
+    ax.set_yticks(ticks, tick_labels, fontsize="small")
     if is_time:
         ax.xaxis_date()
     ax.set_xlabel("time" if timestamps is not None else "time step")

@@ -53,9 +53,9 @@ def test_plot_scores_draws_threshold_flags_and_label_windows():
     fig = plot_scores(X, scores, threshold=2.0, y=y, train_size=100)
 
     ax_series, ax_score = fig.axes
-    # one shaded span per labelled window, from its first to its last step
-    assert sorted(_spans(ax_series)) == [(45, 59), (190, 209)]
-    assert sorted(_spans(ax_score)) == [(45, 59), (190, 209)]
+    # one shaded span per labelled window, from its first step to the next one's
+    assert sorted(_spans(ax_series)) == [(45, 60), (190, 210)]
+    assert sorted(_spans(ax_score)) == [(45, 60), (190, 210)]
     # the flagged steps are exactly those above the threshold
     flagged = ax_series.collections[0].get_offsets()
     assert np.asarray(flagged)[:, 0].tolist() == [50, 51, 200]
@@ -72,13 +72,17 @@ def test_plot_scores_draws_threshold_flags_and_label_windows():
 def test_plot_scores_standardises_several_features_and_names_them():
     rng = np.random.default_rng(1)
     X = np.c_[rng.normal(100, 10, 80), rng.normal(0, 0.01, 80)]
-    fig = plot_scores(X, rng.random(80), feature_names=["big", "small"])
+    scores = rng.random(80)
+    scores[[7, 30, 31]] = 2.0
+    fig = plot_scores(X, scores, threshold=1.5, feature_names=["big", "small"])
     ax_series = fig.axes[0]
     for line in ax_series.get_lines()[:2]:
         values = line.get_ydata()
         assert abs(values.mean()) < 1e-9 and values.std() == pytest.approx(1.0)
     labels = [t.get_text() for t in ax_series.get_legend().get_texts()]
-    assert labels[:2] == ["big", "small"]
+    assert labels == ["big", "small", "flagged (3 steps)"]
+    # with several lines, the flagged steps are a strip of spans
+    assert sorted(_spans(ax_series)) == [(7, 8), (30, 32)]
 
 
 def test_plot_scores_checks_lengths():
@@ -131,7 +135,12 @@ def test_plot_feature_scores_draws_one_row_per_feature():
     ax = plot_feature_scores(scores, feature_names=["a", "b", "c"], y=y)
     image = ax.get_images()[0]
     assert image.get_array().shape == (3, 50)
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks == ["labelled anomaly", "a", "b", "c"]
+    # the label row is filled over the labelled steps only
+    (strip,) = ax.collections
+    xs = strip.get_paths()[0].vertices[:, 0]
+    assert xs.min() == 10 and xs.max() == 20
     with pytest.raises(ValueError, match="2 names for 3 features"):
         plot_feature_scores(scores, feature_names=["a", "b"])
     with pytest.raises(ValueError, match="n_timesteps, n_features"):
