@@ -1,7 +1,8 @@
-"""``python -m skae``: the same as the ``skae`` command."""
+"""``python -m skae``: the command line (see :mod:`skae.cli`)."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
