@@ -8,6 +8,7 @@ skip running them while editing text).
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,7 +52,21 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "**/*.py.md5", "**/*.zip"
 default_role = "literal"
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": True}
+autodoc_default_options = {
+    "members": True,
+    # scikit-learn's metadata-routing and output helpers, documented there
+    "exclude-members": ", ".join(
+        [
+            "get_metadata_routing",
+            "set_output",
+            "set_fit_request",
+            "set_score_request",
+            "set_transform_request",
+            "set_inverse_transform_request",
+            "set_predict_request",
+        ]
+    ),
+}
 autodoc_typehints = "none"
 
 numpydoc_show_class_members = False
@@ -83,3 +98,18 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "show_signature": False,
 }
+
+
+# "shape (n_features_in_,)" in a docstring reads to reStructuredText as a link to a
+# target "n_features_in"; quote such fitted-attribute names inside shapes.
+_SHAPE_NAME = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,)])")
+
+
+def _quote_shape_names(app, what, name, obj, options, lines):
+    for i, line in enumerate(lines):
+        if "shape (" in line:
+            lines[i] = _SHAPE_NAME.sub(r"`\1`", line)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _quote_shape_names, priority=400)

@@ -1,7 +1,7 @@
 """
-====================================
+=====================================
 Compressing sequences to latent codes
-====================================
+=====================================
 
 The encoder of an LSTM autoencoder reads a whole sequence and ends in one vector,
 the latent code ``z``, from which the decoder has to rebuild the sequence. ``z`` is
@@ -68,8 +68,8 @@ for i in worst[:5]:
 # %%
 # The codes in two dimensions
 # ---------------------------
-# Nothing told the network which days are weekends: the codes place them apart
-# from weekdays all the same, and the holidays at the edges.
+# Nothing told the network which days are weekends, yet most of them gather apart
+# from the weekdays, and the holidays it compresses worst sit at the edge.
 import matplotlib.pyplot as plt
 from sklearn.decomposition import PCA
 
