@@ -59,7 +59,7 @@ errors = -detector.score_samples(days)
 flagged = detector.predict(days) == -1
 later = slice(first_event, None)
 print(
-    f"after training: {flagged[later][labelled[later]].sum()} of "
+    f"after the training days: {flagged[later][labelled[later]].sum()} of "
     f"{labelled[later].sum()} labelled days flagged, "
     f"{flagged[later][~labelled[later]].sum()} of {(~labelled[later]).sum()} "
     f"other days; AUC-PR {auc_pr(labelled[later], errors[later]):.2f} "
@@ -69,6 +69,9 @@ print(
 # %%
 # The scores day by day
 # ---------------------
+# The labelled days stand out, but so do some spring days: they are warmer than
+# any day the detector trained on (July to December). A detector knows only the
+# seasons it has seen; retrain it as they change.
 import matplotlib.pyplot as plt
 
 fig, (ax_len, ax) = plt.subplots(
@@ -84,5 +87,5 @@ ax.axvline(dates[first_event], color="0.4", ls=":", lw=1)
 ax.set_yscale("log")
 ax.set_ylabel("anomaly score of the day")
 ax.legend(loc="upper left", fontsize="small")
-ax.set_title("Office temperature, one score per day", loc="left")
+ax_len.set_title("Office temperature, one score per day", loc="left")
 fig.autofmt_xdate()
