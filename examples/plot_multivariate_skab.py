@@ -34,20 +34,21 @@ def shared_data_home():
     """The folder holding SKAB/, from SKAE_SHARED_DATA or next to the checkout."""
     if "SKAE_SHARED_DATA" in os.environ:
         return Path(os.environ["SKAE_SHARED_DATA"])
-    here = Path(__file__).resolve() if "__file__" in globals() else Path.cwd()
-    return here.parents[2] / "shared" / "data"
+    # sphinx-gallery runs examples from their folder, without __file__
+    examples = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+    return examples.resolve().parents[1] / "shared" / "data"
 
 
 try:
     skab = fetch_skab(
-        "valve1/1", data_home=shared_data_home(), download_if_missing=False
+        "valve2/3", data_home=shared_data_home(), download_if_missing=False
     )
     print(skab.DESCR)
 except FileNotFoundError:
     skab = None
     print(
         f"SKAB was not found under {shared_data_home()}: set SKAE_SHARED_DATA to "
-        "the folder holding SKAB/, or call fetch_skab('valve1/1') without data_home "
+        "the folder holding SKAB/, or call fetch_skab('valve2/3') without data_home "
         "to download it. Nothing more to show."
     )
 
@@ -86,6 +87,14 @@ if skab is not None:
     )
 
 # %%
+# This is one experiment. With the same settings on all 34 files of SKAB, pooled
+# as its leaderboard does, we measured F1 0.77 with FAR 38 % and MAR 17 %
+# (``benchmarks/skab_example_settings.py``); the leaderboard lists 0.74 / 30 / 26
+# for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a convolutional one.
+# The threshold ``mu + 3 sigma`` comes from only 80 held-out rows, and after a
+# fault the bench often does not return to the state it trained on, so false
+# alarms dominate.
+#
 # Which sensor?
 # -------------
 # Each row of ``feature_contributions`` sums to the step's anomaly score. The heat
