@@ -56,6 +56,15 @@ def _shade_runs(ax, x, mask, **style):
         ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
 
 
+def _concise_dates(ax):
+    """Label a date axis briefly: only what changes from one tick to the next."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
 def _check_1d(name, values, n_timesteps):
     values = np.asarray(values)
     if values.ndim != 1 or len(values) != n_timesteps:
@@ -221,8 +230,8 @@ def plot_scores(
         )
     if title is not None:
         fig.suptitle(title)
-    if timestamps is not None:
-        fig.autofmt_xdate()
+    if timestamps is not None and np.issubdtype(x.dtype, np.datetime64):
+        _concise_dates(ax_score)
     return fig
 
 
@@ -428,6 +437,7 @@ def plot_feature_scores(
     ax.set_yticks(ticks, tick_labels, fontsize="small")
     if is_time:
         ax.xaxis_date()
+        _concise_dates(ax)
     ax.set_xlabel("time" if timestamps is not None else "time step")
     ax.figure.colorbar(image, ax=ax, label="error", pad=0.01)
     if title is not None:
