@@ -225,9 +225,13 @@ def plot_scores(
             color="0.3",
         )
     for ax in (ax_series, ax_score):
-        ax.legend(
-            loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False
-        )
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1),
+                fontsize="small",
+                frameon=False,
+            )
     if title is not None:
         fig.suptitle(title)
     if timestamps is not None and np.issubdtype(x.dtype, np.datetime64):

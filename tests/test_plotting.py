@@ -145,3 +145,18 @@ def test_plot_feature_scores_draws_one_row_per_feature():
         plot_feature_scores(scores, feature_names=["a", "b"])
     with pytest.raises(ValueError, match="n_timesteps, n_features"):
         plot_feature_scores(scores[:, 0])
+
+
+def test_plots_put_dates_on_the_time_axis():
+    import matplotlib.dates as mdates
+    import pandas as pd
+
+    when = pd.date_range("2024-03-01", periods=60, freq="h")
+    fig = plot_scores(np.zeros(60), np.ones(60), timestamps=when)
+    ax_score = fig.axes[1]
+    assert isinstance(ax_score.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+    low, high = (mdates.num2date(v).replace(tzinfo=None) for v in ax_score.get_xlim())
+    assert low <= when[0] < when[-1] <= high
+    assert high - low < pd.Timedelta(days=3)
+    ax = plot_feature_scores(np.ones((60, 2)), timestamps=when)
+    assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
