@@ -1,18 +1,21 @@
 """
-=====================================
+====================================
 Denoising a series by reconstruction
-=====================================
+====================================
 
-An autoencoder cannot copy its input through its small latent code, so its
-reconstruction keeps the structure it learned and drops what it could not learn,
-such as random noise. :meth:`~skae.LSTMAutoencoderDetector.reconstruct` averages
-the reconstructions of all windows back into one series: a denoised copy.
+An autoencoder squeezes every window through a small latent code, and white noise
+does not fit through it: what comes out is the part of the window the model can
+predict from the patterns it learned. For a 2-D series,
+:meth:`~skae.LSTMAutoencoderDetector.reconstruct` averages the reconstructions of
+all windows covering each time step back into one series, a denoised copy.
 
-To measure this we need the clean truth, so we add Gaussian noise to NAB's
-``nyc_taxi`` series ourselves, train on the noisy history only, and compare the
-reconstruction of later, unseen data with the clean series. A moving average is
-the baseline to beat. ``noise_std`` trains a *denoising autoencoder*, which adds
-noise to its inputs during training and learns to undo it; we report it too.
+Here NAB's ``nyc_taxi`` series (half-hourly passenger counts) gets white noise of
+half its standard deviation. The detector is fitted on the noisy first 5,000 steps
+only, and denoises the rest, which it never saw. We measure the signal-to-noise
+ratio (SNR) against the original series, before and after, for a plain
+autoencoder and for a *denoising* autoencoder (``noise_std=0.5``: during training
+the network reads its windows with extra noise and must output the windows as
+given).
 """
 
 # %%
@@ -22,72 +25,78 @@ import numpy as np
 
 from skae.datasets import load_nab
 
-nab = load_nab("nyc_taxi")
-clean = nab.frame["value"].to_numpy()
-clean = (clean - clean.mean()) / clean.std()  # in units of the series' spread
+clean = load_nab("nyc_taxi").data  # shape (10320, 1)
 rng = np.random.default_rng(0)
-noisy = clean + rng.normal(scale=0.3, size=clean.shape)
-
-train, test = slice(0, 3000), slice(3000, 6000)
-
-
-def rmse(estimate):
-    """Distance to the clean series on the test part."""
-    return np.sqrt(np.mean((estimate[test] - clean[test]) ** 2))
+noisy = clean + 0.5 * clean.std() * rng.standard_normal(clean.shape)
+n_train = 5000
 
 
-print(f"noise added: RMSE {rmse(noisy):.3f}")
+def snr_db(estimate, reference=clean[n_train:]):
+    """Signal-to-noise ratio of an estimate of the reference, in decibels."""
+    signal = np.mean((reference - reference.mean()) ** 2)
+    return 10 * np.log10(signal / np.mean((estimate - reference) ** 2))
 
-# %%
-# The baseline: a moving average
-# -------------------------------
-# Its best width is chosen with the clean truth, which flatters it.
-widths = range(2, 16)
-averaged = {w: np.convolve(noisy, np.ones(w) / w, mode="same") for w in widths}
-best_width = min(widths, key=lambda w: rmse(averaged[w]))
-print(f"moving average of {best_width} steps: RMSE {rmse(averaged[best_width]):.3f}")
+
+print(f"noisy input: SNR {snr_db(noisy[n_train:]):.1f} dB")
 
 # %%
-# Autoencoders trained on the noisy history
-# -----------------------------------------
+# Fit on the noisy history, reconstruct the unseen part
+# -----------------------------------------------------
+# A window of 24 half-hours and a code of 16 numbers; a high learning rate and few
+# epochs keep this page quick to build.
 from skae import LSTMAutoencoderDetector
 
-results = {}
-for noise_std in (0.0, 0.3):
+denoised = {}
+for noise_std in (0.0, 0.5):
     detector = LSTMAutoencoderDetector(
-        window_size=16,
-        hidden_size=32,
-        max_epochs=40,
-        lr=3e-3,
+        window_size=24,
+        hidden_size=16,
+        lr=1e-2,
+        max_epochs=10,
         noise_std=noise_std,
         random_state=0,
-    ).fit(noisy[train, None])
-    results[noise_std] = detector.reconstruct(noisy[:, None])[:, 0]
+    ).fit(noisy[:n_train])
+    denoised[noise_std] = detector.reconstruct(noisy[n_train:])
     print(
-        f"autoencoder, noise_std={noise_std}: RMSE {rmse(results[noise_std]):.3f} "
-        f"({100 * (1 - rmse(results[noise_std]) / rmse(noisy)):.0f} % of the noise "
-        "removed)"
+        f"reconstruction, noise_std={noise_std}: "
+        f"SNR {snr_db(denoised[noise_std]):.1f} dB"
     )
 
 # %%
-# In our runs the plain autoencoder removes about 45 % of the noise and edges out
-# the best moving average, which needed the clean truth to pick its width, while
-# ``noise_std=0.3`` does no better than the plain model on this series: measure it
-# on your own data before relying on it.
-#
-# Three days of it
-# ----------------
+# For scale: a centred moving average of 5 steps, the simplest denoiser. At this
+# noise level the three land within about a decibel of each other, all about
+# 6 dB (a quarter of the noise power) better than the input. The autoencoder
+# learns the series' daily shape rather than just smoothing, which pays off at
+# higher noise when trained with noise: with noise of one standard deviation,
+# ``benchmarks/compression_denoising.py`` measured 9.1 dB for ``noise_std=0.5``
+# against 7.1 dB for the moving average and 6.4 dB for the plain autoencoder,
+# from 0.5 dB in the input.
+kernel = np.ones(5) / 5
+smoothed = np.convolve(np.pad(noisy[n_train:, 0], 2, mode="edge"), kernel, "valid")
+print(f"moving average (5 steps): SNR {snr_db(smoothed[:, None]):.1f} dB")
+
+# %%
+# One week of the unseen part
+# ---------------------------
+# The reconstruction follows the daily rhythm and drops most of the noise; what it
+# cannot do is recover detail the noise buried: the sharpest peaks come out
+# flatter.
 import matplotlib.pyplot as plt
 
-days = slice(4000, 4144)
-t = np.arange(clean.size)[days]
-fig, ax = plt.subplots(figsize=(9, 3.8), layout="constrained")
-ax.plot(t, noisy[days], color="0.7", lw=0.8, label="noisy input")
-ax.plot(t, clean[days], color="k", lw=1.5, label="clean series (unknown to the model)")
-ax.plot(t, results[0.0][days], color="tab:blue", lw=1.5, label="reconstruction")
-ax.plot(t, averaged[best_width][days], color="tab:orange", lw=1, ls="--",
-        label=f"moving average ({best_width} steps)")  # fmt: skip
-ax.set_xlabel("time step (half-hours)")
-ax.set_ylabel("passengers (standardised)")
-ax.set_title("Denoising NAB nyc_taxi: three unseen days", loc="left")
-ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", frameon=False)
+week = slice(n_train, n_train + 7 * 48)
+steps = np.arange(week.stop - week.start)
+fig, ax = plt.subplots(figsize=(9, 3.5))
+ax.plot(steps, noisy[week], color="0.75", lw=0.8, label="noisy input")
+ax.plot(steps, clean[week], color="k", lw=1.2, label="original")
+ax.plot(
+    steps,
+    denoised[0.5][: len(steps)],
+    color="tab:red",
+    lw=1.2,
+    label="reconstruction (noise_std=0.5)",
+)
+ax.set_xlabel("half-hour steps after the training part")
+ax.set_ylabel("passengers")
+ax.legend(loc="upper right", fontsize="small")
+fig.tight_layout()
+plt.show()
