@@ -99,6 +99,7 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "remove_config_comments": True,
     "show_signature": False,
+    "capture_repr": (),  # print what the examples print, not their last values
 }
 
 
