@@ -12,7 +12,7 @@ if ! "$python" -c "import sphinx, sphinx_gallery, numpydoc, pydata_sphinx_theme,
     echo "docs/build.sh: installing the docs extra"
     "$python" -m pip install -q -e ".[docs]"
 fi
-rm -rf docs/_build docs/auto_examples docs/generated docs/gen_modules
+rm -rf docs/_build docs/auto_examples docs/generated docs/gen_modules docs/sg_execution_times.rst
 export MPLBACKEND=Agg
 start=$(date +%s)
 "$python" -m sphinx -W --keep-going -b html "$@" docs docs/_build/html

@@ -24,7 +24,8 @@ from skae import LSTMAutoencoderDetector
 from skae.datasets import load_nab
 
 nab = load_nab("nyc_taxi")
-X, y, train_size = nab.frame, nab.target, nab.train_size
+X = nab.frame.rename(columns={"value": "passengers"})
+y, train_size = nab.target, nab.train_size
 print(nab.DESCR)
 
 # %%
@@ -103,7 +104,6 @@ fig = plot_scores(
     threshold=detector.threshold_,
     y=y[zoom],
     timestamps=X.index[zoom],
-    feature_names=["passengers"],
     title="NAB nyc_taxi, January 2015",
 )
 
