@@ -104,6 +104,7 @@ fig = plot_scores(
     threshold=detector.threshold_,
     y=y[zoom],
     timestamps=X.index[zoom],
+    feature_names=list(X.columns),
     title="NAB nyc_taxi, January 2015",
 )
 
