@@ -103,8 +103,6 @@ fig = plot_scores(
     errors[zoom],
     threshold=detector.threshold_,
     y=y[zoom],
-    timestamps=X.index[zoom],
-    feature_names=list(X.columns),
     title="NAB nyc_taxi, January 2015",
 )
 

@@ -131,7 +131,5 @@ if skab is not None:
         errors,
         threshold=detector.threshold_,
         y=y_test,
-        timestamps=X_test.index,
-        feature_names=skab.feature_names,
         title=f"SKAB {skab.name}",
     )

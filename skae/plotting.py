@@ -56,6 +56,14 @@ def _shade_runs(ax, x, mask, **style):
         ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
 
 
+def _datetime_index(X):
+    """Return the DatetimeIndex of a pandas object, or None."""
+    index = getattr(X, "index", None)
+    if index is not None and np.issubdtype(np.asarray(index).dtype, np.datetime64):
+        return index
+    return None
+
+
 def _concise_dates(ax):
     """Label a date axis briefly: only what changes from one tick to the next."""
     import matplotlib.dates as mdates
@@ -98,7 +106,8 @@ def plot_scores(
     Parameters
     ----------
     X : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
-        The series that was scored.
+        The series that was scored. A DataFrame's column names and DatetimeIndex
+        are used unless ``feature_names`` and ``timestamps`` are given.
     anomaly_scores : array-like of shape (n_timesteps,)
         Higher is more anomalous, for example the reconstruction error
         ``-detector.score_samples(X)``.
@@ -141,6 +150,10 @@ def plot_scores(
     2
     """
     plt = _pyplot()
+    if feature_names is None and hasattr(X, "columns"):
+        feature_names = [str(c) for c in X.columns]
+    if timestamps is None:
+        timestamps = _datetime_index(X)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
         X = X[:, None]
@@ -271,11 +284,8 @@ def plot_detection(
     plot_scores : The plot from precomputed scores.
     """
     feature_names = getattr(detector, "feature_names_in_", None)
-    if timestamps is None and hasattr(X, "index"):
-        import pandas as pd
-
-        if isinstance(X.index, pd.DatetimeIndex):
-            timestamps = X.index
+    if timestamps is None:
+        timestamps = _datetime_index(X)
     scores = -detector.score_samples(X)
     return plot_scores(
         np.asarray(X, dtype=np.float64),

@@ -160,3 +160,14 @@ def test_plots_put_dates_on_the_time_axis():
     assert high - low < pd.Timedelta(days=3)
     ax = plot_feature_scores(np.ones((60, 2)), timestamps=when)
     assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+
+
+def test_plot_scores_reads_names_and_dates_from_a_dataframe():
+    import pandas as pd
+
+    when = pd.date_range("2024-03-01", periods=40, freq="min")
+    frame = pd.DataFrame({"pressure": np.arange(40.0)}, index=when)
+    fig = plot_scores(frame, np.ones(40))
+    ax_series, ax_score = fig.axes
+    assert ax_series.get_ylabel() == "pressure"
+    assert ax_score.get_xlabel() == "time"
