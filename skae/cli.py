@@ -8,11 +8,13 @@ line on stderr, ``skae: error: ...``, with exit status 2 for a wrong command lin
 import argparse
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 _EPILOG_TRUST = (
-    "A model file is a joblib (pickle) file: loading one runs code from it, so only "
-    "score with model files you made or trust."
+    "A model file named *.skae is written with skae.save_model and loads without "
+    "running code from it. Any other name gives a joblib (pickle) file: loading one "
+    "runs code from it, so only score joblib files you made or trust."
 )
 
 
@@ -102,7 +104,10 @@ def build_parser():
     )
     fit.add_argument("series", metavar="SERIES.csv", help="the training series")
     fit.add_argument(
-        "--model", required=True, metavar="MODEL.joblib", help="where to save"
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="where to save: MODEL.skae for the safe format, else a joblib file",
     )
     _add_table_options(fit)
     fit.add_argument(
@@ -142,7 +147,7 @@ def build_parser():
         "the score exceeds the model's threshold).",
         epilog=_EPILOG_TRUST,
     )
-    score.add_argument("model", metavar="MODEL.joblib", help="a model from skae fit")
+    score.add_argument("model", metavar="MODEL", help="a model file from skae fit")
     score.add_argument("series", metavar="SERIES.csv", help="the series to score")
     score.add_argument(
         "--out", required=True, metavar="SCORES.csv", help="where to write the scores"
@@ -240,7 +245,12 @@ def _fit(args):
     )
     model = Path(args.model)
     try:
-        joblib.dump(detector, model)
+        if model.suffix == ".skae":
+            from ._persistence import save_model
+
+            save_model(detector, model)
+        else:
+            joblib.dump(detector, model)
     except OSError as error:
         raise _DataError(f"cannot write {model}: {error.strerror or error}") from None
     _say(f"saved the model to {model}")
@@ -254,6 +264,13 @@ def _load_model(path):
     path = Path(path)
     if not path.is_file():
         raise _DataError(f"{path}: no such model file")
+    if zipfile.is_zipfile(path):  # the safe format of skae.save_model
+        from ._persistence import load_model
+
+        try:
+            return load_model(path)
+        except ValueError as error:
+            raise _DataError(_one_line(error)) from None
     try:
         model = joblib.load(path)
     except Exception as error:  # unpickling can raise almost anything

@@ -205,3 +205,29 @@ def test_score_rejects_a_file_that_is_not_a_model(nab_csv, tmp_path, capsys):
     assert status == 1 and "not a model file" in err
     status, _, err = _run(capsys, "score", tmp_path / "none", nab_csv, "--out", "o")
     assert status == 1 and "no such model file" in err
+
+
+def test_safe_model_format_round_trip(nab_csv, tmp_path, capsys):
+    persistence = pytest.importorskip("skae._persistence")
+    model = tmp_path / "model.skae"
+    status, out, err = _run(
+        capsys, "fit", nab_csv, "--model", model, "--train-size", "400", *TINY
+    )
+    assert status == 0, err
+    detector = persistence.load_model(model)  # a safe file, not a pickle
+    scores_csv = tmp_path / "scores.csv"
+    status, out, err = _run(capsys, "score", model, nab_csv, "--out", scores_csv)
+    assert status == 0, err
+    series = pd.read_csv(nab_csv)
+    np.testing.assert_allclose(
+        pd.read_csv(scores_csv)["score"],
+        -detector.score_samples(series[["value"]]),
+        rtol=1e-6,
+    )
+    # a damaged safe file is a one-line data error
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged = tmp_path / "damaged.skae"
+    damaged.write_bytes(bytes(data))
+    status, _, err = _run(capsys, "score", damaged, nab_csv, "--out", scores_csv)
+    assert status == 1 and err.startswith("skae: error: ") and err.count("\n") == 1
