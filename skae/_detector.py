@@ -5,6 +5,7 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 
 from . import _net
+from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
 from ._threshold import contamination_threshold, mean_k_sigma, split_point
 from ._validation import (
@@ -254,6 +255,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self : LSTMAutoencoderDetector
             The fitted detector.
         """
+        self.__dict__.pop("offset_", None)
         device = _net.resolve_device(self.device)
         if is_sequence_input(X):
             sequences = check_sequences(self, X, reset=True)
@@ -334,18 +336,15 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         return grid_starts if tail_start is None else np.r_[grid_starts, tail_start]
 
     def _set_scaling(self, X_train):
-        n_features = X_train.shape[1]
-        if self.standardize:
-            self.mean_ = X_train.mean(axis=0)
-            scale = X_train.std(axis=0)
-            # a constant feature keeps its units rather than dividing by zero
-            self.scale_ = np.where(scale > np.finfo(np.float64).eps * 1e3, scale, 1.0)
-        else:
-            self.mean_ = np.zeros(n_features)
-            self.scale_ = np.ones(n_features)
+        self.mean_, self.scale_ = fit_scaling(X_train, self.standardize)
 
     def _scale(self, X):
-        return (X - self.mean_) / self.scale_
+        return apply_scaling(X, self.mean_, self.scale_)
+
+    def __sklearn_is_fitted__(self):
+        # offset_ is set last in fit and removed when fit starts, so a fit that
+        # failed (say, TrainingDivergedError) never leaves a half-fitted model
+        return hasattr(self, "offset_")
 
     # ----------------------------------------------------------------- scoring
 

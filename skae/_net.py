@@ -6,10 +6,12 @@ faster than skorch's ``predict`` path (see ``shared/PERFORMANCE.md``). Everythin
 leaves this module is NumPy float64.
 """
 
+import math
+
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
@@ -199,16 +201,121 @@ class AutoencoderNet(NeuralNet):
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Return the mean squared reconstruction error of the batch (``y_true`` is
-        unused: the target is ``X``)."""
+        unused: the target is ``X``).
+
+        The held-out loss is computed in float64: held-out data may lie far
+        outside the range of the (standardised) training data, and its squared
+        errors must not overflow float32 when the weights themselves are fine.
+        """
         if isinstance(X, dict):
             x = to_tensor(X["x"], device=self.device)
             lengths = X.get("lengths")
         else:
             x, lengths = to_tensor(X, device=self.device), None
+        if not training:
+            x, y_pred = x.double(), y_pred.double()
         if lengths is None:
             return self.criterion_(y_pred, x)
         errors = squared_errors(x, y_pred, lengths)
         return errors.sum() / lengths.to(errors.device).sum()
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Raised by ``fit`` when the training or held-out loss stops being finite.
+
+    A loss of NaN or infinity means the weights are broken, so training stops at
+    once rather than returning a model whose scores would all be NaN. The usual
+    causes are a learning rate ``lr`` that is far too large, or (with
+    ``standardize=False``) data whose magnitudes overflow the network's float32
+    arithmetic. It is a :class:`FloatingPointError` and, so that code which
+    catches bad input with ``except ValueError`` catches it too, a
+    :class:`ValueError`.
+    """
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with :class:`TrainingDivergedError` on a non-finite loss.
+
+    The training loss is checked after every batch (so a diverged optimiser is
+    stopped before it runs another epoch on NaN weights) and the held-out loss
+    after every epoch.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            # skorch has just recorded the batch's loss as a Python float
+            loss = net.history[-1, "batches", -1, "train_loss"]
+            if not math.isfinite(loss):
+                self._raise(net, "training", loss, len(net.history))
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("valid_loss")
+        if loss is not None and not math.isfinite(loss):
+            self._raise(net, "held-out", loss, len(net.history))
+
+    @staticmethod
+    def _raise(net, which, loss, epoch):
+        raise TrainingDivergedError(
+            f"Training diverged: the {which} loss became {loss} in epoch {epoch}, "
+            "so the weights are no longer usable. Use a smaller learning rate "
+            f"(lr={net.lr:g} now), and keep standardize=True or rescale data with "
+            "very large values."
+        )
+
+
+def make_net(
+    *,
+    n_features,
+    hidden_size,
+    num_layers,
+    dropout,
+    decoder_feed,
+    max_epochs=1,
+    batch_size=64,
+    lr=1e-3,
+    patience=5,
+    noise_std=0.0,
+    device="cpu",
+    verbose=0,
+    train_split=None,
+    sequences=False,
+):
+    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`.
+
+    ``fit_net`` trains one; loading a saved model rebuilds one with the same
+    architecture and then sets its weights.
+    """
+    collate = collate_sequences if sequences else None
+    iterator = length_bucketed_loader if sequences else DataLoader
+    return AutoencoderNet(
+        LSTMAutoencoder,
+        module__n_features=n_features,
+        module__hidden_size=hidden_size,
+        module__num_layers=num_layers,
+        module__dropout=dropout,
+        module__decoder_feed=decoder_feed,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        noise_std=noise_std,
+        iterator_train=iterator,
+        iterator_valid=iterator,
+        iterator_train__shuffle=True,
+        iterator_train__collate_fn=collate,
+        iterator_valid__collate_fn=collate,
+        train_split=train_split,
+        callbacks=[
+            ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+            (
+                "early_stopping",
+                EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
+            ),
+        ],
+        device=device,
+        verbose=verbose,
+    )
 
 
 def fit_net(
@@ -232,41 +339,27 @@ def fit_net(
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
     Early stopping watches the loss on ``valid_dataset`` and restores the best
-    weights. With ``seed`` set, all of torch's randomness (initial weights, batch
-    order, dropout, training noise) is drawn from a generator seeded with it, inside
+    weights; a non-finite loss raises :class:`TrainingDivergedError`. With ``seed``
+    set, all of torch's randomness (initial weights, batch order, dropout, training
+    noise) is drawn from a generator seeded with it, inside
     :func:`torch.random.fork_rng` so the caller's global generator is untouched.
     Variable-length sequences are batched by length (:class:`LengthBucketSampler`).
     """
-    ragged = isinstance(train_dataset, SequenceDataset)
-    collate = collate_sequences if ragged else None
-    iterator = length_bucketed_loader if ragged else DataLoader
-    net = AutoencoderNet(
-        LSTMAutoencoder,
-        module__n_features=n_features,
-        module__hidden_size=hidden_size,
-        module__num_layers=num_layers,
-        module__dropout=dropout,
-        module__decoder_feed=decoder_feed,
-        criterion=torch.nn.MSELoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
+    net = make_net(
+        n_features=n_features,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=dropout,
+        decoder_feed=decoder_feed,
         max_epochs=max_epochs,
         batch_size=batch_size,
+        lr=lr,
+        patience=patience,
         noise_std=noise_std,
-        iterator_train=iterator,
-        iterator_valid=iterator,
-        iterator_train__shuffle=True,
-        iterator_train__collate_fn=collate,
-        iterator_valid__collate_fn=collate,
-        train_split=predefined_split(valid_dataset),
-        callbacks=[
-            (
-                "early_stopping",
-                EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
-            )
-        ],
         device=device,
         verbose=verbose,
+        train_split=predefined_split(valid_dataset),
+        sequences=isinstance(train_dataset, SequenceDataset),
     )
     devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=devices):
@@ -281,8 +374,32 @@ def _to_numpy(tensor):
     return tensor.detach().to("cpu", torch.float64).numpy()
 
 
+def _as_input(windows, device):
+    windows = np.ascontiguousarray(windows, dtype=np.float32)
+    return torch.as_tensor(windows, device=device)
+
+
+def _finite_output(tensor):
+    """Return ``tensor`` as float64 NumPy; a non-finite output is a clear error.
+
+    Inputs are checked before they get here, so a NaN or infinity here means values
+    so large (relative to the training data) that the float32 network overflows.
+    """
+    result = _to_numpy(tensor)
+    if not np.isfinite(result).all():
+        raise ValueError(
+            "The network's output is not finite for this input: X has values too "
+            "far outside the range of the training data for the float32 network. "
+            "Check X for extreme values or rescale it."
+        )
+    return result
+
+
 def window_errors(module, windows):
     """Return per-position reconstruction errors of a batch of windows.
+
+    The difference is taken in float64 against the float64 input, so a large error
+    does not overflow float32.
 
     Parameters
     ----------
@@ -295,32 +412,21 @@ def window_errors(module, windows):
         Squared error of every value (average over the last axis for the
         per-position error).
     """
-    device = module_device(module)
     with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
-        )
-        return _to_numpy((x - module(x)).pow(2))
+        x_hat = _finite_output(module(_as_input(windows, module_device(module))))
+    return np.square(np.asarray(windows, dtype=np.float64) - x_hat)
 
 
 def window_reconstructions(module, windows):
     """Return the reconstruction of a batch of windows, same shape as ``windows``."""
-    device = module_device(module)
     with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
-        )
-        return _to_numpy(module(x))
+        return _finite_output(module(_as_input(windows, module_device(module))))
 
 
 def window_codes(module, windows):
     """Return the latent codes of a batch of windows, shape (n_windows, hidden)."""
-    device = module_device(module)
     with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
-        )
-        return _to_numpy(module.encode(x))
+        return _finite_output(module.encode(_as_input(windows, module_device(module))))
 
 
 def prefix_codes(module, series):
@@ -395,14 +501,16 @@ def sequence_outputs(module, sequences, batch_size, what):
             x = batch["x"].to(device)
             lengths = batch.get("lengths")
             if what == "codes":
-                result = _to_numpy(module.encode(x, lengths))
+                result = _finite_output(module.encode(x, lengths))
             else:
-                x_hat = module(x, lengths)
-                out = x_hat if what == "reconstruction" else (x - x_hat).pow(2)
-                result = _to_numpy(out)
+                result = _finite_output(module(x, lengths))
             for row, i in enumerate(index):
                 out_i = result[row]
-                outputs[i] = out_i if what == "codes" else out_i[: len(sequences[i])]
+                if what != "codes":
+                    out_i = out_i[: len(sequences[i])]
+                if what == "errors":
+                    out_i = np.square(np.asarray(sequences[i], np.float64) - out_i)
+                outputs[i] = out_i
     return outputs
 
 
@@ -410,10 +518,13 @@ __all__ = [
     "AutoencoderNet",
     "LengthBucketSampler",
     "SequenceDataset",
+    "StopOnNonFiniteLoss",
+    "TrainingDivergedError",
     "WindowDataset",
     "fit_net",
     "length_bucketed_loader",
     "length_sorted_batches",
+    "make_net",
     "prefix_codes",
     "resolve_device",
     "sequence_outputs",
