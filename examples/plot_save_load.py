@@ -30,7 +30,8 @@ from skae.datasets import load_nab
 from skae.metrics import event_recall
 
 nab = load_nab("ec2_request_latency_system_failure")
-X, y, train_size = nab.frame, nab.target, nab.train_size
+X = nab.frame.rename(columns={"value": "latency"})
+y, train_size = nab.target, nab.train_size
 detector = LSTMAutoencoderDetector(
     window_size=32, hidden_size=16, max_epochs=20, lr=3e-3, random_state=0
 ).fit(X.iloc[:train_size])
