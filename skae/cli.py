@@ -91,7 +91,9 @@ def build_parser():
     )
     demo.add_argument("--quick", action="store_true", help="a smaller, faster run")
     demo.add_argument("--plot", metavar="PATH", help="save a plot of the detection")
-    demo.add_argument("--random-state", type=int, default=0, metavar="N")
+    demo.add_argument(
+        "--random-state", type=int, default=0, metavar="N", help="seed (default: 0)"
+    )
 
     fit = commands.add_parser(
         "fit",
@@ -116,9 +118,28 @@ def build_parser():
         metavar="N",
         help="train on the first N rows only (default: all rows)",
     )
-    fit.add_argument("--window-size", type=_positive_int, default=32, metavar="N")
-    fit.add_argument("--hidden-size", type=_positive_int, default=64, metavar="N")
-    fit.add_argument("--max-epochs", type=_positive_int, default=50, metavar="N")
+    fit.add_argument(
+        "--window-size",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="time steps per window, about one cycle of the series (default: 32)",
+    )
+    fit.add_argument(
+        "--hidden-size",
+        type=_positive_int,
+        default=64,
+        metavar="N",
+        help="size of the LSTM states and of the latent code (default: 64)",
+    )
+    fit.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="most passes over the training windows; training stops earlier when "
+        "the held-out loss stops improving (default: 50)",
+    )
     fit.add_argument(
         "--contamination",
         type=_contamination,
@@ -130,7 +151,13 @@ def build_parser():
     fit.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
     )
-    fit.add_argument("--random-state", type=int, default=None, metavar="N")
+    fit.add_argument(
+        "--random-state",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed, for a reproducible fit on the same machine",
+    )
     fit.add_argument(
         "-v",
         "--verbose",
