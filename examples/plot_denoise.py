@@ -1,7 +1,7 @@
 """
-==================================
+====================================
 Denoising a series by reconstruction
-==================================
+====================================
 
 An autoencoder squeezes every window through a small latent code, and white noise
 does not fit through it: what comes out is the part of the window the model can
@@ -85,7 +85,7 @@ import matplotlib.pyplot as plt
 
 week = slice(n_train, n_train + 7 * 48)
 steps = np.arange(week.stop - week.start)
-fig, ax = plt.subplots(figsize=(9, 3.5))
+fig, ax = plt.subplots(figsize=(9, 3.5), layout="constrained")
 ax.plot(steps, noisy[week], color="0.75", lw=0.8, label="noisy input")
 ax.plot(steps, clean[week], color="k", lw=1.2, label="original")
 ax.plot(
@@ -97,6 +97,7 @@ ax.plot(
 )
 ax.set_xlabel("half-hour steps after the training part")
 ax.set_ylabel("passengers")
-ax.legend(loc="upper right", fontsize="small")
-fig.tight_layout()
+ax.legend(
+    loc="lower left", bbox_to_anchor=(0, 1), ncol=3, fontsize="small", frameon=False
+)
 plt.show()
