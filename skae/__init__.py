@@ -8,10 +8,22 @@ SlidingWindowTransformer
     Series to windows, and window values back to time steps.
 LSTMAutoencoder
     The torch module, usable on its own.
+LSTMEncoderTransformer
+    Sequences (or the steps of a series) to latent codes, for Pipelines.
+save_model, load_model
+    Safe model files (JSON and safetensors; loading never unpickles).
+score_dask
+    Score a Dask array series chunk by chunk, on a cluster if one is connected.
+TrainingDivergedError
+    Raised by ``fit`` when the loss stops being finite.
 """
 
+from ._dask import score_dask
 from ._detector import LSTMAutoencoderDetector
+from ._encoder import LSTMEncoderTransformer
 from ._module import LSTMAutoencoder
+from ._net import TrainingDivergedError
+from ._persistence import load_model, save_model
 from ._windowing import SlidingWindowTransformer
 
 __version__ = "0.1.0"
@@ -19,6 +31,11 @@ __version__ = "0.1.0"
 __all__ = [
     "LSTMAutoencoder",
     "LSTMAutoencoderDetector",
+    "LSTMEncoderTransformer",
     "SlidingWindowTransformer",
+    "TrainingDivergedError",
     "__version__",
+    "load_model",
+    "save_model",
+    "score_dask",
 ]

@@ -5,6 +5,8 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 
 from . import _net
+from ._scaling import apply_scaling, fit_scaling
+from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
 from ._threads import uses_torch_threads
 from ._threshold import contamination_threshold, mean_k_sigma, split_point
 from ._validation import (
@@ -89,6 +91,16 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         reproducible on the same machine.
     verbose : int, default=0
         ``1`` prints skorch's table of training and held-out loss per epoch.
+    noise_std : float, default=0.0
+        Train a denoising autoencoder: Gaussian noise of this standard deviation
+        (in standardized units) is added to the training inputs while the loss
+        targets the clean input. ``0`` turns it off. Scoring never adds noise.
+    anomaly_score : {"squared_error", "mahalanobis"}, default="squared_error"
+        ``"squared_error"``: a step's score is the mean over features of its
+        squared reconstruction error. ``"mahalanobis"``: the squared Mahalanobis
+        distance of its absolute error vector to a Gaussian fitted on the held-out
+        errors (Malhotra et al., 2016 [1]_). The threshold is ``mu + k * sigma`` of
+        the held-out scores either way.
     score_stride : int or "auto", default="auto"
         Steps between the starts of the windows that score a series: each step's
         score is the mean over about ``window_size / score_stride`` windows, so
@@ -120,8 +132,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     Attributes
     ----------
     threshold_ : float
-        The threshold ``tau``, in reconstruction-error units: a step (or sequence)
-        whose error exceeds it is an anomaly.
+        The threshold ``tau``, in the units of the anomaly score: a step (or
+        sequence) whose score exceeds it is an anomaly.
     offset_ : float
         ``-threshold_``, so that ``decision_function = score_samples - offset_``.
     heldout_errors_ : ndarray of shape (n_heldout,)
@@ -137,6 +149,10 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         Per-feature statistics used by ``standardize``.
     device_ : str
         The device the model was trained on.
+    error_mean_, error_covariance_, error_precision_ : ndarray
+        With ``anomaly_score="mahalanobis"`` only: the mean ``(n_features_in_,)``,
+        the shrunk covariance and its inverse ``(n_features_in_, n_features_in_)``
+        of the held-out absolute error vectors.
     score_stride_ : int
         The scoring stride used by the threshold and by scoring.
     n_features_in_ : int
@@ -198,6 +214,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "noise_std": [Interval(Real, 0, None, closed="left")],
+        "anomaly_score": [StrOptions(set(ANOMALY_SCORES))],
         "score_stride": [
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
@@ -226,6 +244,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         device="auto",
         random_state=None,
         verbose=0,
+        noise_std=0.0,
+        anomaly_score="squared_error",
         score_stride="auto",
         max_windows_per_epoch=None,
         n_threads=None,
@@ -247,6 +267,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.noise_std = noise_std
+        self.anomaly_score = anomaly_score
         self.score_stride = score_stride
         self.max_windows_per_epoch = max_windows_per_epoch
         self.n_threads = n_threads
@@ -272,6 +294,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self : LSTMAutoencoderDetector
             The fitted detector.
         """
+        self.__dict__.pop("offset_", None)
         device = _net.resolve_device(self.device)
         self.score_stride_ = self._resolve_score_stride()
         if is_sequence_input(X):
@@ -322,10 +345,18 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             device=device,
             verbose=self.verbose,
             seed=seed,
+            noise_std=self.noise_std,
             max_windows_per_epoch=self.max_windows_per_epoch,
         )
         self.history_ = self.net_.history
 
+        if self.anomaly_score == "mahalanobis":
+            self.error_mean_, self.error_covariance_, self.error_precision_ = (
+                fit_error_gaussian(self._step_feature_errors(heldout))
+            )
+        else:  # no stale Gaussian from an earlier fit
+            for name in ("error_mean_", "error_covariance_", "error_precision_"):
+                self.__dict__.pop(name, None)
         self.heldout_errors_ = self._errors(heldout)
         self.heldout_mean_, self.heldout_std_, tau = mean_k_sigma(
             self.heldout_errors_, self.n_sigmas
@@ -351,18 +382,15 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         return grid_starts if tail_start is None else np.r_[grid_starts, tail_start]
 
     def _set_scaling(self, X_train):
-        n_features = X_train.shape[1]
-        if self.standardize:
-            self.mean_ = X_train.mean(axis=0)
-            scale = X_train.std(axis=0)
-            # a constant feature keeps its units rather than dividing by zero
-            self.scale_ = np.where(scale > np.finfo(np.float64).eps * 1e3, scale, 1.0)
-        else:
-            self.mean_ = np.zeros(n_features)
-            self.scale_ = np.ones(n_features)
+        self.mean_, self.scale_ = fit_scaling(X_train, self.standardize)
 
     def _scale(self, X):
-        return (X - self.mean_) / self.scale_
+        return apply_scaling(X, self.mean_, self.scale_)
+
+    def __sklearn_is_fitted__(self):
+        # offset_ is set last in fit and removed when fit starts, so a fit that
+        # failed (say, TrainingDivergedError) never leaves a half-fitted model
+        return hasattr(self, "offset_")
 
     # ----------------------------------------------------------------- scoring
 
@@ -389,18 +417,68 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             "errors",
         )
 
-    def _errors(self, data):
-        """Reconstruction error per time step (series) or per sequence (list)."""
+    def _sequence_feature_errors(self, sequences):
+        """Per-position, per-feature squared errors of each validated sequence."""
+        return _net.sequence_outputs(
+            self._module(), [self._scale(s) for s in sequences], _SCORE_BATCH, "errors"
+        )
+
+    def _step_feature_errors(self, data):
+        """Per-step, per-feature squared errors of a series or of all sequences."""
         if isinstance(data, list):
-            per_position = _net.sequence_outputs(
-                self._module(), [self._scale(s) for s in data], _SCORE_BATCH, "errors"
+            return np.concatenate(self._sequence_feature_errors(data))
+        return self._series_feature_errors(data)
+
+    def _contributions(self, data):
+        """Per-feature terms of the score of each time step (series) or sequence."""
+        gaussian = {}
+        if self.anomaly_score == "mahalanobis":
+            if not hasattr(self, "error_precision_"):
+                raise ValueError(
+                    'anomaly_score="mahalanobis" was set after fit; call fit again.'
+                )
+            gaussian = {"mean": self.error_mean_, "precision": self.error_precision_}
+        if isinstance(data, list):
+            return np.array(
+                [
+                    feature_contributions(e, self.anomaly_score, **gaussian).mean(0)
+                    for e in self._sequence_feature_errors(data)
+                ]
             )
-            return np.array([errors.mean() for errors in per_position])
-        return self._series_feature_errors(data).mean(axis=1)
+        errors = self._series_feature_errors(data)
+        return feature_contributions(errors, self.anomaly_score, **gaussian)
+
+    def _errors(self, data):
+        """Anomaly score per time step (series) or per sequence (list)."""
+        return self._contributions(data).sum(axis=1)
+
+    def feature_contributions(self, X):
+        """Return each feature's share of the anomaly score: which sensor it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Data to explain, in one of the forms ``fit`` accepts.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_timesteps, n_features) or \
+(n_sequences, n_features)
+            One row per value of ``score_samples(X)``, one column per feature;
+            each row sums to ``-score_samples(X)`` for that row. With
+            ``anomaly_score="squared_error"`` the terms are the features' squared
+            errors divided by ``n_features_in_`` (never negative); with
+            ``"mahalanobis"`` they are the terms ``(e - mu)_f (Sigma^-1 (e - mu))_f``
+            of the distance, negative where a feature's error makes the step more
+            typical. For sequences, a row is the mean over the sequence's steps.
+        """
+        _, data = self._validate(X)
+        return self._contributions(data)
 
     @uses_torch_threads
     def score_samples(self, X):
-        """Return the negated reconstruction error: higher is more normal.
+        """Return the negated anomaly score (reconstruction error): higher is normal.
 
         Parameters
         ----------

@@ -6,14 +6,16 @@ faster than skorch's ``predict`` path (see ``shared/PERFORMANCE.md``). Everythin
 leaves this module is NumPy float64.
 """
 
+import math
+
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ._module import LSTMAutoencoder
 from ._window_batches import WindowBatches
@@ -81,6 +83,64 @@ def pad_batch(sequences):
     return {"x": padded, "lengths": lengths}
 
 
+class LengthBucketSampler(Sampler):
+    """Batches of sequences of similar length, so padding stays proportional to
+    the total length.
+
+    Each epoch draws a random permutation, cuts it into pools of ``pool_batches``
+    batches, sorts each pool by length and cuts it into batches, then shuffles the
+    order of the batches. Without ``shuffle`` the batches are simply consecutive
+    runs of the length-sorted sequences. All randomness comes from torch's global
+    generator, which :func:`fit_net` seeds.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Length of each sequence of the dataset.
+    batch_size : int
+        Sequences per batch.
+    shuffle : bool
+        Draw new batches in a random order every epoch.
+    pool_batches : int, default=16
+        Batches per sorted pool: larger pools pad less, smaller pools mix more.
+    """
+
+    def __init__(self, lengths, batch_size, shuffle, pool_batches=16):
+        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.pool_batches = pool_batches
+
+    def __len__(self):
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.lengths)
+        if not self.shuffle:
+            order = torch.argsort(self.lengths, stable=True)
+            yield from (b.tolist() for b in order.split(self.batch_size))
+            return
+        permutation = torch.randperm(n)
+        batches = []
+        for pool in permutation.split(self.batch_size * self.pool_batches):
+            pool = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches.extend(pool.split(self.batch_size))
+        for i in torch.randperm(len(batches)).tolist():
+            yield batches[i].tolist()
+
+
+def length_bucketed_loader(dataset, batch_size, shuffle=False, **kwargs):
+    """A ``DataLoader`` over a :class:`SequenceDataset` with length-bucketed batches.
+
+    Takes the arguments skorch gives its iterators (``batch_size``, ``shuffle``,
+    ``collate_fn``, ...).
+    """
+    sampler = LengthBucketSampler(
+        [len(s) for s in dataset.sequences], batch_size, shuffle
+    )
+    return DataLoader(dataset, batch_sampler=sampler, **kwargs)
+
+
 def collate_sequences(batch):
     """Collate ``(sequence, 0)`` pairs into a padded batch for skorch."""
     return pad_batch([item[0] for item in batch]), torch.zeros(len(batch))
@@ -104,21 +164,169 @@ def squared_errors(x, x_hat, lengths=None):
 class AutoencoderNet(NeuralNet):
     """A skorch net whose target is its input: ``L = mean_t ||x_t - x^_t||^2``.
 
-    Padded steps of variable-length batches are masked out of the loss.
+    Padded steps of variable-length batches are masked out of the loss. With
+    ``noise_std > 0`` it trains a denoising autoencoder: during training steps the
+    module reads its input plus Gaussian noise of that standard deviation, while
+    the loss compares the output with the clean input. Validation and inference
+    see clean inputs.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for :class:`skorch.NeuralNet`.
+    noise_std : float, default=0.0
+        Standard deviation of the training noise, in the units of the input.
     """
+
+    def __init__(self, *args, noise_std=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.noise_std = noise_std
+
+    def _corrupt(self, X):
+        """Return ``X`` plus noise, drawn from torch's (seeded) global generator."""
+        if isinstance(X, dict):
+            return {**X, "x": self._corrupt(X["x"])}
+        x = to_tensor(X, device=self.device)
+        return x + self.noise_std * torch.randn_like(x)
+
+    def train_step_single(self, batch, **fit_params):
+        """Compute the loss of a noisy input against its clean self, and backprop."""
+        if not self.noise_std:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(self._corrupt(Xi), **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """Return the mean squared reconstruction error of the batch (``y_true`` is
-        unused: the target is ``X``)."""
+        unused: the target is ``X``).
+
+        The held-out loss is computed in float64: held-out data may lie far
+        outside the range of the (standardised) training data, and its squared
+        errors must not overflow float32 when the weights themselves are fine.
+        """
         if isinstance(X, dict):
             x = to_tensor(X["x"], device=self.device)
             lengths = X.get("lengths")
         else:
             x, lengths = to_tensor(X, device=self.device), None
+        if not training:
+            x, y_pred = x.double(), y_pred.double()
         if lengths is None:
             return self.criterion_(y_pred, x)
         errors = squared_errors(x, y_pred, lengths)
         return errors.sum() / lengths.to(errors.device).sum()
+
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Raised by ``fit`` when the training or held-out loss stops being finite.
+
+    A loss of NaN or infinity means the weights are broken, so training stops at
+    once rather than returning a model whose scores would all be NaN. The usual
+    causes are a learning rate ``lr`` that is far too large, or (with
+    ``standardize=False``) data whose magnitudes overflow the network's float32
+    arithmetic. It is a :class:`FloatingPointError` and, so that code which
+    catches bad input with ``except ValueError`` catches it too, a
+    :class:`ValueError`.
+    """
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with :class:`TrainingDivergedError` on a non-finite loss.
+
+    The training loss is checked after every batch (so a diverged optimiser is
+    stopped before it runs another epoch on NaN weights) and the held-out loss
+    after every epoch.
+    """
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            # skorch has just recorded the batch's loss as a Python float
+            loss = net.history[-1, "batches", -1, "train_loss"]
+            if not math.isfinite(loss):
+                self._raise(net, "training", loss, len(net.history))
+
+    def on_epoch_end(self, net, **kwargs):
+        loss = net.history[-1].get("valid_loss")
+        if loss is not None and not math.isfinite(loss):
+            self._raise(net, "held-out", loss, len(net.history))
+
+    @staticmethod
+    def _raise(net, which, loss, epoch):
+        raise TrainingDivergedError(
+            f"Training diverged: the {which} loss became {loss} in epoch {epoch}, "
+            "so the weights are no longer usable. Use a smaller learning rate "
+            f"(lr={net.lr:g} now), and keep standardize=True or rescale data with "
+            "very large values."
+        )
+
+
+def make_net(
+    *,
+    n_features,
+    hidden_size,
+    num_layers,
+    dropout,
+    decoder_feed,
+    max_epochs=1,
+    batch_size=64,
+    lr=1e-3,
+    patience=5,
+    noise_std=0.0,
+    max_windows_per_epoch=None,
+    device="cpu",
+    verbose=0,
+    train_split=None,
+    sequences=False,
+):
+    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`.
+
+    ``fit_net`` trains one; loading a saved model rebuilds one with the same
+    architecture and then sets its weights.
+    """
+    if sequences:
+        iterators = {
+            "iterator_train": length_bucketed_loader,
+            "iterator_valid": length_bucketed_loader,
+            "iterator_train__collate_fn": collate_sequences,
+            "iterator_valid__collate_fn": collate_sequences,
+        }
+    else:
+        iterators = {
+            "iterator_train": WindowBatches,
+            "iterator_valid": WindowBatches,
+            "iterator_train__max_windows": max_windows_per_epoch,
+            "iterator_valid__max_windows": max_windows_per_epoch,
+        }
+    return AutoencoderNet(
+        LSTMAutoencoder,
+        module__n_features=n_features,
+        module__hidden_size=hidden_size,
+        module__num_layers=num_layers,
+        module__dropout=dropout,
+        module__decoder_feed=decoder_feed,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        noise_std=noise_std,
+        iterator_train__shuffle=True,
+        **iterators,
+        train_split=train_split,
+        callbacks=[
+            ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+            (
+                "early_stopping",
+                EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
+            ),
+        ],
+        device=device,
+        verbose=verbose,
+    )
 
 
 def fit_net(
@@ -137,53 +345,37 @@ def fit_net(
     device,
     verbose,
     seed,
+    noise_std=0.0,
     max_windows_per_epoch=None,
 ):
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
     Early stopping watches the loss on ``valid_dataset`` and restores the best
-    weights. With ``seed`` set, all of torch's randomness (initial weights, batch
-    order, dropout) is drawn from a generator seeded with it, inside
+    weights; a non-finite loss raises :class:`TrainingDivergedError`. With ``seed``
+    set, all of torch's randomness (initial weights, batch order, dropout, training
+    noise) is drawn from a generator seeded with it, inside
     :func:`torch.random.fork_rng` so the caller's global generator is untouched.
-    Windows of a series are batched by :class:`WindowBatches` (one indexing op per
-    batch); ``max_windows_per_epoch`` bounds an epoch to a random sample of the
-    training windows and the held-out loss to a fixed, evenly spaced subset.
+    Variable-length sequences are batched by length (:class:`LengthBucketSampler`);
+    windows of a series by :class:`WindowBatches` (one indexing op per batch), where
+    ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
+    windows and the held-out loss to a fixed, evenly spaced subset.
     """
-    if isinstance(train_dataset, SequenceDataset):
-        iterators = {
-            "iterator_train__collate_fn": collate_sequences,
-            "iterator_valid__collate_fn": collate_sequences,
-        }
-    else:
-        iterators = {
-            "iterator_train": WindowBatches,
-            "iterator_valid": WindowBatches,
-            "iterator_train__max_windows": max_windows_per_epoch,
-            "iterator_valid__max_windows": max_windows_per_epoch,
-        }
-    net = AutoencoderNet(
-        LSTMAutoencoder,
-        module__n_features=n_features,
-        module__hidden_size=hidden_size,
-        module__num_layers=num_layers,
-        module__dropout=dropout,
-        module__decoder_feed=decoder_feed,
-        criterion=torch.nn.MSELoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
+    net = make_net(
+        n_features=n_features,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        dropout=dropout,
+        decoder_feed=decoder_feed,
         max_epochs=max_epochs,
         batch_size=batch_size,
-        iterator_train__shuffle=True,
-        **iterators,
-        train_split=predefined_split(valid_dataset),
-        callbacks=[
-            (
-                "early_stopping",
-                EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
-            )
-        ],
+        lr=lr,
+        patience=patience,
+        noise_std=noise_std,
+        max_windows_per_epoch=max_windows_per_epoch,
         device=device,
         verbose=verbose,
+        train_split=predefined_split(valid_dataset),
+        sequences=isinstance(train_dataset, SequenceDataset),
     )
     devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
     with torch.random.fork_rng(devices=devices):
@@ -198,8 +390,35 @@ def _to_numpy(tensor):
     return tensor.detach().to("cpu", torch.float64).numpy()
 
 
+def _as_input(windows, device):
+    windows = np.ascontiguousarray(windows, dtype=np.float32)
+    return torch.as_tensor(windows, device=device)
+
+
+NON_FINITE_OUTPUT = (
+    "The network's output is not finite for this input: X has values too far "
+    "outside the range of the training data for the float32 network. Check X for "
+    "extreme values or rescale it."
+)
+
+
+def _finite_output(tensor):
+    """Return ``tensor`` as float64 NumPy; a non-finite output is a clear error.
+
+    Inputs are checked before they get here, so a NaN or infinity here means values
+    so large (relative to the training data) that the float32 network overflows.
+    """
+    result = _to_numpy(tensor)
+    if not np.isfinite(result).all():
+        raise ValueError(NON_FINITE_OUTPUT)
+    return result
+
+
 def window_errors(module, windows):
     """Return per-position reconstruction errors of a batch of windows.
+
+    The difference is taken in float64 against the float64 input, so a large error
+    does not overflow float32.
 
     Parameters
     ----------
@@ -212,39 +431,70 @@ def window_errors(module, windows):
         Squared error of every value (average over the last axis for the
         per-position error).
     """
-    device = module_device(module)
     with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
-        )
-        return _to_numpy((x - module(x)).pow(2))
+        x_hat = _finite_output(module(_as_input(windows, module_device(module))))
+    return np.square(np.asarray(windows, dtype=np.float64) - x_hat)
 
 
 def window_reconstructions(module, windows):
     """Return the reconstruction of a batch of windows, same shape as ``windows``."""
-    device = module_device(module)
     with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
-        )
-        return _to_numpy(module(x))
+        return _finite_output(module(_as_input(windows, module_device(module))))
 
 
 def window_codes(module, windows):
     """Return the latent codes of a batch of windows, shape (n_windows, hidden)."""
+    with torch.inference_mode():
+        return _finite_output(module.encode(_as_input(windows, module_device(module))))
+
+
+def prefix_codes(module, series):
+    """Return the code of every prefix of a short series, shape (n_steps, hidden).
+
+    Row ``t`` is the encoder's last-layer state after reading ``series[: t + 1]``,
+    which is what :meth:`LSTMAutoencoder.encode` returns for that prefix.
+    """
     device = module_device(module)
     with torch.inference_mode():
         x = torch.as_tensor(
-            np.ascontiguousarray(windows, dtype=np.float32), device=device
+            np.ascontiguousarray(series, dtype=np.float32), device=device
         )
-        return _to_numpy(module.encode(x))
+        output, _ = module.encoder(x.unsqueeze(0))
+        return _to_numpy(output[0])
+
+
+# Most padded time steps in one scoring batch of variable-length sequences (256
+# windows of 128 steps): batch tensors stay small whatever the longest sequence.
+MAX_BATCH_STEPS = 32768
+
+
+def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
+    """Yield index arrays of consecutive runs of the length-sorted sequences.
+
+    A batch holds at most ``batch_size`` sequences and, unless it is a single
+    sequence, at most ``max_steps`` padded time steps (members times the longest
+    member), so the padding of all batches together stays a small share of the
+    total length.
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    batch = []
+    for i in order:
+        if batch and (
+            len(batch) == batch_size or (len(batch) + 1) * lengths[i] > max_steps
+        ):
+            yield np.array(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        yield np.array(batch)
 
 
 def sequence_outputs(module, sequences, batch_size, what):
     """Run the module over variable-length sequences, batch by batch.
 
-    Sequences are batched in order of length so that padding stays small; a
-    sequence's result does not depend on which others share its batch.
+    Sequences are batched in order of length (:func:`length_sorted_batches`) so
+    that padding stays small; a sequence's result does not depend on which others
+    share its batch.
 
     Parameters
     ----------
@@ -261,33 +511,40 @@ def sequence_outputs(module, sequences, batch_size, what):
     outputs : list of ndarray, in the order of ``sequences``
     """
     device = module_device(module)
-    order = np.argsort([len(s) for s in sequences], kind="stable")
     outputs = [None] * len(sequences)
     with torch.inference_mode():
-        for first in range(0, len(order), batch_size):
-            index = order[first : first + batch_size]
+        for index in length_sorted_batches([len(s) for s in sequences], batch_size):
             batch = pad_batch(
                 [torch.as_tensor(sequences[i], dtype=torch.float32) for i in index]
             )
             x = batch["x"].to(device)
             lengths = batch.get("lengths")
             if what == "codes":
-                result = _to_numpy(module.encode(x, lengths))
+                result = _finite_output(module.encode(x, lengths))
             else:
-                x_hat = module(x, lengths)
-                out = x_hat if what == "reconstruction" else (x - x_hat).pow(2)
-                result = _to_numpy(out)
+                result = _finite_output(module(x, lengths))
             for row, i in enumerate(index):
                 out_i = result[row]
-                outputs[i] = out_i if what == "codes" else out_i[: len(sequences[i])]
+                if what != "codes":
+                    out_i = out_i[: len(sequences[i])]
+                if what == "errors":
+                    out_i = np.square(np.asarray(sequences[i], np.float64) - out_i)
+                outputs[i] = out_i
     return outputs
 
 
 __all__ = [
     "AutoencoderNet",
+    "LengthBucketSampler",
     "SequenceDataset",
+    "StopOnNonFiniteLoss",
+    "TrainingDivergedError",
     "WindowDataset",
     "fit_net",
+    "length_bucketed_loader",
+    "length_sorted_batches",
+    "make_net",
+    "prefix_codes",
     "resolve_device",
     "sequence_outputs",
     "unpack_data",

@@ -49,8 +49,19 @@ def _needed(validation_fraction, min_part):
         n += 1
 
 
+# sigma used in the threshold is at least this share of mu; see mean_k_sigma.
+MIN_RELATIVE_SIGMA = 1e-3
+
+
 def mean_k_sigma(errors, n_sigmas):
     """Return ``(mu, sigma, mu + n_sigmas * sigma)`` of the held-out errors.
+
+    When the held-out errors are (almost) all equal, as after training on a
+    constant series, ``sigma`` is zero or mere rounding, and ``tau = mu`` would
+    flag about half of the steps of that same series once it has passed through
+    float32 (relative changes of 1e-7). The threshold therefore uses
+    ``max(sigma, MIN_RELATIVE_SIGMA * mu)`` (``1e-3 * mu``), which leaves any real
+    spread of errors untouched.
 
     Parameters
     ----------
@@ -61,12 +72,15 @@ def mean_k_sigma(errors, n_sigmas):
 
     Returns
     -------
-    mu, sigma, threshold : float
+    mu, sigma : float
+        Mean and standard deviation of ``errors``.
+    threshold : float
+        ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * mu)``.
     """
     errors = np.asarray(errors, dtype=np.float64)
     mu = float(np.mean(errors))
     sigma = float(np.std(errors))
-    return mu, sigma, mu + n_sigmas * sigma
+    return mu, sigma, mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * abs(mu))
 
 
 def contamination_threshold(errors, contamination):

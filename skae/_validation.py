@@ -26,6 +26,10 @@ __all__ = [
 ]
 
 
+# Python integers (object arrays) can be too large for float64
+_OVERFLOW = "{what} has a value too large for float64 ({exc})."
+
+
 def is_sequence_input(X):
     """Return True when ``X`` is a set of sequences rather than one 2-D series.
 
@@ -64,14 +68,23 @@ def check_series(estimator, X, *, reset):
         A validated array (a new array whenever conversion was needed; never modified
         in place by skae).
     """
-    return validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=np.float64,
-        ensure_min_samples=1,
-        ensure_all_finite=True,
-    )
+    if hasattr(X, "ndim") and X.ndim > 3:
+        raise ValueError(
+            f"X has {X.ndim} dimensions; expected a 2-D series (n_timesteps, "
+            "n_features), a 3-D array (n_sequences, seq_len, n_features) or a list "
+            "of 2-D arrays."
+        )
+    try:
+        return validate_data(
+            estimator,
+            X,
+            reset=reset,
+            dtype=np.float64,
+            ensure_min_samples=1,
+            ensure_all_finite=True,
+        )
+    except OverflowError as exc:
+        raise ValueError(_OVERFLOW.format(what="X", exc=exc)) from exc
 
 
 def check_sequences(estimator, X, *, reset):
@@ -126,6 +139,8 @@ def check_sequences(estimator, X, *, reset):
                 ensure_min_samples=1,
                 input_name=f"sequence {i}",
             )
+        except OverflowError as exc:
+            raise ValueError(_OVERFLOW.format(what=f"Sequence {i}", exc=exc)) from exc
         except ValueError as exc:
             raise ValueError(f"Sequence {i}: {exc}") from exc
         sequences.append(seq)

@@ -15,7 +15,7 @@ which keeps the promise that appending data changes only the values of the last
 import numpy as np
 import torch
 
-from ._net import module_device
+from ._net import NON_FINITE_OUTPUT, module_device
 from ._windowing import window_starts
 
 OUTPUTS = ("errors", "reconstruction")
@@ -23,7 +23,12 @@ OUTPUTS = ("errors", "reconstruction")
 
 def _outputs(module, x, what):
     x_hat = module(x)
-    return (x - x_hat).pow(2) if what == "errors" else x_hat
+    if not bool(torch.isfinite(x_hat).all()):
+        raise ValueError(NON_FINITE_OUTPUT)
+    if what == "errors":
+        # in float64: a large deviation squared would overflow float32 to inf
+        return (x.double() - x_hat.double()).pow(2)
+    return x_hat
 
 
 def _grid_counts(n_timesteps, window_size, grid_starts):

@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real benchmark data lives, and a fast torch set-up."""
+"""Shared fixtures."""
 
 import os
 from pathlib import Path
@@ -7,19 +7,19 @@ import pytest
 
 
 def _shared_data_dir():
-    env = os.environ.get("SKAE_SHARED_DATA")
-    if env:
-        return Path(env)
+    """Return $SKAE_SHARED_DATA, else ../shared/data from the repository root."""
+    if os.environ.get("SKAE_SHARED_DATA"):
+        return Path(os.environ["SKAE_SHARED_DATA"])
     return Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
 def shared_data():
-    """Path to the real labelled benchmarks (``../shared/data``); skip if absent."""
+    """The folder holding the public NAB/ and SKAB/ files; skips tests without it."""
     path = _shared_data_dir()
-    if not (path / "SKAB").is_dir() or not (path / "NAB").is_dir():
+    if not ((path / "NAB" / "data").is_dir() and (path / "SKAB" / "data").is_dir()):
         pytest.skip(
-            f"real benchmark data not found at {path} (set SKAE_SHARED_DATA to the "
-            "folder holding SKAB/ and NAB/)"
+            f"the public benchmark data (NAB/ and SKAB/) is not at {path}; set "
+            "SKAE_SHARED_DATA to the folder that holds them"
         )
     return path

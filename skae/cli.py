@@ -1,0 +1,448 @@
+"""The ``skae`` command: ``skae demo``, ``skae fit`` and ``skae score``.
+
+Run ``skae --help`` (or ``python -m skae --help``) for the options. Errors are one
+line on stderr, ``skae: error: ...``, with exit status 2 for a wrong command line and
+1 for a problem with the data or the model file.
+"""
+
+import argparse
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+_EPILOG_TRUST = (
+    "A model file named *.skae is written with skae.save_model and loads without "
+    "running code from it. Any other name gives a joblib (pickle) file: loading one "
+    "runs code from it, so only score joblib files you made or trust."
+)
+
+
+class _UsageError(Exception):
+    """A wrong command line (exit status 2)."""
+
+
+class _DataError(Exception):
+    """A problem with an input file or the model (exit status 1)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, ``skae: error: ...``."""
+
+    def error(self, message):
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _contamination(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a number in (0, 0.5], got {text!r}"
+        ) from None
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"must be in (0, 0.5], got {value}")
+    return value
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive integer, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _column_list(text):
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one column name")
+    return names
+
+
+def build_parser():
+    """Return the ``skae`` argument parser (sub-commands ``demo``, ``fit``, ``score``).
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+    """
+    from . import __version__
+
+    parser = _Parser(
+        prog="skae",
+        description="LSTM-autoencoder anomaly detection for time series.",
+        epilog="Run 'skae COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"skae {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="fit on a NAB series shipped with skae and report what was found",
+        description="Fit a detector on a NAB series shipped with skae, score it and "
+        "print how many labelled anomaly windows were caught.",
+    )
+    demo.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    demo.add_argument("--plot", metavar="PATH", help="save a plot of the detection")
+    demo.add_argument(
+        "--random-state", type=int, default=0, metavar="N", help="seed (default: 0)"
+    )
+
+    fit = commands.add_parser(
+        "fit",
+        help="train a detector on a CSV series and save it",
+        description="Train a detector on the series in a CSV file (rows are time "
+        "steps) and save it. The timestamp column is found by name (timestamp, "
+        "datetime, time, date) or by parsing; label columns (anomaly, label, ...) are "
+        "left out; every other numeric column is a feature.",
+        epilog=_EPILOG_TRUST,
+    )
+    fit.add_argument("series", metavar="SERIES.csv", help="the training series")
+    fit.add_argument(
+        "--model",
+        required=True,
+        metavar="MODEL",
+        help="where to save: MODEL.skae for the safe format, else a joblib file",
+    )
+    _add_table_options(fit)
+    fit.add_argument(
+        "--train-size",
+        type=_positive_int,
+        metavar="N",
+        help="train on the first N rows only (default: all rows)",
+    )
+    fit.add_argument(
+        "--window-size",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="time steps per window, about one cycle of the series (default: 32)",
+    )
+    fit.add_argument(
+        "--hidden-size",
+        type=_positive_int,
+        default=64,
+        metavar="N",
+        help="size of the LSTM states and of the latent code (default: 64)",
+    )
+    fit.add_argument(
+        "--max-epochs",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="most passes over the training windows; training stops earlier when "
+        "the held-out loss stops improving (default: 50)",
+    )
+    fit.add_argument(
+        "--contamination",
+        type=_contamination,
+        default="auto",
+        metavar="auto|FLOAT",
+        help="'auto': threshold mu + 3 sigma of the held-out errors; a float: the "
+        "share of anomalies in the training data (default: auto)",
+    )
+    fit.add_argument(
+        "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
+    )
+    fit.add_argument(
+        "--random-state",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed, for a reproducible fit on the same machine",
+    )
+    fit.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the training and held-out loss of every epoch",
+    )
+
+    score = commands.add_parser(
+        "score",
+        help="score a CSV series with a saved detector",
+        description="Score every time step of a CSV series with a saved detector. "
+        "The output CSV has the timestamp (when there is one), 'score' (the "
+        "reconstruction error: higher is more anomalous) and 'is_anomaly' (1 where "
+        "the score exceeds the model's threshold).",
+        epilog=_EPILOG_TRUST,
+    )
+    score.add_argument("model", metavar="MODEL", help="a model file from skae fit")
+    score.add_argument("series", metavar="SERIES.csv", help="the series to score")
+    score.add_argument(
+        "--out", required=True, metavar="SCORES.csv", help="where to write the scores"
+    )
+    score.add_argument(
+        "--plot", metavar="PLOT.png", help="also save a plot (needs matplotlib)"
+    )
+    _add_table_options(score, columns=False)
+    return parser
+
+
+def _add_table_options(parser, columns=True):
+    if columns:
+        parser.add_argument(
+            "--columns",
+            type=_column_list,
+            metavar="A,B,...",
+            help="feature columns, comma-separated (default: every numeric column "
+            "that is not the timestamp or a label)",
+        )
+    parser.add_argument(
+        "--timestamp-column", metavar="NAME", help="the timestamp column, if any"
+    )
+    parser.add_argument("--sep", metavar="CHAR", help="field separator (sniffed)")
+
+
+def _say(*parts):
+    print(*parts, flush=True)
+
+
+def _read(path, **kwargs):
+    from ._table import TableError, read_series
+
+    try:
+        return read_series(path, **kwargs)
+    except TableError as error:
+        raise _DataError(str(error)) from None
+
+
+def _describe(series, path):
+    n_rows, n_features = series.features.shape
+    text = f"read {path}: {n_rows} rows, {n_features} feature(s) "
+    text += "[" + ", ".join(series.features.columns) + "]"
+    if series.timestamp_column is not None:
+        text += f", timestamps in {series.timestamp_column!r}"
+    if series.label_column is not None:
+        text += f", labels in {series.label_column!r} (not used as a feature)"
+    return text
+
+
+def _fit(args):
+    import joblib
+
+    from ._detector import LSTMAutoencoderDetector
+
+    series = _read(
+        args.series,
+        columns=args.columns,
+        timestamp_column=args.timestamp_column,
+        sep=args.sep,
+    )
+    _say(_describe(series, args.series))
+    X = series.features
+    if args.train_size is not None:
+        if args.train_size > len(X):
+            raise _DataError(
+                f"--train-size {args.train_size} is more than the {len(X)} rows of "
+                f"{args.series}"
+            )
+        X = X.iloc[: args.train_size]
+    detector = LSTMAutoencoderDetector(
+        window_size=args.window_size,
+        hidden_size=args.hidden_size,
+        max_epochs=args.max_epochs,
+        contamination=args.contamination,
+        device=args.device,
+        random_state=args.random_state,
+        verbose=int(args.verbose),
+    )
+    _say(
+        f"training on {len(X)} rows (window_size={args.window_size}, "
+        f"hidden_size={args.hidden_size}, max_epochs={args.max_epochs}) ..."
+    )
+    start = time.perf_counter()
+    try:
+        detector.fit(X)
+    except (ValueError, TypeError) as error:
+        raise _DataError(_one_line(error)) from None
+    seconds = time.perf_counter() - start
+    history = detector.history_
+    _say(
+        f"trained {len(history)} epochs in {seconds:.1f} s on {detector.device_}; "
+        f"held-out loss {history[-1, 'valid_loss']:.4g}; "
+        f"threshold {detector.threshold_:.4g}"
+    )
+    model = Path(args.model)
+    try:
+        if model.suffix == ".skae":
+            from ._persistence import save_model
+
+            save_model(detector, model)
+        else:
+            joblib.dump(detector, model)
+    except OSError as error:
+        raise _DataError(f"cannot write {model}: {error.strerror or error}") from None
+    _say(f"saved the model to {model}")
+
+
+def _load_model(path):
+    import joblib
+
+    from ._detector import LSTMAutoencoderDetector
+
+    path = Path(path)
+    if not path.is_file():
+        raise _DataError(f"{path}: no such model file")
+    if zipfile.is_zipfile(path):  # the safe format of skae.save_model
+        from ._persistence import load_model
+
+        try:
+            return load_model(path)
+        except ValueError as error:
+            raise _DataError(_one_line(error)) from None
+    try:
+        model = joblib.load(path)
+    except Exception as error:  # unpickling can raise almost anything
+        raise _DataError(
+            f"{path}: not a model file written by 'skae fit' "
+            f"({type(error).__name__}: {_one_line(error)})"
+        ) from None
+    if not isinstance(model, LSTMAutoencoderDetector) or not hasattr(
+        model, "threshold_"
+    ):
+        raise _DataError(
+            f"{path}: holds a {type(model).__name__}, not a fitted skae detector"
+        )
+    return model
+
+
+def _score(args):
+    import pandas as pd
+
+    detector = _load_model(args.model)
+    names = getattr(detector, "feature_names_in_", None)
+    series = _read(
+        args.series,
+        columns=None if names is None else list(names),
+        timestamp_column=args.timestamp_column,
+        sep=args.sep,
+    )
+    _say(_describe(series, args.series))
+    X = series.features
+    if names is None and X.shape[1] != detector.n_features_in_:
+        raise _DataError(
+            f"{args.series} has {X.shape[1]} feature column(s), but the model was "
+            f"fitted on {detector.n_features_in_}"
+        )
+    try:
+        scores = -detector.score_samples(X if names is not None else X.to_numpy())
+    except (ValueError, TypeError) as error:
+        raise _DataError(_one_line(error)) from None
+    is_anomaly = (scores > detector.threshold_).astype(int)
+    out = pd.DataFrame({"score": scores, "is_anomaly": is_anomaly})
+    if series.timestamp_column is not None:
+        out.insert(0, series.timestamp_column, series.timestamps.to_numpy())
+    try:
+        out.to_csv(args.out, index=False)
+    except OSError as error:
+        raise _DataError(
+            f"cannot write {args.out}: {error.strerror or error}"
+        ) from None
+    summary = (
+        f"flagged {int(is_anomaly.sum())} of {len(out)} time steps "
+        f"(threshold {detector.threshold_:.4g})"
+    )
+    if series.labels is not None:
+        summary += "; " + _label_summary(series.labels, scores, is_anomaly)
+    _say(summary)
+    _say(f"wrote {args.out}")
+    if args.plot is not None:
+        _plot(args, series, scores, detector.threshold_)
+
+
+def _label_summary(labels, scores, is_anomaly):
+    from sklearn.metrics import average_precision_score
+
+    from .plotting import _runs
+
+    starts, ends = _runs(labels == 1)
+    caught = sum(bool(is_anomaly[s:e].any()) for s, e in zip(starts, ends, strict=True))
+    text = f"caught {caught} of {len(starts)} labelled anomaly windows"
+    if 0 < labels.sum() < len(labels):
+        text += f", AUC-PR {average_precision_score(labels, scores):.3f}"
+    return text
+
+
+def _plot(args, series, scores, threshold):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+    except ImportError:
+        raise _DataError("--plot needs matplotlib: pip install 'skae[plot]'") from None
+    import matplotlib.pyplot as plt
+
+    from .plotting import plot_scores
+
+    fig = plot_scores(
+        series.features.to_numpy(),
+        scores,
+        threshold=threshold,
+        y=series.labels,
+        timestamps=None if series.timestamps is None else series.timestamps.to_numpy(),
+        feature_names=list(series.features.columns),
+        title=Path(args.series).name,
+    )
+    try:
+        fig.savefig(args.plot, dpi=100)
+    except (OSError, ValueError) as error:
+        raise _DataError(f"cannot write {args.plot}: {_one_line(error)}") from None
+    finally:
+        plt.close(fig)
+    _say(f"wrote {args.plot}")
+
+
+def _demo(args):
+    try:
+        from ._demo import run_demo
+    except ImportError:
+        raise _DataError("the demo is not available in this version of skae") from None
+    run_demo(plot_path=args.plot, quick=args.quick, random_state=args.random_state)
+
+
+def _one_line(error):
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def main(argv=None):
+    """Run the ``skae`` command line and return its exit status.
+
+    Parameters
+    ----------
+    argv : list of str, default=None
+        The arguments after the program name; ``sys.argv[1:]`` when None.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 for a problem with the data or the model file, 2 for a
+        wrong command line.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        handler = {"demo": _demo, "fit": _fit, "score": _score}[args.command]
+        handler(args)
+    except _UsageError as error:
+        print(f"skae: error: {error}", file=sys.stderr)
+        return 2
+    except _DataError as error:
+        print(f"skae: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("skae: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Loaders for the Numenta Anomaly Benchmark (NAB v1.1)."""
+
+import json
+import math
+from importlib import resources
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._base import _cached_file, _unknown_name_error
+from ._checksums import NAB_SHA256
+
+NAB_BASE_URL = "https://raw.githubusercontent.com/numenta/NAB/master/"
+"""Where :func:`fetch_nab` downloads NAB files from (the repository's root)."""
+
+_LABELS_PATH = "labels/combined_windows.json"
+_SHIPPED_WINDOWS = "nab_combined_windows.json"
+
+# "category/name" of the 58 series, from the checksum table.
+_NAB_SERIES = tuple(
+    sorted(
+        key.removeprefix("data/").removesuffix(".csv")
+        for key in NAB_SHA256
+        if key.startswith("data/")
+    )
+)
+_SHIPPED_SERIES = (
+    "realKnownCause/ambient_temperature_system_failure",
+    "realKnownCause/ec2_request_latency_system_failure",
+    "realKnownCause/machine_temperature_system_failure",
+    "realKnownCause/nyc_taxi",
+)
+
+
+def nab_series_names(category=None, *, shipped=False):
+    """Return the names of the NAB series, as ``"category/name"`` strings.
+
+    Parameters
+    ----------
+    category : str, default=None
+        Keep only this category, e.g. ``"realKnownCause"``. ``None`` keeps all
+        seven.
+    shipped : bool, default=False
+        If True, only the series that ship inside skae (readable offline with
+        :func:`load_nab`).
+
+    Returns
+    -------
+    names : list of str
+        Sorted names such as ``"realKnownCause/nyc_taxi"``: 58 for the whole
+        benchmark. Each is accepted by :func:`fetch_nab`, with or without the
+        category.
+
+    Examples
+    --------
+    >>> from skae.datasets import nab_series_names
+    >>> len(nab_series_names())
+    58
+    >>> nab_series_names(shipped=True)[0]
+    'realKnownCause/ambient_temperature_system_failure'
+    """
+    names = _SHIPPED_SERIES if shipped else _NAB_SERIES
+    if category is not None:
+        categories = sorted({name.split("/")[0] for name in _NAB_SERIES})
+        if category not in categories:
+            raise _unknown_name_error("NAB category", category, categories)
+        names = [name for name in names if name.split("/")[0] == category]
+    return list(names)
+
+
+def _resolve(name, valid, hint=""):
+    """Map ``name`` (with or without category and ``.csv``) to "category/name"."""
+    if not isinstance(name, str):
+        raise TypeError(f"The series name must be a str, got {type(name).__name__}.")
+    stem = name.removesuffix(".csv")
+    for full in valid:
+        if stem in (full, full.split("/", 1)[1]):
+            return full
+    error = _unknown_name_error("NAB series", name, valid)
+    raise ValueError(str(error) + hint)
+
+
+def _nab_probationary_length(n_timesteps):
+    # NAB's sweeper: min(floor(0.15 * N), 0.15 * 5000).
+    return int(min(math.floor(0.15 * n_timesteps), 0.15 * 5000))
+
+
+def _make_bunch(csv_file, windows, full_name, filename):
+    import pandas as pd
+
+    frame = pd.read_csv(csv_file, index_col="timestamp", parse_dates=["timestamp"])
+    timestamps = frame.index
+    windows = [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in windows]
+    # Labels by timestamp, as NAB's labeler does; a few series have repeated or
+    # out-of-order timestamps (daylight saving), so no searchsorted here.
+    target = np.zeros(len(frame), dtype=np.int64)
+    for start, end in windows:
+        target[(timestamps >= start) & (timestamps <= end)] = 1
+    category, name = full_name.split("/")
+    return Bunch(
+        data=frame.to_numpy(dtype=np.float64),
+        frame=frame,
+        target=target,
+        timestamps=timestamps,
+        feature_names=list(frame.columns),
+        windows=windows,
+        train_size=_nab_probationary_length(len(frame)),
+        name=name,
+        category=category,
+        filename=str(filename),
+        DESCR=(
+            f"NAB v1.1 series {full_name}: {len(frame)} time steps, "
+            f"{len(windows)} labelled anomaly windows. The first train_size steps "
+            "are NAB's probationary period (not scored)."
+        ),
+    )
+
+
+_BUNCH_DOC = """
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        Dictionary-like object with the following attributes.
+
+        data : ndarray of shape (n_timesteps, 1), dtype float64
+            The series, one row per time step.
+        frame : pandas.DataFrame of shape (n_timesteps, 1)
+            The same values in column ``"value"``, indexed by timestamp.
+        target : ndarray of shape (n_timesteps,), dtype int64
+            1 for a time step inside a labelled anomaly window (both ends
+            included), 0 elsewhere.
+        timestamps : pandas.DatetimeIndex of shape (n_timesteps,)
+            The time of each step (a few NAB series repeat timestamps).
+        feature_names : list of str
+            ``["value"]``.
+        windows : list of (pandas.Timestamp, pandas.Timestamp)
+            The labelled anomaly windows ``[start, end]``.
+        train_size : int
+            NAB's probationary period, ``min(floor(0.15 * n_timesteps), 750)``:
+            a detector may learn from these first steps and they are not scored.
+            Split with ``X_train, X_test = data[:train_size], data[train_size:]``
+            (and the same for ``target``).
+        name : str
+            The series name without its category.
+        category : str
+            The NAB category, e.g. ``"realKnownCause"``.
+        filename : str
+            Where the values were read from.
+        DESCR : str
+            A one-line description.
+"""
+
+
+def load_nab(name="machine_temperature_system_failure"):
+    """Load one of the NAB series that ship inside skae (no download).
+
+    Four series of NAB v1.1's ``realKnownCause`` category ship with skae under
+    NAB's MIT licence: ``machine_temperature_system_failure`` (22,695 steps,
+    4 windows), ``ambient_temperature_system_failure``,
+    ``ec2_request_latency_system_failure`` and ``nyc_taxi``. Use
+    :func:`fetch_nab` for the other 54.
+
+    Parameters
+    ----------
+    name : str, default="machine_temperature_system_failure"
+        The series, with or without ``"realKnownCause/"`` and ``".csv"``.
+    {bunch}
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a shipped series.
+
+    See Also
+    --------
+    fetch_nab : Any of the 58 NAB series, from a local copy or downloaded.
+
+    Examples
+    --------
+    >>> from skae.datasets import load_nab
+    >>> nab = load_nab()
+    >>> nab.data.shape, int(nab.target.sum()), nab.train_size
+    ((22695, 1), 2268, 750)
+    """
+    full_name = _resolve(
+        name, _SHIPPED_SERIES, " Use skae.datasets.fetch_nab for the other NAB series."
+    )
+    data = resources.files(__package__) / "data"
+    with (data / _SHIPPED_WINDOWS).open("r", encoding="utf-8") as file:
+        windows = json.load(file)[full_name + ".csv"]
+    csv = data / (full_name.split("/")[1] + ".csv")
+    with csv.open("rb") as file:
+        return _make_bunch(file, windows, full_name, csv)
+
+
+def fetch_nab(name, *, data_home=None, download_if_missing=True, base_url=None):
+    """Load a NAB series from the local cache, downloading it if needed.
+
+    Files are read from ``<data_home>/NAB/data/<category>/<name>.csv`` and
+    ``<data_home>/NAB/labels/combined_windows.json``, the layout of the NAB
+    repository, so a clone of NAB (or its ``data`` and ``labels`` folders)
+    works offline. A missing file is downloaded from ``base_url``, checked
+    against its SHA-256 and written atomically; a present file is never
+    downloaded again.
+
+    Parameters
+    ----------
+    name : str
+        The series, with or without its category and ``".csv"``: see
+        :func:`nab_series_names`.
+    data_home : str or path-like, default=None
+        The cache folder; see :func:`get_data_home`.
+    download_if_missing : bool, default=True
+        If False, a missing file raises ``FileNotFoundError`` instead.
+    base_url : str, default=None
+        The root of the NAB repository to download from (``file://`` URLs
+        work). ``None`` means ``NAB_BASE_URL``, NAB's master branch on GitHub.
+    {bunch}
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a NAB series.
+    FileNotFoundError
+        If a file is missing and ``download_if_missing=False``.
+    OSError
+        If a download fails or its checksum does not match.
+
+    See Also
+    --------
+    load_nab : The series that ship with skae, without a download.
+    nab_series_names : The names of all 58 series.
+
+    Examples
+    --------
+    >>> from skae.datasets import fetch_nab
+    >>> nab = fetch_nab("nyc_taxi")  # doctest: +SKIP
+    >>> len(nab.windows)  # doctest: +SKIP
+    5
+    """
+    full_name = _resolve(name, _NAB_SERIES)
+    fetch = dict(
+        data_home=data_home,
+        base_url=NAB_BASE_URL if base_url is None else base_url,
+        download_if_missing=download_if_missing,
+    )
+    labels = _cached_file(
+        benchmark="NAB",
+        relative_path=_LABELS_PATH,
+        sha256=NAB_SHA256[_LABELS_PATH],
+        **fetch,
+    )
+    csv_path = f"data/{full_name}.csv"
+    csv = _cached_file(
+        benchmark="NAB", relative_path=csv_path, sha256=NAB_SHA256[csv_path], **fetch
+    )
+    with open(labels, encoding="utf-8") as file:
+        windows = json.load(file)[full_name + ".csv"]
+    return _make_bunch(csv, windows, full_name, csv)
+
+
+# The two loaders return the same Bunch; write its description once.
+for _loader in (load_nab, fetch_nab):
+    if _loader.__doc__:  # None under python -OO
+        _loader.__doc__ = _loader.__doc__.format(bunch=_BUNCH_DOC)

@@ -1,0 +1,184 @@
+"""Loader for the Skoltech Anomaly Benchmark (SKAB v0.9).
+
+SKAB is GPL-3.0 licensed: skae ships none of its files, only their checksums,
+and reads them from a local copy or downloads them on request.
+"""
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._base import _cached_file, _unknown_name_error
+from ._checksums import SKAB_SHA256
+
+SKAB_BASE_URL = "https://raw.githubusercontent.com/waico/SKAB/master/"
+"""Where :func:`fetch_skab` downloads SKAB files from (the repository's root)."""
+
+SKAB_TRAIN_SIZE = 400
+"""Rows at the start of each SKAB file that its leaderboard uses for training."""
+
+_ANOMALY_FREE = "anomaly-free/anomaly-free"
+_SKAB_FILES = tuple(
+    key.removeprefix("data/").removesuffix(".csv") for key in SKAB_SHA256
+)
+_LEADERBOARD_FILES = tuple(name for name in _SKAB_FILES if name != _ANOMALY_FREE)
+
+
+def skab_file_names(*, include_anomaly_free=False):
+    """Return the names of the SKAB files, such as ``"valve1/0"``.
+
+    Parameters
+    ----------
+    include_anomaly_free : bool, default=False
+        If True, add ``"anomaly-free/anomaly-free"``, the one file without
+        anomalies, which is not part of the leaderboard.
+
+    Returns
+    -------
+    names : list of str
+        The 34 leaderboard files (``"other/1"`` to ``"other/14"``,
+        ``"valve1/0"`` to ``"valve1/15"``, ``"valve2/0"`` to ``"valve2/3"``),
+        ordered by folder and then by number.
+
+    Examples
+    --------
+    >>> from skae.datasets import skab_file_names
+    >>> names = skab_file_names()
+    >>> len(names), names[0], names[-1]
+    (34, 'other/1', 'valve2/3')
+    """
+    return list(_SKAB_FILES if include_anomaly_free else _LEADERBOARD_FILES)
+
+
+def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None):
+    """Load a SKAB file from the local cache, downloading it if needed.
+
+    The file is read from ``<data_home>/SKAB/data/<folder>/<n>.csv``, the
+    layout of the SKAB repository, so a clone of SKAB works offline. A missing
+    file is downloaded from ``base_url``, checked against its SHA-256 and
+    written atomically; a present file is never downloaded again. SKAB is
+    GPL-3.0 licensed and is not shipped with skae.
+
+    The leaderboard protocol: for each file separately, the first 400 rows
+    (``train_size``) are training data and the remaining rows the test set;
+    TP/FP/FN/TN are summed over the 34 test sets
+    (:func:`skae.metrics.skab_outlier_scores`).
+
+    Parameters
+    ----------
+    name : str
+        The file, such as ``"valve1/0"`` or ``"other/14"`` (``".csv"`` and a
+        leading ``"data/"`` are accepted), or ``"anomaly-free"``; see
+        :func:`skab_file_names`.
+    data_home : str or path-like, default=None
+        The cache folder; see :func:`get_data_home`.
+    download_if_missing : bool, default=True
+        If False, a missing file raises ``FileNotFoundError`` instead.
+    base_url : str, default=None
+        The root of the SKAB repository to download from (``file://`` URLs
+        work). ``None`` means ``SKAB_BASE_URL``, SKAB's master branch on GitHub.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        Dictionary-like object with the following attributes.
+
+        data : ndarray of shape (n_timesteps, 8), dtype float64
+            The eight sensor readings, one row per second.
+        frame : pandas.DataFrame of shape (n_timesteps, 8)
+            The same values, indexed by timestamp (``"datetime"``).
+        target : ndarray of shape (n_timesteps,), dtype int64
+            The ``anomaly`` column: 1 = anomaly, 0 = normal.
+        changepoint : ndarray of shape (n_timesteps,), dtype int64
+            The ``changepoint`` column (1 where a collective anomaly starts
+            or ends).
+        timestamps : pandas.DatetimeIndex of shape (n_timesteps,)
+            The time of each row.
+        feature_names : list of str
+            The eight sensor column names.
+        train_size : int
+            400 (``SKAB_TRAIN_SIZE``): split with ``X_train, X_test =
+            data[:train_size], data[train_size:]`` (and the same for
+            ``target``). For ``"anomaly-free"``, its whole length. Note that
+            ``"other/2"`` has anomalies inside its first 400 rows.
+        name : str
+            The canonical name, e.g. ``"valve1/0"``.
+        filename : str
+            The local file read.
+        DESCR : str
+            A one-line description.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a SKAB file.
+    FileNotFoundError
+        If the file is missing and ``download_if_missing=False``.
+    OSError
+        If the download fails or its checksum does not match.
+
+    See Also
+    --------
+    skab_file_names : The names of the files.
+
+    Examples
+    --------
+    >>> from skae.datasets import fetch_skab
+    >>> skab = fetch_skab("valve1/0")  # doctest: +SKIP
+    >>> skab.data.shape, skab.train_size  # doctest: +SKIP
+    ((1147, 8), 400)
+    """
+    import pandas as pd
+
+    full_name = _resolve(name)
+    relative_path = f"data/{full_name}.csv"
+    path = _cached_file(
+        data_home,
+        "SKAB",
+        relative_path,
+        sha256=SKAB_SHA256[relative_path],
+        base_url=SKAB_BASE_URL if base_url is None else base_url,
+        download_if_missing=download_if_missing,
+    )
+    frame = pd.read_csv(path, sep=";", index_col="datetime", parse_dates=["datetime"])
+    n_timesteps = len(frame)
+
+    def column(label):
+        if label not in frame:  # the anomaly-free file has no label columns
+            return np.zeros(n_timesteps, dtype=np.int64)
+        return frame.pop(label).to_numpy().astype(np.int64)
+
+    target = column("anomaly")
+    changepoint = column("changepoint")
+    anomaly_free = full_name == _ANOMALY_FREE
+    return Bunch(
+        data=frame.to_numpy(dtype=np.float64),
+        frame=frame,
+        target=target,
+        changepoint=changepoint,
+        timestamps=frame.index,
+        feature_names=list(frame.columns),
+        train_size=n_timesteps if anomaly_free else SKAB_TRAIN_SIZE,
+        name=full_name,
+        filename=str(path),
+        DESCR=(
+            f"SKAB v0.9 file {full_name}: {n_timesteps} rows at 1 Hz, "
+            f"{int(target.sum())} anomalous. "
+            + (
+                "No anomalies; not part of the leaderboard."
+                if anomaly_free
+                else "Leaderboard protocol: train on the first 400 rows, test on "
+                "the rest."
+            )
+        ),
+    )
+
+
+def _resolve(name):
+    if not isinstance(name, str):
+        raise TypeError(f"The file name must be a str, got {type(name).__name__}.")
+    stem = name.removeprefix("data/").removesuffix(".csv")
+    if stem == "anomaly-free":
+        stem = _ANOMALY_FREE
+    if stem not in _SKAB_FILES:
+        raise _unknown_name_error("SKAB file", name, _SKAB_FILES)
+    return stem

@@ -1,0 +1,462 @@
+"""Plots of a detection and of training: series, scores, threshold, labels, losses.
+
+Matplotlib is an optional dependency (``pip install "skae[plot]"``); it is imported
+inside each function, so ``import skae`` never needs it.
+"""
+
+import numpy as np
+
+_LABEL_COLOR = "tab:orange"
+_FLAG_COLOR = "tab:red"
+_SCORE_COLOR = "tab:blue"
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "skae.plotting needs matplotlib: pip install 'skae[plot]' "
+            "(or pip install matplotlib)."
+        ) from error
+    return plt
+
+
+def _runs(mask):
+    """Return ``(starts, ends)`` of the runs of True in a 1-D boolean mask.
+
+    ``ends`` are exclusive indices.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
+def _x_values(n_timesteps, timestamps):
+    if timestamps is None:
+        return np.arange(n_timesteps)
+    x = np.asarray(timestamps)
+    if x.shape != (n_timesteps,):
+        raise ValueError(
+            f"timestamps has shape {x.shape}, but the series has {n_timesteps} time "
+            "steps: give one timestamp per time step."
+        )
+    return x
+
+
+def _shade_runs(ax, x, mask, **style):
+    """Shade each run of True in ``mask``, from its first step to the next run's.
+
+    A run ends where the step after it starts (or at the last step), so that a run
+    of one step still has a width.
+    """
+    starts, ends = _runs(mask)
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        label = style.pop("label", None) if i == 0 else None
+        ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
+
+
+def _datetime_index(X):
+    """Return the DatetimeIndex of a pandas object, or None."""
+    index = getattr(X, "index", None)
+    if index is not None and np.issubdtype(np.asarray(index).dtype, np.datetime64):
+        return index
+    return None
+
+
+def _concise_dates(ax):
+    """Label a date axis briefly: only what changes from one tick to the next."""
+    import matplotlib.dates as mdates
+
+    locator = mdates.AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _check_1d(name, values, n_timesteps):
+    values = np.asarray(values)
+    if values.ndim != 1 or len(values) != n_timesteps:
+        raise ValueError(
+            f"{name} must have shape ({n_timesteps},), one value per time step of "
+            f"the series; got shape {values.shape}."
+        )
+    return values
+
+
+def plot_scores(
+    X,
+    anomaly_scores,
+    *,
+    threshold=None,
+    y=None,
+    timestamps=None,
+    feature_names=None,
+    train_size=None,
+    title=None,
+    log_scale=True,
+    figsize=(10, 5),
+):
+    """Plot a series above its anomaly scores, with threshold, flags and labels.
+
+    The top panel shows the series (each feature standardised when there are
+    several, so that they share one axis), the labelled anomaly windows shaded and
+    the flagged time steps marked; the bottom panel shows the anomaly score with the
+    threshold as a dashed line.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_timesteps,) or (n_timesteps, n_features)
+        The series that was scored. A DataFrame's column names and DatetimeIndex
+        are used unless ``feature_names`` and ``timestamps`` are given.
+    anomaly_scores : array-like of shape (n_timesteps,)
+        Higher is more anomalous, for example the reconstruction error
+        ``-detector.score_samples(X)``.
+    threshold : float, default=None
+        Steps whose score exceeds it are marked as flagged, for example
+        ``detector.threshold_``.
+    y : array-like of shape (n_timesteps,), default=None
+        Labels, ``1`` = anomaly and ``0`` = normal; runs of ``1`` are shaded.
+    timestamps : array-like of shape (n_timesteps,), default=None
+        Values for the time axis; the step index when None.
+    feature_names : list of str, default=None
+        Legend entries for the features.
+    train_size : int, default=None
+        When given, a vertical line marks the end of the training part.
+    title : str, default=None
+        Title of the figure.
+    log_scale : bool, default=True
+        Draw the scores on a logarithmic axis (reconstruction errors span orders
+        of magnitude).
+    figsize : tuple of float, default=(10, 5)
+        Size of the figure in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        The figure; its two axes are ``fig.axes``.
+
+    See Also
+    --------
+    plot_detection : The same plot straight from a fitted detector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae.plotting import plot_scores
+    >>> X = np.sin(np.arange(200) / 5)
+    >>> scores = np.abs(np.random.default_rng(0).normal(size=200))
+    >>> fig = plot_scores(X, scores, threshold=2.0)
+    >>> len(fig.axes)
+    2
+    """
+    plt = _pyplot()
+    if feature_names is None and hasattr(X, "columns"):
+        feature_names = [str(c) for c in X.columns]
+    if timestamps is None:
+        timestamps = _datetime_index(X)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be a series of shape (n_timesteps, n_features); got {X.ndim} "
+            "dimensions."
+        )
+    n_timesteps, n_features = X.shape
+    scores = _check_1d("anomaly_scores", anomaly_scores, n_timesteps).astype(float)
+    x = _x_values(n_timesteps, timestamps)
+    if feature_names is None:
+        feature_names = [f"feature {j}" for j in range(n_features)]
+
+    fig, (ax_series, ax_score) = plt.subplots(
+        2, 1, sharex=True, figsize=figsize, height_ratios=[3, 2], layout="constrained"
+    )
+    values = X
+    if n_features > 1:
+        spread = X.std(axis=0)
+        values = (X - X.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        ax_series.set_ylabel("standardised value")
+    else:
+        ax_series.set_ylabel(feature_names[0])
+    for j in range(n_features):
+        ax_series.plot(
+            x,
+            values[:, j],
+            lw=0.7,
+            color="0.25" if n_features == 1 else None,
+            label=feature_names[j] if n_features > 1 else None,
+        )
+
+    if threshold is not None:
+        flagged = scores > threshold
+        label = f"flagged ({int(flagged.sum())} steps)"
+        if n_features == 1:
+            ax_series.scatter(
+                x[flagged], values[flagged, 0], s=6, color=_FLAG_COLOR, zorder=3,
+                label=label,
+            )  # fmt: skip
+        else:
+            # several lines: mark the flagged steps as a strip along the bottom
+            _shade_runs(
+                ax_series, x, flagged, ymin=0, ymax=0.04, color=_FLAG_COLOR, lw=0,
+                label=label,
+            )  # fmt: skip
+    if y is not None:
+        y = _check_1d("y", y, n_timesteps)
+        for ax in (ax_series, ax_score):
+            _shade_runs(
+                ax,
+                x,
+                y == 1,
+                color=_LABEL_COLOR,
+                alpha=0.25,
+                lw=0,
+                label="labelled anomaly" if ax is ax_series else None,
+            )
+
+    ax_score.plot(x, scores, lw=0.7, color=_SCORE_COLOR, label="anomaly score")
+    if threshold is not None:
+        ax_score.axhline(threshold, color=_FLAG_COLOR, ls="--", lw=1, label="threshold")
+    finite = scores[np.isfinite(scores)]
+    if log_scale and finite.size and np.all(finite > 0):
+        ax_score.set_yscale("log")
+        # the lowest errors are noise: keep the axis on the range that matters
+        ax_score.set_ylim(bottom=np.percentile(finite, 0.5))
+    ax_score.set_ylabel("anomaly score")
+    ax_score.set_xlabel("time" if timestamps is not None else "time step")
+    if train_size is not None:
+        for ax in (ax_series, ax_score):
+            ax.axvline(x[train_size - 1], color="0.4", lw=1, ls=":")
+        ax_series.annotate(
+            "end of training",
+            (x[train_size - 1], 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 3),
+            textcoords="offset points",
+            va="bottom",
+            fontsize="small",
+            color="0.3",
+        )
+    for ax in (ax_series, ax_score):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1),
+                fontsize="small",
+                frameon=False,
+            )
+    if title is not None:
+        fig.suptitle(title)
+    if timestamps is not None and np.issubdtype(x.dtype, np.datetime64):
+        _concise_dates(ax_score)
+    return fig
+
+
+def plot_detection(
+    detector, X, y=None, *, timestamps=None, train_size=None, title=None, **kwargs
+):
+    """Plot a fitted detector's view of a series: scores, threshold and flags.
+
+    Parameters
+    ----------
+    detector : LSTMAutoencoderDetector
+        A fitted detector.
+    X : array-like or DataFrame of shape (n_timesteps, n_features)
+        The series to score.
+    y : array-like of shape (n_timesteps,), default=None
+        Labels, ``1`` = anomaly; shaded when given.
+    timestamps : array-like of shape (n_timesteps,), default=None
+        Values for the time axis; the index of ``X`` when it is a DataFrame with a
+        DatetimeIndex, the step index otherwise.
+    train_size : int, default=None
+        Marks the end of the training part.
+    title : str, default=None
+        Title of the figure.
+    **kwargs
+        Passed to :func:`plot_scores` (``log_scale``, ``figsize``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    See Also
+    --------
+    plot_scores : The plot from precomputed scores.
+    """
+    feature_names = getattr(detector, "feature_names_in_", None)
+    if timestamps is None:
+        timestamps = _datetime_index(X)
+    scores = -detector.score_samples(X)
+    return plot_scores(
+        np.asarray(X, dtype=np.float64),
+        scores,
+        threshold=detector.threshold_,
+        y=y,
+        timestamps=timestamps,
+        feature_names=None if feature_names is None else list(feature_names),
+        train_size=train_size,
+        title=title,
+        **kwargs,
+    )
+
+
+def plot_history(history, *, ax=None, log_scale=False):
+    """Plot the training and held-out loss per epoch, marking the best epoch.
+
+    Parameters
+    ----------
+    history : LSTMAutoencoderDetector or skorch.History
+        A fitted detector (its ``history_`` is used) or a skorch history with
+        ``train_loss`` and ``valid_loss`` per epoch.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure when None.
+    log_scale : bool, default=False
+        Draw the losses on a logarithmic axis.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import LSTMAutoencoderDetector
+    >>> from skae.plotting import plot_history
+    >>> X = np.sin(np.arange(300) / 4).reshape(-1, 1)
+    >>> detector = LSTMAutoencoderDetector(
+    ...     window_size=10, hidden_size=4, max_epochs=3, random_state=0
+    ... ).fit(X)
+    >>> ax = plot_history(detector)
+    >>> [line.get_label() for line in ax.get_lines()][:2]
+    ['training loss', 'held-out loss']
+    """
+    plt = _pyplot()
+    history = getattr(history, "history_", history)
+    try:
+        epochs = np.asarray(history[:, "epoch"])
+        train_loss = np.asarray(history[:, "train_loss"], dtype=float)
+    except (KeyError, TypeError, IndexError) as error:
+        raise ValueError(
+            "history must be a fitted detector or a skorch History with "
+            "'epoch' and 'train_loss' entries."
+        ) from error
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    ax.plot(epochs, train_loss, marker="o", ms=3, label="training loss")
+    try:
+        valid_loss = np.asarray(history[:, "valid_loss"], dtype=float)
+    except KeyError:
+        valid_loss = None
+    if valid_loss is not None:
+        ax.plot(epochs, valid_loss, marker="o", ms=3, label="held-out loss")
+        best = int(np.argmin(valid_loss))
+        ax.scatter(
+            [epochs[best]],
+            [valid_loss[best]],
+            s=80,
+            facecolors="none",
+            edgecolors="k",
+            zorder=3,
+            label=f"best epoch ({epochs[best]}), weights kept",
+        )
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared reconstruction error")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_feature_scores(
+    feature_scores,
+    *,
+    feature_names=None,
+    y=None,
+    timestamps=None,
+    ax=None,
+    title=None,
+):
+    """Draw per-feature anomaly scores as a heat map, features by time.
+
+    Shows which sensor a detection comes from: each row is one feature's share of
+    the reconstruction error at each time step.
+
+    Parameters
+    ----------
+    feature_scores : array-like of shape (n_timesteps, n_features)
+        Per-feature scores, higher is more anomalous (for example the squared
+        reconstruction error of each feature).
+    feature_names : list of str, default=None
+        Row labels.
+    y : array-like of shape (n_timesteps,), default=None
+        Labels, ``1`` = anomaly; drawn as a strip above the map.
+    timestamps : array-like of shape (n_timesteps,), default=None
+        Values for the time axis; the step index when None.
+    ax : matplotlib.axes.Axes, default=None
+        Axes to draw on; a new figure when None.
+    title : str, default=None
+        Title of the axes.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+    """
+    plt = _pyplot()
+    import matplotlib.dates as mdates
+    from matplotlib.colors import LogNorm
+
+    scores = np.asarray(feature_scores, dtype=np.float64)
+    if scores.ndim != 2:
+        raise ValueError(
+            "feature_scores must have shape (n_timesteps, n_features); got "
+            f"{scores.ndim} dimensions."
+        )
+    n_timesteps, n_features = scores.shape
+    if feature_names is None:
+        feature_names = [f"feature {j}" for j in range(n_features)]
+    if len(feature_names) != n_features:
+        raise ValueError(
+            f"feature_names has {len(feature_names)} names for {n_features} features."
+        )
+    if ax is None:
+        _, ax = plt.subplots(
+            figsize=(10, 0.35 * n_features + 1.6), layout="constrained"
+        )
+    x = _x_values(n_timesteps, timestamps)
+    is_time = timestamps is not None and np.issubdtype(x.dtype, np.datetime64)
+    x_num = mdates.date2num(x) if is_time else x.astype(float)
+    extent = (x_num[0], x_num[-1], n_features - 0.5, -0.5)
+    positive = scores[scores > 0]
+    norm = None
+    if positive.size:
+        norm = LogNorm(vmin=max(positive.min(), np.percentile(positive, 1)))
+    image = ax.imshow(
+        np.where(scores > 0, scores, np.nan).T,
+        aspect="auto",
+        interpolation="nearest",
+        extent=extent,
+        norm=norm,
+        cmap="viridis",
+    )
+    ticks, tick_labels = list(range(n_features)), list(feature_names)
+    if y is not None:
+        # the labels as one more row above the features
+        y = _check_1d("y", y, n_timesteps)
+        starts, ends = _runs(y == 1)
+        for start, end in zip(starts, ends, strict=True):
+            stop = x_num[min(end, n_timesteps - 1)]
+            ax.fill_between([x_num[start], stop], -1.4, -0.6, color=_LABEL_COLOR, lw=0)
+        ax.set_ylim(n_features - 0.5, -1.5)
+        ticks, tick_labels = [-1, *ticks], ["labelled anomaly", *tick_labels]
+    ax.set_yticks(ticks, tick_labels, fontsize="small")
+    if is_time:
+        ax.xaxis_date()
+        _concise_dates(ax)
+    ax.set_xlabel("time" if timestamps is not None else "time step")
+    ax.figure.colorbar(image, ax=ax, label="error", pad=0.01)
+    if title is not None:
+        ax.set_title(title, loc="left")
+    return ax
+
+
+__all__ = ["plot_detection", "plot_feature_scores", "plot_history", "plot_scores"]

@@ -1,0 +1,172 @@
+"""Dask: chunked scoring equals in-memory scoring; tuning and scoring on a cluster."""
+
+import os
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+
+from skae import LSTMAutoencoderDetector, score_dask
+
+da = pytest.importorskip("dask.array")
+
+
+# The network computes in float32 and a window's result can change in the last
+# bits with the other windows of its batch, which differ between chunked and
+# in-memory scoring (measured up to 1.1e-7 on scores of about 0.1 to 1).
+TOLERANCE = dict(rtol=1e-5, atol=1e-6)
+
+
+def _series(n=300, n_features=2, seed=0):
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    base = np.c_[np.sin(t / 6.0), np.cos(t / 9.0), np.sin(t / 4.0)][:, :n_features]
+    return base + 0.05 * rng.normal(size=(n, n_features))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return LSTMAutoencoderDetector(
+        window_size=9, hidden_size=4, max_epochs=2, random_state=0
+    ).fit(_series())
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (50, 2),  # regular chunks longer than a window
+        (1, 1),  # chunks of one step (merged to window_size - 1) and one feature
+        ((9, 100, 0, 3, 250, 38), 2),  # uneven, an empty and a tiny chunk
+        ((392, 8), 2),  # last chunk shorter than a window
+        (400, 2),  # one chunk
+    ],
+    ids=["regular", "single-steps", "uneven", "short-tail", "one-chunk"],
+)
+def test_chunked_scores_equal_in_memory_scores(fitted, chunks):
+    X = _series(400, seed=1)
+    X[200] += 3.0  # an anomaly on a chunk boundary in the regular case
+    lazy = score_dask(fitted, da.from_array(X, chunks=chunks))
+    assert lazy.shape == (400,)
+    assert lazy.dtype == np.float64
+    scores = lazy.compute(scheduler="threads")
+    np.testing.assert_allclose(scores, fitted.score_samples(X), **TOLERANCE)
+
+
+@pytest.mark.parametrize("method", ["decision_function", "predict"])
+def test_other_methods(fitted, method):
+    X = _series(150, seed=2)
+    X[70] += 5.0
+    result = score_dask(fitted, da.from_array(X, chunks=(40, 2)), method=method)
+    expected = getattr(fitted, method)(X)
+    assert result.dtype == expected.dtype
+    np.testing.assert_allclose(result.compute(), expected, **TOLERANCE)
+
+
+def test_feature_names_carry_over_without_warnings():
+    X = pd.DataFrame(_series(120), columns=["flow", "pressure"])
+    detector = LSTMAutoencoderDetector(
+        window_size=5, hidden_size=3, max_epochs=1, random_state=0
+    ).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_dask(detector, da.from_array(X.to_numpy(), chunks=(30, 2)))
+        np.testing.assert_allclose(scores.compute(), detector.score_samples(X))
+
+
+def test_bad_input_is_refused(fitted):
+    good = da.from_array(_series(100), chunks=(25, 2))
+    with pytest.raises(TypeError, match="dask.array.Array"):
+        score_dask(fitted, _series(100))
+    with pytest.raises(ValueError, match="2-D"):
+        score_dask(fitted, good[:, 0])
+    with pytest.raises(ValueError, match="3 features"):
+        score_dask(fitted, da.from_array(_series(100, 3), chunks=(25, 3)))
+    with pytest.raises(ValueError, match="window_size=9"):
+        score_dask(fitted, good[:5])
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        score_dask(fitted, good[good[:, 0] > 0])
+    with pytest.raises(TypeError, match="numbers"):
+        score_dask(fitted, da.from_array(np.full((100, 2), "a"), chunks=(25, 2)))
+    with pytest.raises(ValueError, match="method"):
+        score_dask(fitted, good, method="fit")
+    with pytest.raises(NotFittedError):
+        score_dask(LSTMAutoencoderDetector(), good)
+    X = _series(100)
+    X[60, 1] = np.nan
+    lazy = score_dask(fitted, da.from_array(X, chunks=(25, 2)))
+    with pytest.raises(ValueError, match="NaN"):
+        lazy.compute(scheduler="synchronous")
+
+
+# ---------------------------------------------------------- a real local cluster
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    # the nanny writes its worker settings (OMP_NUM_THREADS=1, ...) into this
+    # process's environment; keep them from leaking into later tests' subprocesses
+    environ = os.environ.copy()
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
+
+
+def _search(n_jobs):
+    return GridSearchCV(
+        LSTMAutoencoderDetector(
+            window_size=8, max_epochs=2, lr=1e-2, random_state=0, device="cpu"
+        ),
+        {"hidden_size": [1, 6]},
+        cv=TimeSeriesSplit(n_splits=2),
+        n_jobs=n_jobs,
+    )
+
+
+def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
+    X = _series(240)
+    local = _search(n_jobs=1).fit(X)
+    from distributed import get_task_stream
+
+    with get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
+        distributed_search = _search(n_jobs=-1).fit(X)
+    # the 4 cross-validation fits ran as tasks on the cluster's worker processes
+    assert len(stream.data) >= 1
+    assert {task["worker"] for task in stream.data} <= set(
+        client.scheduler_info()["workers"]
+    )
+    assert all(task["status"] == "OK" for task in stream.data)
+    assert distributed_search.best_params_ == local.best_params_
+    np.testing.assert_allclose(
+        distributed_search.cv_results_["mean_test_score"],
+        local.cv_results_["mean_test_score"],
+        rtol=1e-4,
+    )
+    np.testing.assert_allclose(
+        distributed_search.score_samples(X), local.score_samples(X), rtol=1e-4
+    )
+
+
+def test_chunked_scoring_on_a_local_cluster(client, fitted):
+    X = _series(500, seed=3)
+    lazy = score_dask(fitted, da.from_array(X, chunks=(60, 2)))
+    scores = client.compute(lazy).result()
+    np.testing.assert_allclose(scores, fitted.score_samples(X), **TOLERANCE)

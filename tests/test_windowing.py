@@ -1,0 +1,68 @@
+"""Windows out of a series, and values back onto its time steps."""
+
+import numpy as np
+import pytest
+
+from skae import SlidingWindowTransformer
+from skae._windowing import StepAccumulator, iter_window_batches, window_starts
+
+
+def test_window_starts_with_and_without_tail():
+    grid, tail = window_starts(10, 4, 3)
+    np.testing.assert_array_equal(grid, [0, 3, 6])
+    assert tail is None  # 6 + 4 == 10
+    grid, tail = window_starts(11, 4, 3)
+    np.testing.assert_array_equal(grid, [0, 3, 6])
+    assert tail == 7
+
+
+def test_transform_covers_every_step_and_inverse_rebuilds_the_series():
+    X = np.arange(22.0).reshape(11, 2)
+    transformer = SlidingWindowTransformer(window_size=4, stride=3).fit(X)
+    windows = transformer.transform(X)
+    assert windows.shape == (4, 4, 2)
+    np.testing.assert_array_equal(windows[-1], X[7:11])  # the tail window
+    np.testing.assert_array_equal(windows[1], X[3:7])
+    np.testing.assert_array_equal(transformer.inverse_transform(windows, 11), X)
+    windows[0, 0, 0] = 99.0  # a copy, not a view of X
+    assert X[0, 0] == 0.0
+
+
+def test_aggregate_means_over_covering_windows():
+    transformer = SlidingWindowTransformer(window_size=3, stride=1).fit(
+        np.zeros((5, 1))
+    )
+    per_window = np.array([3.0, 6.0, 9.0])
+    # step 0: window 0; step 1: windows 0,1; step 2: all; step 3: 1,2; step 4: 2
+    np.testing.assert_allclose(
+        transformer.aggregate(per_window, 5), [3.0, 4.5, 6.0, 7.5, 9.0]
+    )
+    per_position = np.array([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0], [0.0, 0.0, 6.0]])
+    np.testing.assert_allclose(
+        transformer.aggregate(per_position, 5),
+        [1.0, (2 + 10) / 2, (3 + 20 + 0) / 3, (30 + 0) / 2, 6.0],
+    )
+
+
+def test_tail_window_only_fills_uncovered_steps():
+    acc = StepAccumulator(7, 3)
+    acc.add(np.array([0, 2]), np.array([1.0, 1.0]))
+    acc.add(np.array([4]), np.array([5.0]), tail=True)
+    np.testing.assert_allclose(acc.result(), [1, 1, 1, 1, 1, 5, 5])
+
+
+@pytest.mark.parametrize("stride, batch_size", [(1, 4), (2, 3), (5, 100)])
+def test_batches_are_views_that_cover_all_windows(stride, batch_size):
+    X = np.arange(40.0).reshape(20, 2)
+    seen = []
+    for starts, windows, tail in iter_window_batches(X, 6, stride, batch_size):
+        assert np.shares_memory(windows, X)  # a view: no copy of the series
+        assert len(windows) <= batch_size
+        for start, window in zip(starts, windows, strict=True):
+            np.testing.assert_array_equal(window, X[start : start + 6])
+        seen.extend((int(s), tail) for s in starts)
+    grid, tail_start = window_starts(20, 6, stride)
+    expected = [(int(s), False) for s in grid]
+    if tail_start is not None:
+        expected.append((tail_start, True))
+    assert seen == expected
