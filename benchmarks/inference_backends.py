@@ -83,22 +83,18 @@ def onnx_runtime(module, example, threads):
     return run
 
 
-def bench(run, batches, repeats=3):
-    run(batches[0])  # build, warm up
-    run(batches[0])
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for x in batches:
-            run(x)
-        best = min(best, time.perf_counter() - start)
-    return len(batches) * BATCH / best
+def once(run, batches):
+    start = time.perf_counter()
+    for x in batches:
+        run(x)
+    return time.perf_counter() - start
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -114,20 +110,27 @@ def main(argv=None):
         batches = [torch.randn(BATCH, window, features) for _ in range(args.batches)]
         reference = eager(module, batches[0])(batches[0])
         print(f"\n[T={window} F={features} H={hidden}]")
-        base = None
+        runs, diffs = {}, {}
         for name, make in backends.items():
             try:
                 run = make(module, batches[0])
-                rate = bench(run, batches)
-                diff = float((run(batches[0]) - reference).abs().max())
+                run(batches[0])  # build and warm up
+                diffs[name] = float((run(batches[0]) - reference).abs().max())
+                runs[name] = run
             except Exception as error:  # report, do not stop the comparison
                 first = str(error).strip().splitlines()[0][:150] if str(error) else ""
                 print(f"  {name:<30} failed: {type(error).__name__}: {first}")
-                continue
-            base = base or rate
+        # round-robin repeats, so that a noisy neighbour hits every backend alike
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(args.repeats):
+            for name, run in runs.items():
+                best[name] = min(best[name], once(run, batches))
+        base = best.get("eager (skae)")
+        for name, seconds in best.items():
+            rate = len(batches) * BATCH / seconds
             print(
-                f"  {name:<30} {rate:9.0f} windows/s  {rate / base:5.2f}x eager  "
-                f"max |diff| {diff:.1e}"
+                f"  {name:<30} {rate:9.0f} windows/s  {base / seconds:5.2f}x eager  "
+                f"max |diff| {diffs[name]:.1e}"
             )
 
 

@@ -123,8 +123,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         the same pooled AUC-PR, and about 0.01 lower mean per-series AUC-PR.
         Ignored for sequence input.
     n_threads : int or None, default=None
-        Torch intra-op threads during ``fit``, scoring, ``encode`` and
-        ``reconstruct``, restored afterwards. ``None`` keeps torch's setting,
+        Torch intra-op threads during ``fit``, scoring, ``feature_contributions``,
+        ``encode`` and ``reconstruct``, restored afterwards. ``None`` keeps torch's setting,
         which follows joblib's process workers (``GridSearchCV(n_jobs=k)`` starts
         each with ``cpu_count // k`` threads, so 2 jobs on 2 cores do not
         oversubscribe) and ``threadpoolctl.threadpool_limits``.
@@ -452,6 +452,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         """Anomaly score per time step (series) or per sequence (list)."""
         return self._contributions(data).sum(axis=1)
 
+    @uses_torch_threads
     def feature_contributions(self, X):
         """Return each feature's share of the anomaly score: which sensor it was.
 
