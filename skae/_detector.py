@@ -124,10 +124,11 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         Ignored for sequence input.
     n_threads : int or None, default=None
         Torch intra-op threads during ``fit``, scoring, ``feature_contributions``,
-        ``encode`` and ``reconstruct``, restored afterwards. ``None`` keeps torch's setting,
-        which follows joblib's process workers (``GridSearchCV(n_jobs=k)`` starts
-        each with ``cpu_count // k`` threads, so 2 jobs on 2 cores do not
-        oversubscribe) and ``threadpoolctl.threadpool_limits``.
+        ``encode`` and ``reconstruct``, restored afterwards. ``None`` keeps
+        torch's setting, which follows joblib's process workers
+        (``GridSearchCV(n_jobs=k)`` starts each with ``cpu_count // k`` threads,
+        so 2 jobs on 2 cores do not oversubscribe) and
+        ``threadpoolctl.threadpool_limits``.
 
     Attributes
     ----------
