@@ -124,10 +124,11 @@ def test_series_step_means_batches_do_not_change_the_result(fitted):
     detector, X = fitted
     scaled = (X - detector.mean_) / detector.scale_
     module = detector.net_.module_
+    scaled = scaled[:60]
     one = series_step_means(module, scaled, WINDOW, 3, 1, "errors")
     many = series_step_means(module, scaled, WINDOW, 3, 1000, "errors")
     np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-9)
-    assert one.shape == X.shape and one.dtype == np.float64
+    assert one.shape == scaled.shape and one.dtype == np.float64
     with pytest.raises(ValueError, match="what"):
         series_step_means(module, scaled, WINDOW, 3, 16, "codes")
 
