@@ -91,7 +91,7 @@ if skab is not None:
 # as its leaderboard does, we measured F1 0.77 with FAR 38 % and MAR 17 %
 # (``benchmarks/skab_example_settings.py``); the leaderboard lists 0.74 / 30 / 26
 # for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a convolutional one.
-# The threshold ``mu + 3 sigma`` comes from only 80 held-out rows, and after a
+# The threshold ``mu + k sigma`` comes from only 80 held-out rows, and after a
 # fault the bench often does not return to the state it trained on, so false
 # alarms dominate.
 #

@@ -111,7 +111,7 @@ print(
 
 # %%
 # The ranking carries over to the test period; the threshold is another matter.
-# ``mu + 3 sigma`` of the errors on the 150 held-out steps of a 2.6-day history
+# ``mu + 6 sigma`` of the errors on the 150 held-out steps of a 2.6-day history
 # flags far too many normal steps of this series. Fitting on a longer normal
 # history, raising ``n_sigmas``, or tuning it on the validation period with
 # ``anomaly_scorer("f1")`` are the remedies.

@@ -15,7 +15,9 @@ class LSTMAutoencoder(nn.Module):
     either as its input at every step (``decoder_feed="repeat"``) or as its initial
     hidden state with a zero input (``decoder_feed="state"``, which skips the
     decoder's ``hidden_size x 4*hidden_size`` input projection). A linear head maps
-    each decoder state to ``n_features`` values.
+    each decoder state to ``n_features`` values. Features listed in
+    ``centered_features`` are centred on their mean over the sequence before
+    encoding, and that mean is added back to the reconstruction.
 
     Parameters
     ----------
@@ -29,6 +31,11 @@ class LSTMAutoencoder(nn.Module):
         Dropout between stacked LSTM layers (no effect with one layer).
     decoder_feed : {"repeat", "state"}, default="repeat"
         How the decoder receives the latent code.
+    centered_features : sequence of int, default=None
+        Indices of features whose level is passed around the autoencoder: each
+        sequence of these features is centred on its own mean before encoding, and
+        the mean is added back to the reconstruction, so only their shape within
+        the sequence is encoded (and can be wrong). ``None`` centres nothing.
 
     Examples
     --------
@@ -49,6 +56,7 @@ class LSTMAutoencoder(nn.Module):
         num_layers=1,
         dropout=0.0,
         decoder_feed="repeat",
+        centered_features=None,
     ):
         super().__init__()
         if decoder_feed not in DECODER_FEEDS:
@@ -72,6 +80,22 @@ class LSTMAutoencoder(nn.Module):
             dropout=layer_dropout,
         )
         self.head = nn.Linear(hidden_size, n_features)
+        mask = None
+        if centered_features is not None and len(centered_features):
+            mask = torch.zeros(n_features)
+            mask[torch.as_tensor(list(centered_features), dtype=torch.long)] = 1.0
+        self.register_buffer("center_mask", mask)
+
+    def _level(self, x, lengths):
+        """Return the per-sequence mean of the centred features (0 elsewhere)."""
+        if self.center_mask is None:
+            return None
+        if lengths is None:
+            mean = x.mean(dim=1, keepdim=True)
+        else:  # padding is zeros: sum the real steps only
+            steps = lengths.to(device=x.device, dtype=x.dtype).view(-1, 1, 1)
+            mean = x.sum(dim=1, keepdim=True) / steps
+        return mean * self.center_mask
 
     def encode(self, x, lengths=None):
         """Return the latent codes, shape ``(batch, hidden_size)``.
@@ -84,6 +108,9 @@ class LSTMAutoencoder(nn.Module):
             True lengths of padded sequences; the code is the state after each
             sequence's last real step.
         """
+        level = self._level(x, lengths)
+        if level is not None:
+            x = x - level
         if lengths is not None:
             x = pack_padded_sequence(
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -93,6 +120,9 @@ class LSTMAutoencoder(nn.Module):
 
     def decode(self, z, seq_len):
         """Return the reconstruction of ``seq_len`` steps from codes ``z``.
+
+        For ``centered_features``, this is the reconstruction around their mean;
+        :meth:`forward` adds the mean back.
 
         Parameters
         ----------
@@ -118,4 +148,6 @@ class LSTMAutoencoder(nn.Module):
         masked out by the caller; the decoder is causal, so they do not change the
         reconstruction of the real steps.
         """
-        return self.decode(self.encode(x, lengths), x.shape[1])
+        x_hat = self.decode(self.encode(x, lengths), x.shape[1])
+        level = self._level(x, lengths)
+        return x_hat if level is None else x_hat + level

@@ -277,6 +277,7 @@ def make_net(
     patience=5,
     noise_std=0.0,
     max_windows_per_epoch=None,
+    centered_features=None,
     device="cpu",
     verbose=0,
     train_split=None,
@@ -308,6 +309,7 @@ def make_net(
         module__num_layers=num_layers,
         module__dropout=dropout,
         module__decoder_feed=decoder_feed,
+        module__centered_features=centered_features,
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.Adam,
         lr=lr,
@@ -347,6 +349,7 @@ def fit_net(
     seed,
     noise_std=0.0,
     max_windows_per_epoch=None,
+    centered_features=None,
 ):
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
@@ -372,6 +375,7 @@ def fit_net(
         patience=patience,
         noise_std=noise_std,
         max_windows_per_epoch=max_windows_per_epoch,
+        centered_features=centered_features,
         device=device,
         verbose=verbose,
         train_split=predefined_split(valid_dataset),

@@ -451,6 +451,7 @@ def _rebuild_net(detector, state_dict, device, _net):
         lr=detector.lr,
         patience=detector.patience,
         noise_std=detector.noise_std,
+        centered_features=getattr(detector, "centered_features_", None),
         device=device,
         verbose=detector.verbose,
     )

@@ -162,3 +162,44 @@ def check_sequences(estimator, X, *, reset):
             f"expecting {estimator.n_features_in_} features as input."
         )
     return sequences
+
+
+def feature_indices(estimator, features):
+    """Return the sorted column indices that ``features`` names, or None.
+
+    ``features`` holds column indices, or names from ``feature_names_in_`` (set when
+    the estimator was fitted on a DataFrame); ``None`` or an empty list gives None.
+    """
+    if features is None:
+        return None
+    features = np.asarray(features).ravel()
+    if features.size == 0:
+        return None
+    n_features = estimator.n_features_in_
+    names = getattr(estimator, "feature_names_in_", None)
+    indices = []
+    for feature in features.tolist():
+        if isinstance(feature, str):
+            if names is None or feature not in names:
+                known = (
+                    "no names (X was not a DataFrame)"
+                    if names is None
+                    else (f"the names {list(names)}")
+                )
+                raise ValueError(
+                    f"centered_features: unknown feature {feature!r}; X has {known}."
+                )
+            indices.append(int(np.flatnonzero(names == feature)[0]))
+        elif isinstance(feature, Integral) and not isinstance(feature, bool):
+            if not -n_features <= feature < n_features:
+                raise ValueError(
+                    f"centered_features: index {feature} is out of range for X "
+                    f"with {n_features} features."
+                )
+            indices.append(int(feature) % n_features)
+        else:
+            raise TypeError(
+                "centered_features must hold column indices (int) or feature "
+                f"names (str), got {feature!r} of type {type(feature).__name__}."
+            )
+    return sorted(set(indices))

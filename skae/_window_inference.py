@@ -16,18 +16,19 @@ import numpy as np
 import torch
 
 from ._net import NON_FINITE_OUTPUT, module_device
+from ._scoring import local_mean
 from ._windowing import window_starts
 
 OUTPUTS = ("errors", "reconstruction")
 
 
-def _outputs(module, x, what):
+def _outputs(module, x, what, smoothing=0):
     x_hat = module(x)
     if not bool(torch.isfinite(x_hat).all()):
         raise ValueError(NON_FINITE_OUTPUT)
     if what == "errors":
         # in float64: a large deviation squared would overflow float32 to inf
-        return (x.double() - x_hat.double()).pow(2)
+        return local_mean((x.double() - x_hat.double()).pow(2), smoothing)
     return x_hat
 
 
@@ -39,7 +40,9 @@ def _grid_counts(n_timesteps, window_size, grid_starts):
     return np.cumsum(diff[:-1])
 
 
-def series_step_means(module, series, window_size, stride, batch_size, what):
+def series_step_means(
+    module, series, window_size, stride, batch_size, what, smoothing=0
+):
     """Return the mean over covering windows of a per-position output, per step.
 
     Parameters
@@ -58,6 +61,10 @@ def series_step_means(module, series, window_size, stride, batch_size, what):
     what : {"errors", "reconstruction"}
         ``"errors"``: squared reconstruction error of every value;
         ``"reconstruction"``: the reconstructed values.
+    smoothing : int, default=0
+        With ``what="errors"``: inside each window, replace each position's error
+        by the mean over the positions within ``smoothing`` of it
+        (:func:`skae._scoring.local_mean`) before averaging over windows.
 
     Returns
     -------
@@ -80,7 +87,9 @@ def series_step_means(module, series, window_size, stride, batch_size, what):
             count = min(batch_size, len(grid_starts) - first)
             start = first * stride
             batch = windows[start : start + (count - 1) * stride + 1 : stride]
-            values = _outputs(module, batch.transpose(1, 2).contiguous(), what)
+            values = _outputs(
+                module, batch.transpose(1, 2).contiguous(), what, smoothing
+            )
             index = start + (
                 torch.arange(count, device=device)[:, None] * stride + positions
             )
@@ -92,7 +101,8 @@ def series_step_means(module, series, window_size, stride, batch_size, what):
             # the tail window fills only the steps after the last grid window
             uncovered = int(grid_starts[-1]) + window_size
             tail = windows[tail_start : tail_start + 1].transpose(1, 2).contiguous()
-            values = _outputs(module, tail, what)[0, uncovered - tail_start :]
+            values = _outputs(module, tail, what, smoothing)
+            values = values[0, uncovered - tail_start :]
             sums[uncovered:] = values.double()
             counts[uncovered:] = 1
         result = sums.cpu().numpy()

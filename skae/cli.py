@@ -145,7 +145,7 @@ def build_parser():
         type=_contamination,
         default="auto",
         metavar="auto|FLOAT",
-        help="'auto': threshold mu + 3 sigma of the held-out errors; a float: the "
+        help="'auto': threshold mu + 6 sigma of the held-out errors; a float: the "
         "share of anomalies in the training data (default: auto)",
     )
     fit.add_argument(

@@ -86,7 +86,7 @@ def test_mahalanobis_matches_an_independent_computation():
     heldout_scores = -detector.score_samples(X[21:])
     np.testing.assert_allclose(detector.heldout_errors_, heldout_scores, rtol=1e-6)
     assert detector.threshold_ == pytest.approx(
-        heldout_scores.mean() + 3.0 * heldout_scores.std()
+        heldout_scores.mean() + detector.n_sigmas * heldout_scores.std()
     )
 
 
