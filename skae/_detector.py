@@ -443,8 +443,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     def _module(self):
         return self.net_.module_
 
-    def _series_feature_errors(self, X):
-        """Per-step, per-feature squared errors of a validated series."""
+    def _series_feature_errors(self, X, mean_features=False):
+        """Per-step, per-feature squared errors of a validated series (their mean
+        over features, in one column, with ``mean_features``)."""
         return series_step_means(
             self._module(),
             self._scale(X),
@@ -453,6 +454,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             _SCORE_BATCH,
             "errors",
             self.score_smoothing,
+            mean_features,
         )
 
     def _sequence_feature_errors(self, sequences):
@@ -488,6 +490,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
     def _errors(self, data):
         """Anomaly score per time step (series) or per sequence (list)."""
+        if self.anomaly_score == "squared_error" and not isinstance(data, list):
+            # the mean over features, taken per batch: no per-feature sums
+            return self._series_feature_errors(data, mean_features=True)[:, 0]
         return self._contributions(data).sum(axis=1)
 
     @uses_torch_threads

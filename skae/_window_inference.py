@@ -22,14 +22,17 @@ from ._windowing import window_starts
 OUTPUTS = ("errors", "reconstruction")
 
 
-def _outputs(module, x, what, smoothing=0):
+def _outputs(module, x, what, smoothing=0, mean_features=False):
     x_hat = module(x)
     if not bool(torch.isfinite(x_hat).all()):
         raise ValueError(NON_FINITE_OUTPUT)
-    if what == "errors":
-        # in float64: a large deviation squared would overflow float32 to inf
-        return local_mean((x.double() - x_hat.double()).pow(2), smoothing)
-    return x_hat
+    if what == "reconstruction":
+        return x_hat
+    # in float64: a large deviation squared would overflow float32 to inf
+    errors = (x.double() - x_hat.double()).pow(2)
+    if mean_features:
+        errors = errors.mean(dim=-1, keepdim=True)
+    return local_mean(errors, smoothing)
 
 
 def _grid_counts(n_timesteps, window_size, grid_starts):
@@ -41,7 +44,14 @@ def _grid_counts(n_timesteps, window_size, grid_starts):
 
 
 def series_step_means(
-    module, series, window_size, stride, batch_size, what, smoothing=0
+    module,
+    series,
+    window_size,
+    stride,
+    batch_size,
+    what,
+    smoothing=0,
+    mean_features=False,
 ):
     """Return the mean over covering windows of a per-position output, per step.
 
@@ -65,14 +75,19 @@ def series_step_means(
         With ``what="errors"``: inside each window, replace each position's error
         by the mean over the positions within ``smoothing`` of it
         (:func:`skae._scoring.local_mean`) before averaging over windows.
+    mean_features : bool, default=False
+        With ``what="errors"``: average the errors over features inside each
+        batch, so that only one value per step is accumulated (the squared-error
+        score needs no more); the result then has one column.
 
     Returns
     -------
-    values : ndarray of shape (n_timesteps, n_features), float64
+    values : ndarray of shape (n_timesteps, n_features) or (n_timesteps, 1), float64
     """
     if what not in OUTPUTS:
         raise ValueError(f"what must be one of {OUTPUTS}, got {what!r}.")
     n_timesteps, n_features = series.shape
+    n_values = 1 if mean_features and what == "errors" else n_features
     grid_starts, tail_start = window_starts(n_timesteps, window_size, stride)
     device = module_device(module)
     with torch.inference_mode():
@@ -81,27 +96,29 @@ def series_step_means(
         )
         # (n_windows, n_features, window_size), a view of x
         windows = x.unfold(0, window_size, 1)
-        sums = torch.zeros(n_timesteps, n_features, dtype=torch.float64, device=device)
+        sums = torch.zeros(n_timesteps, n_values, dtype=torch.float64, device=device)
         positions = torch.arange(window_size, device=device)
         for first in range(0, len(grid_starts), batch_size):
             count = min(batch_size, len(grid_starts) - first)
             start = first * stride
             batch = windows[start : start + (count - 1) * stride + 1 : stride]
             values = _outputs(
-                module, batch.transpose(1, 2).contiguous(), what, smoothing
+                module,
+                batch.transpose(1, 2).contiguous(),
+                what,
+                smoothing,
+                mean_features,
             )
             index = start + (
                 torch.arange(count, device=device)[:, None] * stride + positions
             )
-            sums.index_add_(
-                0, index.reshape(-1), values.reshape(-1, n_features).double()
-            )
+            sums.index_add_(0, index.reshape(-1), values.reshape(-1, n_values).double())
         counts = _grid_counts(n_timesteps, window_size, grid_starts)
         if tail_start is not None:
             # the tail window fills only the steps after the last grid window
             uncovered = int(grid_starts[-1]) + window_size
             tail = windows[tail_start : tail_start + 1].transpose(1, 2).contiguous()
-            values = _outputs(module, tail, what, smoothing)
+            values = _outputs(module, tail, what, smoothing, mean_features)
             values = values[0, uncovered - tail_start :]
             sums[uncovered:] = values.double()
             counts[uncovered:] = 1
