@@ -1,0 +1,190 @@
+"""Detection quality on the 58 series of NAB v1.1, skae beside its peers.
+
+For each series: fit on NAB's probationary period (its first
+``min(floor(0.15 * n), 750)`` steps, which NAB does not score), then score the whole
+series and judge the steps after the probationary period. No labels are used to fit
+or to set a threshold.
+
+Figures:
+
+- AUC-PR per category and pooled over all scored steps of the 58 series. Before
+  pooling, each series' scores are standardised by the mean and std of the same
+  method's scores on the probationary part (label-free, the same for every method).
+  The mean of the per-series AUC-PRs is printed beside it.
+- NAB's normalised score, standard profile (0 = never detects, 100 = perfect):
+  *blind*, from each method's own binary decisions; and *optimised*, with the one
+  threshold on the standardised scores that maximises the total score over the
+  benchmark, as NAB's own optimisation step does for the published scoreboard
+  (``NAB/results/final_results.json``), which therefore uses the labels.
+
+Run from the repository root::
+
+    nice python benchmarks/quality_nab.py
+    nice python benchmarks/quality_nab.py --quick --methods skae IsolationForest
+"""
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from _quality import (
+    IsolationForestMethod,
+    SkaeMethod,
+    Timer,
+    base_parser,
+    calibrate,
+    extra_skae_methods,
+    machine_note,
+    markdown_table,
+    pyod_methods,
+    select,
+    setup_torch,
+)
+
+from skae.datasets import fetch_nab, nab_series_names
+from skae.metrics import auc_pr, nab_normalized_score
+
+QUICK_SERIES = [
+    "artificialWithAnomaly/art_daily_jumpsup",
+    "realAWSCloudwatch/ec2_cpu_utilization_825cc2",
+    "realAdExchange/exchange-2_cpc_results",
+    "realKnownCause/nyc_taxi",
+    "realTraffic/speed_7578",
+    "realTweets/Twitter_volume_GOOG",
+]
+
+_SHORT = {
+    "artificialNoAnomaly": "artNoAnomaly",
+    "artificialWithAnomaly": "artificial",
+    "realAWSCloudwatch": "AWS",
+    "realAdExchange": "AdExchange",
+    "realKnownCause": "KnownCause",
+    "realTraffic": "Traffic",
+    "realTweets": "Tweets",
+}
+
+
+def published_scoreboard(data_home):
+    """Return ``[(detector, standard score)]`` from NAB's final_results.json."""
+    path = Path(data_home) / "NAB" / "results" / "final_results.json"
+    if not path.is_file():
+        return []
+    results = json.loads(path.read_text())
+    return sorted(
+        ((name, scores["standard"]) for name, scores in results.items()),
+        key=lambda item: -item[1],
+    )
+
+
+def main(argv=None):
+    parser = base_parser(__doc__.split("\n\n")[0])
+    args = parser.parse_args(argv)
+    setup_torch(args.threads)
+
+    methods = [SkaeMethod("skae", {}, args.seed), IsolationForestMethod(args.seed)]
+    peers, note = pyod_methods(args.seed)
+    if note:
+        print(note)
+    methods = select(methods + peers, args.methods)
+    methods += extra_skae_methods(args.skae, args.seed)
+
+    names = QUICK_SERIES if args.quick else nab_series_names()
+    print(f"NAB: {len(names)} series; machine: {machine_note()}", flush=True)
+
+    timer = Timer()
+    labels, starts, categories = [], [], []
+    results = {m.name: {"flags": [], "scores": []} for m in methods}
+    start = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        nab = fetch_nab(name, data_home=args.data_home, download_if_missing=False)
+        n = nab.train_size
+        labels.append(nab.target)
+        starts.append(n)
+        categories.append(nab.category)
+        line = [f"[{i}/{len(names)}] {name} ({len(nab.data)} steps):"]
+        for method in methods:
+
+            def fit_and_score(method=method, X=nab.data, n=n):
+                method.fit(X[:n])
+                scores = method.scores(X)
+                flags = method.flags(X)
+                flags[:n] = 0  # the probationary part is not scored anyway
+                return calibrate(scores, scores[:n]), flags
+
+            scores, flags = timer.run(method.name, fit_and_score)
+            results[method.name]["scores"].append(scores)
+            results[method.name]["flags"].append(flags)
+            y = nab.target[n:]
+            ap = auc_pr(y, scores[n:]) if y.any() else float("nan")
+            line.append(f"{method.name} AP {ap:.2f}")
+        print(" ".join(line), flush=True)
+    total = time.perf_counter() - start
+
+    scored_categories = sorted(
+        {c for c, y, n in zip(categories, labels, starts, strict=True) if y[n:].any()}
+    )
+
+    def pooled(scores, keep):
+        y = np.concatenate([labels[i][starts[i] :] for i in keep])
+        s = np.concatenate([scores[i][starts[i] :] for i in keep])
+        return auc_pr(y, s)
+
+    rows = []
+    for method in methods:
+        r = results[method.name]
+        everything = range(len(labels))
+        per_category = [
+            pooled(r["scores"], [i for i in everything if categories[i] == c])
+            for c in scored_categories
+        ]
+        per_series = np.mean(
+            [
+                auc_pr(labels[i][starts[i] :], r["scores"][i][starts[i] :])
+                for i in everything
+                if labels[i][starts[i] :].any()
+            ]
+        )
+        blind = nab_normalized_score(labels, r["flags"], anomaly_label=1).score
+        optimised = nab_normalized_score(
+            labels, r["scores"], threshold="optimize"
+        ).score
+        rows.append(
+            [method.name]
+            + [f"{v:.3f}" for v in per_category]
+            + [
+                f"**{pooled(r['scores'], everything):.3f}**",
+                f"{per_series:.3f}",
+                f"{blind:.1f}",
+                f"{optimised:.1f}",
+                f"{timer.seconds[method.name]:.0f}",
+            ]
+        )
+    header = (
+        ["method"]
+        + [_SHORT.get(c, c) for c in scored_categories]
+        + [
+            "pooled AUC-PR",
+            "mean per series",
+            "NAB blind",
+            "NAB optimised",
+            "fit+score s",
+        ]
+    )
+    print()
+    print(markdown_table(header, rows))
+    if not args.quick:
+        board = published_scoreboard(args.data_home)
+        if board:
+            print("\nPublished NAB scoreboard (final_results.json, standard profile):")
+            print(
+                markdown_table(
+                    ["detector", "NAB standard score"],
+                    [[name, f"{score:.1f}"] for name, score in board],
+                )
+            )
+    print(f"\nTotal wall time {total:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
