@@ -136,21 +136,16 @@ def _plot(nab, n_train, scores, detector, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    time_axis = nab.timestamps
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True)
-    top.plot(time_axis, nab.data[:, 0], lw=0.6, color="0.2")
-    top.axvspan(time_axis[0], time_axis[n_train - 1], color="tab:green", alpha=0.15)
-    for a, b in _segments(nab.target == 1):
-        for ax in (top, bottom):
-            ax.axvspan(time_axis[a], time_axis[b - 1], color="tab:red", alpha=0.15)
-    top.set_ylabel(nab.feature_names[0])
-    top.set_title(f"NAB {nab.name}: training week (green), labelled windows (red)")
-    error = -scores
-    bottom.plot(time_axis[n_train:], error, lw=0.6, color="tab:blue")
-    bottom.axhline(detector.threshold_, color="tab:red", lw=1, label="threshold")
-    bottom.set_yscale("log")
-    bottom.set_ylabel("reconstruction error")
-    bottom.legend(loc="upper left")
-    fig.tight_layout()
+    from .plotting import plot_detection
+
+    fig = plot_detection(
+        detector,
+        nab.data,
+        nab.target,
+        timestamps=nab.timestamps,
+        feature_names=list(nab.feature_names),
+        train_size=n_train,
+        title=f"NAB {nab.name}: fitted on the first week",
+    )
     fig.savefig(path, dpi=90)
     plt.close(fig)

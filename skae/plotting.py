@@ -273,7 +273,9 @@ def plot_detection(
     title : str, default=None
         Title of the figure.
     **kwargs
-        Passed to :func:`plot_scores` (``log_scale``, ``figsize``).
+        Passed to :func:`plot_scores` (``log_scale``, ``figsize``, and
+        ``feature_names``, which defaults to the detector's
+        ``feature_names_in_``).
 
     Returns
     -------
@@ -283,7 +285,9 @@ def plot_detection(
     --------
     plot_scores : The plot from precomputed scores.
     """
-    feature_names = getattr(detector, "feature_names_in_", None)
+    feature_names = kwargs.pop("feature_names", None)
+    if feature_names is None:
+        feature_names = getattr(detector, "feature_names_in_", None)
     if timestamps is None:
         timestamps = _datetime_index(X)
     scores = -detector.score_samples(X)

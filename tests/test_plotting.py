@@ -112,6 +112,10 @@ def test_plot_detection_uses_the_detectors_scores_and_threshold(fitted):
     np.testing.assert_allclose(score_line.get_ydata(), -detector.score_samples(X))
     threshold_line = ax_score.get_lines()[1]
     assert np.allclose(threshold_line.get_ydata(), detector.threshold_)
+    # a detector fitted on an array has no feature names: generic, or given
+    assert fig.axes[0].get_ylabel() == "feature 0"
+    named = plot_detection(detector, X, feature_names=["flow"])
+    assert named.axes[0].get_ylabel() == "flow"
 
 
 def test_plot_history_draws_both_losses_and_the_best_epoch(fitted):
