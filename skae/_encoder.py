@@ -78,7 +78,9 @@ class LSTMEncoderTransformer(
     decoder_feed : {"repeat", "state"}, default="repeat"
         How the decoder receives the code during training.
     max_epochs : int, default=50
-        Most passes over the training data.
+        Most epochs. On a series, an epoch is at most 512 random training
+        windows (the detector's default ``max_windows_per_epoch``); a set of
+        sequences is passed over whole.
     batch_size : int, default=64
         Windows or sequences per training step.
     lr : float, default=1e-3
