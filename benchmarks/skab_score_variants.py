@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-from skae import LSTMAutoencoderDetector
+from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
+from skae._scoring import local_mean
 from skae.datasets import fetch_skab, skab_file_names
 
 DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,13 +45,12 @@ DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def window_residuals(detector, X):
     """Residuals ``x - x^`` of every window, shape (n_windows, window, features)."""
-    scaled = (X - detector.mean_) / detector.scale_
-    windows = np.lib.stride_tricks.sliding_window_view(
-        scaled, detector.window_size, axis=0
-    ).transpose(0, 2, 1)
+    windows = SlidingWindowTransformer(window_size=detector.window_size).fit_transform(
+        (X - detector.mean_) / detector.scale_
+    )
     with torch.inference_mode():
-        x = torch.as_tensor(np.ascontiguousarray(windows), dtype=torch.float32)
-        return (x.double() - detector.net_.module_(x).double()).numpy()
+        x = torch.as_tensor(windows, dtype=torch.float32)
+        return x.double() - detector.net_.module_(x).double()
 
 
 def step_errors(residuals, radius, alpha):
@@ -58,24 +58,12 @@ def step_errors(residuals, radius, alpha):
     if alpha is None:  # skae's score: each position's own squared error
         errors = residuals**2
     else:
-        level = residuals.mean(axis=1, keepdims=True)
+        level = residuals.mean(dim=1, keepdim=True)
         errors = (residuals - level) ** 2 + alpha * level**2
-    if radius:
-        width = errors.shape[1]
-        cumulative = np.concatenate(
-            [np.zeros_like(errors[:, :1]), np.cumsum(errors, axis=1)], axis=1
-        )
-        position = np.arange(width)
-        low = np.maximum(position - radius, 0)
-        high = np.minimum(position + radius, width - 1) + 1
-        errors = (cumulative[:, high] - cumulative[:, low]) / (high - low)[:, None]
     n_windows, width = errors.shape[:2]
-    sums = np.zeros((n_windows + width - 1, errors.shape[2]))
-    counts = np.zeros(n_windows + width - 1)
-    for p in range(width):
-        sums[p : p + n_windows] += errors[:, p]
-        counts[p : p + n_windows] += 1
-    return sums / counts[:, None]
+    return SlidingWindowTransformer(window_size=width).aggregate(
+        local_mean(errors, radius).numpy(), n_windows + width - 1
+    )
 
 
 AGGREGATES = {

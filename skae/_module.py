@@ -109,8 +109,9 @@ class LSTMAutoencoder(nn.Module):
             sequence's last real step.
         """
         level = self._level(x, lengths)
-        if level is not None:
-            x = x - level
+        return self._encode_centred(x if level is None else x - level, lengths)
+
+    def _encode_centred(self, x, lengths):
         if lengths is not None:
             x = pack_padded_sequence(
                 x, lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -148,6 +149,8 @@ class LSTMAutoencoder(nn.Module):
         masked out by the caller; the decoder is causal, so they do not change the
         reconstruction of the real steps.
         """
-        x_hat = self.decode(self.encode(x, lengths), x.shape[1])
         level = self._level(x, lengths)
-        return x_hat if level is None else x_hat + level
+        if level is None:
+            return self.decode(self._encode_centred(x, lengths), x.shape[1])
+        z = self._encode_centred(x - level, lengths)
+        return self.decode(z, x.shape[1]) + level

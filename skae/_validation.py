@@ -172,13 +172,14 @@ def feature_indices(estimator, features):
     """
     if features is None:
         return None
-    features = np.asarray(features).ravel()
-    if features.size == 0:
+    # a list keeps each entry's type; np.asarray would turn [0, "a"] into strings
+    features = np.ravel(features).tolist() if hasattr(features, "ndim") else features
+    if len(features) == 0:
         return None
     n_features = estimator.n_features_in_
     names = getattr(estimator, "feature_names_in_", None)
     indices = []
-    for feature in features.tolist():
+    for feature in features:
         if isinstance(feature, str):
             if names is None or feature not in names:
                 known = (

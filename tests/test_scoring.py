@@ -135,6 +135,8 @@ def test_centred_features_by_name_and_for_sequences():
     np.testing.assert_allclose(
         by_name.score_samples(frame), by_index.score_samples(X), rtol=1e-6
     )
+    both = LSTMAutoencoderDetector(**FAST, centered_features=[0, "drift"]).fit(frame)
+    assert both.centered_features_ == [0, 1]
     sequences = [X[:40], X[40:100] + [0.0, 2.0], X[100:130], X[130:200]]
     seq = LSTMAutoencoderDetector(
         hidden_size=8, max_epochs=2, centered_features=[1], random_state=0
