@@ -1,6 +1,7 @@
 """The held-out split and the statistics that turn errors into a threshold."""
 
 import math
+import warnings
 
 import numpy as np
 
@@ -98,3 +99,344 @@ def contamination_threshold(errors, contamination):
     threshold : float
     """
     return float(np.percentile(errors, 100.0 * (1.0 - contamination)))
+
+
+# ------------------------------------------------------------- tail-based rules
+
+THRESHOLD_RULES = ("pot", "quantile", "mean_k_sigma")
+
+# Fewest held-out errors the tail rules accept without a warning; see
+# threshold_from_heldout.
+MIN_HELDOUT_ERRORS = 200
+
+# Fewest and most exceedances the peaks-over-threshold fit uses.
+MIN_PEAKS = 10
+MAX_PEAKS = 500
+
+# The shape of the fitted tail is kept in this range (a prior on the tail).
+SHAPE_BOUNDS = (0.0, 0.5)
+
+
+def _profile_loglik(theta, excesses):
+    """Return ``(loglik, shape)`` of the GPD profile likelihood at each ``theta``.
+
+    With ``theta = shape / scale``, the maximum over the shape for a fixed
+    ``theta`` is ``shape(theta) = mean(log1p(theta * y))`` (Grimshaw, 1993), and
+    the log-likelihood is ``-n * (log(shape / theta) + 1 + shape)``. At
+    ``theta = 0`` the limit is the exponential tail, ``-n * (log(mean(y)) + 1)``.
+    """
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    n = excesses.size
+    shape = np.mean(np.log1p(np.multiply.outer(theta, excesses)), axis=1)
+    loglik = np.empty_like(theta)
+    zero = np.abs(theta) * excesses.max() < 1e-10
+    nonzero = ~zero
+    loglik[nonzero] = -n * (
+        np.log(shape[nonzero] / theta[nonzero]) + 1.0 + shape[nonzero]
+    )
+    loglik[zero] = -n * (np.log(np.mean(excesses)) + 1.0)
+    shape[zero] = 0.0
+    return loglik, shape
+
+
+def fit_generalized_pareto(excesses, shape_bounds=(-0.5, 1.0)):
+    """Return the maximum-likelihood ``(shape, scale)`` of a generalized Pareto tail.
+
+    The two-parameter fit (location 0) is reduced to a search over one variable,
+    ``theta = shape / scale`` (Grimshaw, 1993): a log-spaced grid on both sides of
+    0 is refined by golden-section search around its best point. The shape is
+    kept within ``shape_bounds`` (the constrained maximum is returned when the
+    free one lies outside), which also keeps the fit away from the unbounded
+    likelihood of shapes below -1.
+
+    Parameters
+    ----------
+    excesses : array-like of shape (n_excesses,)
+        Non-negative amounts by which the peaks exceed the initial level, at
+        least two of them positive.
+    shape_bounds : tuple of float, default=(-0.5, 1.0)
+        Smallest and largest shape allowed; ``(0.0, 0.0)`` fits an exponential
+        tail.
+
+    Returns
+    -------
+    shape : float
+        The shape ``xi``: 0 for an exponential tail, above 0 for a heavier one,
+        below 0 for a tail with an upper end at ``-scale / shape``.
+    scale : float
+        The scale ``sigma > 0``.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than two positive excesses, any is negative or not
+        finite, or the bounds are not ordered.
+    """
+    excesses = np.asarray(excesses, dtype=np.float64).ravel()
+    lower, upper = (float(b) for b in shape_bounds)
+    if not lower <= upper:
+        raise ValueError(f"shape_bounds must be ordered, got {shape_bounds}.")
+    if not np.all(np.isfinite(excesses)) or np.any(excesses < 0):
+        raise ValueError("excesses must be finite and non-negative.")
+    if np.count_nonzero(excesses) < 2:
+        raise ValueError(
+            f"A tail fit needs at least two positive excesses, got "
+            f"{np.count_nonzero(excesses)}."
+        )
+    y_max = excesses.max()
+    y_mean = excesses.mean()
+    # theta > -1 / y_max keeps every log1p argument positive; the grid spans
+    # shapes from below -1 to far above any tail met in practice.
+    negative = -(1.0 - np.logspace(-8, 0, 60, endpoint=False)) / y_max
+    positive = np.logspace(-6, 6, 121) / y_mean
+    grid = np.concatenate([negative, [0.0], positive])
+    loglik, shape = _profile_loglik(grid, excesses)
+    # Shapes below -1 have an unbounded likelihood at theta -> -1 / y_max.
+    loglik = np.where(shape >= -1.0, loglik, -np.inf)
+    best = int(np.argmax(loglik))
+    theta = _golden_max(
+        lambda t: _profile_value(t, excesses),
+        grid[max(best - 1, 0)],
+        grid[min(best + 1, grid.size - 1)],
+    )
+    if _profile_value(theta, excesses) < loglik[best]:
+        theta = grid[best]
+    _, (xi,) = _profile_loglik(theta, excesses)
+    if xi < lower or xi > upper or xi == 0.0:
+        # The likelihood is unimodal in the shape, so the constrained maximum
+        # lies on the nearest bound.
+        return _fixed_shape_fit(excesses, float(np.clip(xi, lower, upper)))
+    return float(xi), float(xi / theta)
+
+
+def _profile_value(theta, excesses):
+    loglik, shape = _profile_loglik(theta, excesses)
+    return float(loglik[0]) if shape[0] >= -1.0 else -np.inf
+
+
+def _golden_max(function, lo, hi, n_iter=60):
+    ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = function(c), function(d)
+    for _ in range(n_iter):
+        if fc >= fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = function(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = function(d)
+    return (a + b) / 2.0
+
+
+def _fixed_shape_fit(excesses, shape):
+    """Return ``(shape, scale)`` with the scale's maximum likelihood at that shape."""
+    if shape == 0.0:
+        return 0.0, float(np.mean(excesses))
+    # For a fixed shape the scale's likelihood equation has one root; bisect it
+    # in log-scale between values that bracket it.
+    y = excesses
+
+    def gradient(log_scale):
+        scale = np.exp(log_scale)
+        z = 1.0 + shape * y / scale
+        return -y.size + (1.0 + 1.0 / shape) * np.sum(shape * y / scale / z)
+
+    if shape < 0:  # the scale must exceed -shape * max(y)
+        lo = np.log(-shape * y.max()) + 1e-12
+    else:
+        lo = np.log(y.mean() * 1e-6)
+    hi = np.log(y.max() * 1e6 + y.mean())
+    for _ in range(200):
+        mid = (lo + hi) / 2.0
+        if gradient(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+    return float(shape), float(np.exp((lo + hi) / 2.0))
+
+
+def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
+    """Return a peaks-over-threshold threshold and what it came from.
+
+    The errors above an initial level ``u`` (the peaks) are fitted by a
+    generalized Pareto distribution (Siffer et al., 2017), and the threshold is
+    the error that a new error exceeds with probability ``risk``::
+
+        tau = u + scale / shape * ((risk * n / n_peaks) ** -shape - 1)
+
+    (``u - scale * log(risk * n / n_peaks)`` for ``shape = 0``). When ``risk`` is
+    at least ``n_peaks / n`` no extrapolation is needed and ``tau`` is the
+    empirical ``1 - risk`` quantile.
+
+    Parameters
+    ----------
+    errors : array-like of shape (n_errors,)
+        Held-out errors, all finite.
+    risk : float in (0, 1)
+        Probability that a normal step's error exceeds the threshold.
+    tail_share : float in (0, 1), default=0.05
+        Share of the errors that are peaks, kept between ``MIN_PEAKS`` and
+        ``MAX_PEAKS`` peaks.
+    shape_bounds : tuple of float, default=SHAPE_BOUNDS
+        Range of the fitted shape: ``(0, 0.5)`` assumes the tail is at least as
+        heavy as an exponential one, which a few dozen peaks cannot rule out.
+
+    Returns
+    -------
+    threshold : float
+    info : dict
+        ``initial_level``, ``n_peaks``, ``shape``, ``scale`` and ``n_errors``.
+    """
+    errors = np.sort(np.asarray(errors, dtype=np.float64))
+    n = errors.size
+    n_peaks = int(np.clip(math.ceil(tail_share * n), MIN_PEAKS, MAX_PEAKS))
+    n_peaks = min(n_peaks, n - 1)
+    level = float(errors[n - n_peaks - 1])
+    excesses = errors[n - n_peaks :] - level
+    if np.count_nonzero(excesses) >= 2:
+        shape, scale = fit_generalized_pareto(excesses, shape_bounds)
+    else:  # (almost) constant errors: a small exponential tail, as mean_k_sigma
+        shape, scale = 0.0, MIN_RELATIVE_SIGMA * max(abs(float(np.mean(errors))), 1e-12)
+    ratio = risk * n / n_peaks
+    if ratio >= 1.0:
+        threshold = float(np.quantile(errors, 1.0 - risk))
+    elif shape == 0.0:
+        threshold = level - scale * math.log(ratio)
+    else:
+        threshold = level + scale / shape * (ratio**-shape - 1.0)
+    info = {
+        "initial_level": level,
+        "n_peaks": n_peaks,
+        "shape": shape,
+        "scale": scale,
+        "n_errors": n,
+    }
+    return float(threshold), info
+
+
+def quantile_margin_threshold(errors, quantile, margin):
+    """Return ``q + margin * (q - median)`` of the errors, with ``q`` a quantile.
+
+    Parameters
+    ----------
+    errors : array-like of shape (n_errors,)
+        Held-out errors.
+    quantile : float in (0, 1]
+        The quantile ``q`` of the errors; 1 is their maximum.
+    margin : float >= 0
+        How far above ``q`` the threshold lies, in units of ``q - median``.
+
+    Returns
+    -------
+    threshold : float
+    info : dict
+        ``quantile_value`` and ``median``.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    value = float(np.quantile(errors, quantile))
+    median = float(np.median(errors))
+    spread = max(value - median, MIN_RELATIVE_SIGMA * abs(median))
+    return value + margin * spread, {"quantile_value": value, "median": median}
+
+
+def threshold_from_heldout(
+    errors,
+    rule="pot",
+    *,
+    risk=1e-4,
+    n_sigmas=6.0,
+    quantile=0.99,
+    margin=1.0,
+):
+    """Return the threshold set from held-out errors, and what it came from.
+
+    Parameters
+    ----------
+    errors : array-like of shape (n_errors,)
+        Reconstruction errors (anomaly scores) of normal held-out data.
+    rule : {"pot", "quantile", "mean_k_sigma"}, default="pot"
+        ``"pot"``: peaks over threshold with a generalized Pareto tail
+        (:func:`pot_threshold`), at the per-step false-alarm probability
+        ``risk``. ``"quantile"``: ``q + margin * (q - median)`` with ``q`` the
+        ``quantile`` of the errors. ``"mean_k_sigma"``: ``mu + n_sigmas * sigma``
+        (:func:`mean_k_sigma`).
+    risk : float in (0, 1), default=1e-4
+        For ``"pot"``: the probability that a normal step's score exceeds the
+        threshold, as estimated from the fitted tail.
+    n_sigmas : float, default=6.0
+        For ``"mean_k_sigma"``.
+    quantile : float in (0, 1], default=0.99
+        For ``"quantile"``.
+    margin : float >= 0, default=1.0
+        For ``"quantile"``.
+
+    Returns
+    -------
+    threshold : float
+    info : dict
+        ``"rule"``, ``"n_errors"``, ``"mean"``, ``"std"`` and ``"max"`` of the
+        errors, plus the rule's own figures: ``initial_level``, ``n_peaks``,
+        ``shape``, ``scale`` and ``risk`` for ``"pot"``; ``quantile``,
+        ``quantile_value``, ``median`` and ``margin`` for ``"quantile"``;
+        ``n_sigmas`` for ``"mean_k_sigma"``.
+
+    Raises
+    ------
+    ValueError
+        If ``errors`` is not a non-empty 1-D array of finite values, ``rule`` is
+        unknown, or the rule's parameter is out of range.
+
+    Warns
+    -----
+    UserWarning
+        For ``"pot"`` and ``"quantile"``, when there are fewer than
+        ``MIN_HELDOUT_ERRORS`` (200) errors: the tail fit then rests on the
+        minimum of ``MIN_PEAKS`` (10) peaks, which lie above the 95th
+        percentile only from 200 errors on.
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.ndim != 1 or errors.size < 2:
+        raise ValueError(
+            "errors must be a 1-D array of at least 2 values, got shape "
+            f"{errors.shape}."
+        )
+    if not np.all(np.isfinite(errors)):
+        raise ValueError("errors must be finite; got NaN or infinity.")
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}.")
+    info = {
+        "rule": rule,
+        "n_errors": errors.size,
+        "mean": float(np.mean(errors)),
+        "std": float(np.std(errors)),
+        "max": float(np.max(errors)),
+    }
+    if rule == "mean_k_sigma":
+        if not np.isfinite(n_sigmas):
+            raise ValueError(f"n_sigmas must be finite, got {n_sigmas}.")
+        info["n_sigmas"] = float(n_sigmas)
+        return mean_k_sigma(errors, n_sigmas)[2], info
+    if errors.size < MIN_HELDOUT_ERRORS:
+        warnings.warn(
+            f"Only {errors.size} held-out errors; the {rule!r} threshold needs at "
+            f"least {MIN_HELDOUT_ERRORS} for a tail estimate. Hold out more data "
+            "(a longer series or a larger validation_fraction).",
+            UserWarning,
+            stacklevel=2,
+        )
+    if rule == "pot":
+        if not 0.0 < risk < 1.0:
+            raise ValueError(f"risk must be in (0, 1), got {risk}.")
+        threshold, details = pot_threshold(errors, risk)
+        info.update(details, risk=float(risk))
+        return threshold, info
+    if not 0.0 < quantile <= 1.0:
+        raise ValueError(f"quantile must be in (0, 1], got {quantile}.")
+    if not margin >= 0.0:
+        raise ValueError(f"margin must be non-negative, got {margin}.")
+    threshold, details = quantile_margin_threshold(errors, quantile, margin)
+    info.update(details, quantile=float(quantile), margin=float(margin))
+    return threshold, info
