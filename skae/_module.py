@@ -1,5 +1,7 @@
 """The LSTM encoder-decoder as a plain :class:`torch.nn.Module`."""
 
+import math
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -36,6 +38,11 @@ class LSTMAutoencoder(nn.Module):
         sequence of these features is centred on its own mean before encoding, and
         the mean is added back to the reconstruction, so only their shape within
         the sequence is encoded (and can be wrong). ``None`` centres nothing.
+    generator : torch.Generator, default=None
+        Draw the initial weights from this (CPU) generator, with PyTorch's default
+        distributions (see :meth:`reset_parameters`), instead of from torch's
+        process-global generator, which is then left untouched. ``None`` uses
+        the global generator, as any torch module does.
 
     Examples
     --------
@@ -57,6 +64,7 @@ class LSTMAutoencoder(nn.Module):
         dropout=0.0,
         decoder_feed="repeat",
         centered_features=None,
+        generator=None,
     ):
         super().__init__()
         if decoder_feed not in DECODER_FEEDS:
@@ -68,8 +76,16 @@ class LSTMAutoencoder(nn.Module):
         self.num_layers = num_layers
         self.decoder_feed = decoder_feed
         layer_dropout = dropout if num_layers > 1 else 0.0
+        # with a generator, the layers are built without memory (and so without
+        # drawing their default initial weights from the global generator)
+        factory = {} if generator is None else {"device": "meta"}
         self.encoder = nn.LSTM(
-            n_features, hidden_size, num_layers, batch_first=True, dropout=layer_dropout
+            n_features,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=layer_dropout,
+            **factory,
         )
         decoder_input = hidden_size if decoder_feed == "repeat" else 1
         self.decoder = nn.LSTM(
@@ -78,13 +94,45 @@ class LSTMAutoencoder(nn.Module):
             num_layers,
             batch_first=True,
             dropout=layer_dropout,
+            **factory,
         )
-        self.head = nn.Linear(hidden_size, n_features)
+        self.head = nn.Linear(hidden_size, n_features, **factory)
+        if generator is not None:
+            for layer in (self.encoder, self.decoder, self.head):
+                layer.to_empty(device="cpu")
+            self.reset_parameters(generator)
         mask = None
         if centered_features is not None and len(centered_features):
             mask = torch.zeros(n_features)
             mask[torch.as_tensor(list(centered_features), dtype=torch.long)] = 1.0
         self.register_buffer("center_mask", mask)
+
+    @torch.no_grad()
+    def reset_parameters(self, generator=None):
+        """Draw new initial weights with PyTorch's default distributions.
+
+        Every LSTM weight and bias is uniform on ``(-1/sqrt(hidden_size),
+        1/sqrt(hidden_size))`` (as :meth:`torch.nn.LSTM.reset_parameters`); the
+        head's weight is Kaiming-uniform with ``a=sqrt(5)``, which is uniform on
+        ``(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``, and its bias uniform on
+        the same interval (as :meth:`torch.nn.Linear.reset_parameters`). The
+        draws come in the order in which the layers are built, so a generator
+        seeded with ``s`` gives the weights that ``torch.manual_seed(s)`` followed
+        by building the module gives.
+
+        Parameters
+        ----------
+        generator : torch.Generator, default=None
+            Generator to draw from; ``None`` uses torch's global generator.
+        """
+        for lstm in (self.encoder, self.decoder):
+            bound = 1.0 / math.sqrt(lstm.hidden_size) if lstm.hidden_size > 0 else 0
+            for weight in lstm.parameters():
+                nn.init.uniform_(weight, -bound, bound, generator=generator)
+        nn.init.kaiming_uniform_(self.head.weight, a=math.sqrt(5), generator=generator)
+        fan_in = self.head.weight.shape[1]
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(self.head.bias, -bound, bound, generator=generator)
 
     def _level(self, x, lengths):
         """Return the per-sequence mean of the centred features (0 elsewhere)."""

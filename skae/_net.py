@@ -4,14 +4,26 @@ Training goes through skorch (its loop, callbacks and epoch table); scoring runs
 module directly under :func:`torch.inference_mode`, batch by batch, which measured
 faster than skorch's ``predict`` path (see ``shared/PERFORMANCE.md``). Everything that
 leaves this module is NumPy float64.
+
+Randomness: a fit owns a :class:`torch.Generator`, seeded from ``random_state``, that
+draws the initial weights, the batch order and the training noise, so that fits in
+parallel threads (``GridSearchCV(n_jobs=k)`` with a threading backend) give the
+results they give one after another, and torch's global generator is never used.
+The one exception is dropout between stacked LSTM layers, which torch draws from the
+global generator: those training steps run under a process-wide lock, with the
+global generator seeded from the fit's own one and restored afterwards (on CUDA,
+cuDNN keeps its own dropout state, which no seed reaches).
 """
 
 import math
+import re
+import sys
+import threading
 
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping
+from skorch.callbacks import Callback, EarlyStopping, PrintLog
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
@@ -20,21 +32,74 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ._module import LSTMAutoencoder
 from ._window_batches import WindowBatches
 
+DEVICE_FORMS = (
+    '"auto", "cpu", "cuda", "cuda:N" (N a GPU index) or "mps" (Apple GPUs, where '
+    "available)"
+)
+
+
+def _mps_available():
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
 
 def resolve_device(device):
     """Return the torch device string to train on.
 
     ``"auto"`` picks ``"cuda"`` when a GPU is visible and ``"cpu"`` otherwise; an
     explicit CUDA device on a machine without one is an error, not a silent fallback.
+
+    Parameters
+    ----------
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Returns
+    -------
+    device : str
+
+    Raises
+    ------
+    ValueError
+        For a string that is not one of these forms, or names a device this
+        machine does not have.
     """
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
         raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
+            f"device={device!r} is not a device skae can use; use {DEVICE_FORMS}."
+        )
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on "
+                'this machine; use device="cpu" or device="auto".'
+            )
+        count = torch.cuda.device_count()
+        if parsed.index is not None and parsed.index >= count:
+            raise ValueError(
+                f"device={device!r} was requested but this machine has {count} "
+                f"CUDA device(s), cuda:0 to cuda:{count - 1}."
+            )
+    if parsed.type == "mps" and not _mps_available():
+        raise ValueError(
+            f"device={device!r} was requested but MPS is not available on this "
             'machine; use device="cpu" or device="auto".'
         )
     return str(device)
+
+
+def _cuda_indices(device):
+    """Return ``[index]`` of a CUDA device string, ``[]`` for any other device."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
 def module_device(module):
@@ -90,8 +155,7 @@ class LengthBucketSampler(Sampler):
     Each epoch draws a random permutation, cuts it into pools of ``pool_batches``
     batches, sorts each pool by length and cuts it into batches, then shuffles the
     order of the batches. Without ``shuffle`` the batches are simply consecutive
-    runs of the length-sorted sequences. All randomness comes from torch's global
-    generator, which :func:`fit_net` seeds.
+    runs of the length-sorted sequences.
 
     Parameters
     ----------
@@ -103,13 +167,16 @@ class LengthBucketSampler(Sampler):
         Draw new batches in a random order every epoch.
     pool_batches : int, default=16
         Batches per sorted pool: larger pools pad less, smaller pools mix more.
+    generator : torch.Generator, default=None
+        Generator of all random draws; ``None`` uses torch's global generator.
     """
 
-    def __init__(self, lengths, batch_size, shuffle, pool_batches=16):
+    def __init__(self, lengths, batch_size, shuffle, pool_batches=16, generator=None):
         self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.pool_batches = pool_batches
+        self.generator = generator
 
     def __len__(self):
         return -(-len(self.lengths) // self.batch_size)
@@ -120,25 +187,28 @@ class LengthBucketSampler(Sampler):
             order = torch.argsort(self.lengths, stable=True)
             yield from (b.tolist() for b in order.split(self.batch_size))
             return
-        permutation = torch.randperm(n)
+        permutation = torch.randperm(n, generator=self.generator)
         batches = []
         for pool in permutation.split(self.batch_size * self.pool_batches):
             pool = pool[torch.argsort(self.lengths[pool], stable=True)]
             batches.extend(pool.split(self.batch_size))
-        for i in torch.randperm(len(batches)).tolist():
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
             yield batches[i].tolist()
 
 
-def length_bucketed_loader(dataset, batch_size, shuffle=False, **kwargs):
+def length_bucketed_loader(
+    dataset, batch_size, shuffle=False, generator=None, **kwargs
+):
     """A ``DataLoader`` over a :class:`SequenceDataset` with length-bucketed batches.
 
     Takes the arguments skorch gives its iterators (``batch_size``, ``shuffle``,
-    ``collate_fn``, ...).
+    ``collate_fn``, ``generator``, ...). The ``DataLoader`` gets the generator
+    too: it draws a seed from it at every pass, even without worker processes.
     """
     sampler = LengthBucketSampler(
-        [len(s) for s in dataset.sequences], batch_size, shuffle
+        [len(s) for s in dataset.sequences], batch_size, shuffle, generator=generator
     )
-    return DataLoader(dataset, batch_sampler=sampler, **kwargs)
+    return DataLoader(dataset, batch_sampler=sampler, generator=generator, **kwargs)
 
 
 def collate_sequences(batch):
@@ -176,18 +246,62 @@ class AutoencoderNet(NeuralNet):
         As for :class:`skorch.NeuralNet`.
     noise_std : float, default=0.0
         Standard deviation of the training noise, in the units of the input.
+    generator : torch.Generator, default=None
+        The fit's own (CPU) generator, for the training noise and for seeding
+        dropout; ``None`` uses torch's global generator.
     """
 
-    def __init__(self, *args, noise_std=0.0, **kwargs):
+    @property
+    def _default_callbacks(self):
+        return [
+            (name, PlainPrintLog() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
+
+    def __init__(self, *args, noise_std=0.0, generator=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.noise_std = noise_std
+        self.generator = generator
 
     def _corrupt(self, X):
-        """Return ``X`` plus noise, drawn from torch's (seeded) global generator."""
+        """Return ``X`` plus noise drawn from the net's generator.
+
+        The noise is drawn on the CPU and then moved, so a seed gives the same
+        noise on any device.
+        """
         if isinstance(X, dict):
             return {**X, "x": self._corrupt(X["x"])}
         x = to_tensor(X, device=self.device)
-        return x + self.noise_std * torch.randn_like(x)
+        noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
+        return x + self.noise_std * noise.to(x.device)
+
+    def _draws_dropout(self):
+        """Return True when a training step draws dropout masks."""
+        return any(
+            isinstance(layer, torch.nn.RNNBase)
+            and layer.num_layers > 1
+            and layer.dropout > 0
+            for layer in self.module_.modules()
+        )
+
+    def train_step(self, batch, **fit_params):
+        """Run one training step; see the module docstring on dropout and seeds.
+
+        Dropout masks come from torch's global generator, so with dropout and a
+        generator of its own, the step holds a process-wide lock, seeds the
+        global generator from the net's generator and restores it afterwards:
+        the masks then depend on this fit's seed only, whatever other fits do
+        in other threads.
+        """
+        if self.generator is None or not self._draws_dropout():
+            return super().train_step(batch, **fit_params)
+        seed = int(torch.randint(2**62, (), generator=self.generator))
+        with (
+            _GLOBAL_RNG_LOCK,
+            torch.random.fork_rng(devices=_cuda_indices(self.device)),
+        ):
+            torch.manual_seed(seed)
+            return super().train_step(batch, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
         """Compute the loss of a noisy input against its clean self, and backprop."""
@@ -221,11 +335,17 @@ class AutoencoderNet(NeuralNet):
         return errors.sum() / lengths.to(errors.device).sum()
 
 
-class TrainingDivergedError(FloatingPointError, ValueError):
-    """Raised by ``fit`` when the training or held-out loss stops being finite.
+# Held while a training step draws dropout masks from torch's global generator.
+_GLOBAL_RNG_LOCK = threading.Lock()
 
-    A loss of NaN or infinity means the weights are broken, so training stops at
-    once rather than returning a model whose scores would all be NaN. The usual
+
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Raised by ``fit`` when training diverges.
+
+    That is, when the training or held-out loss stops being finite, or the
+    training loss grows orders of magnitude beyond the scale of the data (see
+    :class:`StopOnDivergence`). Such weights are broken, so training stops at
+    once rather than returning a model whose scores would be NaN or huge. The usual
     causes are a learning rate ``lr`` that is far too large, or (with
     ``standardize=False``) data whose magnitudes overflow the network's float32
     arithmetic. It is a :class:`FloatingPointError` and, so that code which
@@ -234,34 +354,106 @@ class TrainingDivergedError(FloatingPointError, ValueError):
     """
 
 
-class StopOnNonFiniteLoss(Callback):
-    """Stop training with :class:`TrainingDivergedError` on a non-finite loss.
+def _mean_square(X):
+    """Return ``mean(x ** 2)`` over the real (unpadded) values of a batch."""
+    if isinstance(X, dict):
+        x, lengths = X["x"], X.get("lengths")
+    else:
+        x, lengths = X, None
+    x = torch.as_tensor(x).double()
+    if lengths is None:
+        return float(x.pow(2).mean())
+    errors = squared_errors(x, torch.zeros_like(x), lengths)
+    return float(errors.sum() / lengths.to(errors.device).sum())
 
-    The training loss is checked after every batch (so a diverged optimiser is
-    stopped before it runs another epoch on NaN weights) and the held-out loss
-    after every epoch.
+
+class StopOnDivergence(Callback):
+    """Stop training with :class:`TrainingDivergedError` when it diverges.
+
+    Two rules, both checked after every training batch (so a diverged optimiser
+    does not run another epoch on broken weights), the first also on the
+    held-out loss after every epoch:
+
+    - a loss is NaN or infinite;
+    - the training loss, summed over all batches so far, exceeds ``factor``
+      times the sum over the same batches of ``mean(x ** 2) + 1``.
+
+    ``mean(x ** 2)`` is the loss of predicting zero, and ``+ 1`` covers a freshly
+    initialised network, whose outputs are of order one: any network whose
+    outputs stay within the scale of the data or of its initial outputs has a
+    loss below about ``2 * (mean(x ** 2) + 1)``, so the default ``factor=1e4``
+    only fires when the outputs are a hundred times too large, which normal
+    training never reaches (``lr=1e6`` does at the second batch). The sums run
+    over the whole fit, so a batch of unusually small values cannot fire it.
+
+    Parameters
+    ----------
+    factor : float, default=1e4
+        How many times the reference the training loss may reach.
     """
 
+    def __init__(self, factor=1e4):
+        self.factor = factor
+
+    def initialize(self):
+        self.loss_sum_ = 0.0
+        self.reference_sum_ = 0.0
+        return self
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if training:
-            # skorch has just recorded the batch's loss as a Python float
-            loss = net.history[-1, "batches", -1, "train_loss"]
-            if not math.isfinite(loss):
-                self._raise(net, "training", loss, len(net.history))
+        if not training:
+            return
+        # skorch has just recorded the batch's loss as a Python float
+        loss = net.history[-1, "batches", -1, "train_loss"]
+        epoch = len(net.history)
+        if not math.isfinite(loss):
+            self._raise(net, f"the training loss became {loss} in epoch {epoch}")
+        self.loss_sum_ += loss
+        self.reference_sum_ += _mean_square(unpack_data(batch)[0]) + 1.0
+        if self.loss_sum_ > self.factor * self.reference_sum_:
+            self._raise(
+                net,
+                f"the training loss grew to {loss:.3g} in epoch {epoch}, more than "
+                f"{self.factor:g} times the loss of predicting zero (plus one)",
+            )
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1].get("valid_loss")
         if loss is not None and not math.isfinite(loss):
-            self._raise(net, "held-out", loss, len(net.history))
+            self._raise(
+                net, f"the held-out loss became {loss} in epoch {len(net.history)}"
+            )
 
     @staticmethod
-    def _raise(net, which, loss, epoch):
+    def _raise(net, what):
         raise TrainingDivergedError(
-            f"Training diverged: the {which} loss became {loss} in epoch {epoch}, "
-            "so the weights are no longer usable. Use a smaller learning rate "
-            f"(lr={net.lr:g} now), and keep standardize=True or rescale data with "
-            "very large values."
+            f"Training diverged: {what}, so the weights are no longer usable. Use "
+            f"a smaller learning rate (lr={net.lr:g} now), and keep "
+            "standardize=True or rescale data with very large values."
         )
+
+
+# The former name, kept for code that refers to it.
+StopOnNonFiniteLoss = StopOnDivergence
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+class PlainPrintLog(PrintLog):
+    """skorch's epoch table, without colour codes unless stdout is a terminal.
+
+    :class:`~skorch.callbacks.PrintLog` colours the best values with ANSI escape
+    codes, which are noise in a file (``skae fit -v > log``). Like it, this prints
+    only when the net's ``verbose`` is set.
+    """
+
+    def _sink(self, text, verbose):
+        if not verbose:
+            return
+        isatty = getattr(sys.stdout, "isatty", None)
+        if not (isatty is not None and isatty()):
+            text = _ANSI_ESCAPE.sub("", str(text))
+        self.sink(text)
 
 
 def make_net(
@@ -282,11 +474,13 @@ def make_net(
     verbose=0,
     train_split=None,
     sequences=False,
+    generator=None,
 ):
     """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`.
 
-    ``fit_net`` trains one; loading a saved model rebuilds one with the same
-    architecture and then sets its weights.
+    ``fit_net`` trains one, passing its ``generator`` (initial weights, batch
+    order, noise, dropout seeds); loading a saved model rebuilds one with the
+    same architecture and then sets its weights.
     """
     if sequences:
         iterators = {
@@ -302,6 +496,8 @@ def make_net(
             "iterator_train__max_windows": max_windows_per_epoch,
             "iterator_valid__max_windows": max_windows_per_epoch,
         }
+    iterators["iterator_train__generator"] = generator
+    iterators["iterator_valid__generator"] = generator
     return AutoencoderNet(
         LSTMAutoencoder,
         module__n_features=n_features,
@@ -310,17 +506,19 @@ def make_net(
         module__dropout=dropout,
         module__decoder_feed=decoder_feed,
         module__centered_features=centered_features,
+        module__generator=generator,
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.Adam,
         lr=lr,
         max_epochs=max_epochs,
         batch_size=batch_size,
         noise_std=noise_std,
+        generator=generator,
         iterator_train__shuffle=True,
         **iterators,
         train_split=train_split,
         callbacks=[
-            ("stop_on_non_finite_loss", StopOnNonFiniteLoss()),
+            ("stop_on_divergence", StopOnDivergence()),
             (
                 "early_stopping",
                 EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
@@ -354,10 +552,11 @@ def fit_net(
     """Train an :class:`LSTMAutoencoder` through skorch and return the net.
 
     Early stopping watches the loss on ``valid_dataset`` and restores the best
-    weights; a non-finite loss raises :class:`TrainingDivergedError`. With ``seed``
-    set, all of torch's randomness (initial weights, batch order, dropout, training
-    noise) is drawn from a generator seeded with it, inside
-    :func:`torch.random.fork_rng` so the caller's global generator is untouched.
+    weights; a diverging loss raises :class:`TrainingDivergedError`. All the fit's
+    randomness (initial weights, batch order, training noise, dropout seeds) is
+    drawn from its own :class:`torch.Generator`, seeded with ``seed`` (a fresh,
+    unpredictable seed when it is None), so that fits running in parallel threads
+    are reproducible and torch's global generator is untouched.
     Variable-length sequences are batched by length (:class:`LengthBucketSampler`);
     windows of a series by :class:`WindowBatches` (one indexing op per batch), where
     ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
@@ -380,14 +579,21 @@ def fit_net(
         verbose=verbose,
         train_split=predefined_split(valid_dataset),
         sequences=isinstance(train_dataset, SequenceDataset),
+        generator=_generator(seed),
     )
-    devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
-    with torch.random.fork_rng(devices=devices):
-        if seed is not None:
-            torch.manual_seed(seed)
-        net.fit(train_dataset, y=None)
+    net.fit(train_dataset, y=None)
     net.module_.eval()
     return net
+
+
+def _generator(seed):
+    """Return a CPU generator seeded with ``seed``, or unpredictably when None."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
 
 
 def _to_numpy(tensor):
@@ -541,6 +747,7 @@ __all__ = [
     "AutoencoderNet",
     "LengthBucketSampler",
     "SequenceDataset",
+    "StopOnDivergence",
     "StopOnNonFiniteLoss",
     "TrainingDivergedError",
     "WindowDataset",

@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 __all__ = [
     "Integral",
     "Interval",
+    "NumberInterval",
     "Real",
     "StrOptions",
     "_fit_context",
@@ -28,6 +29,96 @@ __all__ = [
 
 # Python integers (object arrays) can be too large for float64
 _OVERFLOW = "{what} has a value too large for float64 ({exc})."
+
+
+class NumberInterval(Interval):
+    """scikit-learn's :class:`Interval` constraint, refusing booleans.
+
+    ``True`` is an :class:`numbers.Integral` (and a :class:`numbers.Real`) to
+    Python, so ``Interval(Integral, 1, None)`` takes ``window_size=True`` as 1.
+    Here a boolean never satisfies a numeric parameter, and is refused with
+    scikit-learn's usual message (``... must be an int in the range [1, inf).
+    Got True instead.``).
+
+    Parameters
+    ----------
+    type, left, right, closed
+        As for :class:`sklearn.utils._param_validation.Interval`.
+    """
+
+    def is_satisfied_by(self, val):
+        if isinstance(val, (bool, np.bool_)):
+            return False
+        return super().is_satisfied_by(val)
+
+
+def _check_not_masked(X, what="X"):
+    """Refuse a masked array with masked values: skae cannot honour a mask."""
+    if isinstance(X, np.ma.MaskedArray) and np.ma.is_masked(X):
+        raise ValueError(
+            f"{what} is a masked array with {int(np.ma.count_masked(X))} masked "
+            "value(s); skae does not honour masks and will not ignore them "
+            f"silently. Fill them ({what}.filled(value)) or drop the masked steps, "
+            f"or pass np.asarray({what}) if the mask does not matter."
+        )
+
+
+def _column_dtype_problem(dtype):
+    """Return why a DataFrame column of this dtype cannot be a feature, or None."""
+    if getattr(dtype, "name", None) == "category":
+        return (
+            "a categorical column is not a magnitude: encode it (for example "
+            "pandas.get_dummies, or .cat.codes when the order of the categories "
+            "means something) or drop it"
+        )
+    if getattr(dtype, "kind", None) in ("M", "m"):
+        return (
+            "time stamps are not a feature: make the column the DataFrame's "
+            "index (X.set_index(column)) or drop it"
+        )
+    return None
+
+
+def _check_frame_columns(X, what="X"):
+    """Refuse DataFrame columns whose dtype is categorical or a date/time type."""
+    if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+        return
+    for name, dtype in zip(X.columns, X.dtypes, strict=False):
+        problem = _column_dtype_problem(dtype)
+        if problem is not None:
+            raise ValueError(
+                f"Column {name!r} of {what} has dtype {dtype}, but every column "
+                f"must be numeric; {problem}."
+            )
+
+
+def _name_non_numeric_column(X, what, exc):
+    """Re-raise a failed conversion of a DataFrame naming the column at fault."""
+    if hasattr(X, "columns"):
+        for name in X.columns:
+            try:
+                np.asarray(X[name], dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"Column {name!r} of {what} is not numeric ({exc}); every "
+                    "column must hold numbers."
+                ) from exc
+    raise exc
+
+
+def _check_not_list_of_1d(X):
+    """Refuse a list of 1-D arrays: neither rows of a series nor sequences."""
+    if (
+        isinstance(X, (list, tuple))
+        and len(X) > 0
+        and all(getattr(member, "ndim", None) == 1 for member in X)
+    ):
+        raise ValueError(
+            f"X is a list of {len(X)} 1-D arrays. A list is read as a set of "
+            "sequences when its members are 2-D, shape (seq_len, n_features): "
+            "for univariate sequences pass [s.reshape(-1, 1) for s in X]; for "
+            "one series whose rows are these arrays pass np.stack(X)."
+        )
 
 
 def is_sequence_input(X):
@@ -68,6 +159,9 @@ def check_series(estimator, X, *, reset):
         A validated array (a new array whenever conversion was needed; never modified
         in place by skae).
     """
+    _check_not_list_of_1d(X)
+    _check_not_masked(X)
+    _check_frame_columns(X)
     if hasattr(X, "ndim") and X.ndim > 3:
         raise ValueError(
             f"X has {X.ndim} dimensions; expected a 2-D series (n_timesteps, "
@@ -85,6 +179,10 @@ def check_series(estimator, X, *, reset):
         )
     except OverflowError as exc:
         raise ValueError(_OVERFLOW.format(what="X", exc=exc)) from exc
+    except ValueError as exc:
+        if hasattr(X, "columns") and "could not convert" in str(exc):
+            _name_non_numeric_column(X, "X", exc)
+        raise
 
 
 def check_sequences(estimator, X, *, reset):
@@ -104,6 +202,7 @@ def check_sequences(estimator, X, *, reset):
     -------
     sequences : list of ndarray of shape (seq_len_i, n_features), dtype float64
     """
+    _check_not_masked(X)
     if isinstance(X, np.ndarray) or (hasattr(X, "ndim") and hasattr(X, "shape")):
         X = np.asarray(X)
         if X.ndim != 3:
@@ -131,6 +230,8 @@ def check_sequences(estimator, X, *, reset):
                 f"Sequence {i} has {np.ndim(member)} dimension(s); every sequence "
                 "must be 2-D with shape (seq_len, n_features)."
             )
+        _check_not_masked(member, f"sequence {i}")
+        _check_frame_columns(member, f"sequence {i}")
         try:
             seq = check_array(
                 member,

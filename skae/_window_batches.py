@@ -23,21 +23,33 @@ class WindowBatches:
     batch_size : int
         Windows per batch.
     shuffle : bool, default=False
-        Draw the windows in a new random order every epoch (from torch's global
-        generator, which the caller seeds).
+        Draw the windows in a new random order every epoch.
     max_windows : int or None, default=None
         Most windows per epoch. With ``shuffle``, each epoch takes a fresh random
         sample of this many windows; without it, a fixed, evenly spaced subset
         (so that a held-out loss compares like with like from epoch to epoch).
+    generator : torch.Generator, default=None
+        Generator of the random order; ``None`` uses torch's global generator.
+        A fit passes its own, so that fits running in parallel threads do not
+        draw from each other's stream.
     **kwargs
         Other iterator parameters skorch may pass (ignored).
     """
 
-    def __init__(self, dataset, batch_size, shuffle=False, max_windows=None, **kwargs):
+    def __init__(
+        self,
+        dataset,
+        batch_size,
+        shuffle=False,
+        max_windows=None,
+        generator=None,
+        **kwargs,
+    ):
         self.dataset = dataset
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.max_windows = max_windows
+        self.generator = generator
 
     def _n_windows(self):
         n = len(self.dataset)
@@ -49,7 +61,7 @@ class WindowBatches:
     def _order(self):
         n, k = len(self.dataset), self._n_windows()
         if self.shuffle:
-            return torch.randperm(n)[:k]
+            return torch.randperm(n, generator=self.generator)[:k]
         if k == n:
             return torch.arange(n)
         return torch.linspace(0, n - 1, k).round().long()

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
     Integral,
-    Interval,
+    NumberInterval,
     _fit_context,
     check_is_fitted,
     check_series,
@@ -200,8 +200,8 @@ class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "window_size": [Interval(Integral, 1, None, closed="left")],
-        "stride": [Interval(Integral, 1, None, closed="left")],
+        "window_size": [NumberInterval(Integral, 1, None, closed="left")],
+        "stride": [NumberInterval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, window_size=32, stride=1):
