@@ -6,15 +6,27 @@ line on stderr, ``skae: error: ...``, with exit status 2 for a wrong command lin
 """
 
 import argparse
+import math
+import numbers
+import os
 import sys
 import time
-import zipfile
 from pathlib import Path
+
+_SAFE_SUFFIX = ".skae"
+_PICKLE_SUFFIXES = (".joblib", ".pkl")
+_MODEL_SUFFIXES = (_SAFE_SUFFIX, *_PICKLE_SUFFIXES)
 
 _EPILOG_TRUST = (
     "A model file named *.skae is written with skae.save_model and loads without "
-    "running code from it. Any other name gives a joblib (pickle) file: loading one "
-    "runs code from it, so only score joblib files you made or trust."
+    "running code from it. A name ending in .joblib or .pkl gives a joblib (pickle) "
+    "file: loading one runs code from it, so only score joblib files you made or "
+    "trust. No other name is accepted."
+)
+
+_PICKLE_WARNING = (
+    "skae: warning: {path} is a joblib pickle: loading it runs code from the file; "
+    "only load files you made or trust (a .skae file is safe)"
 )
 
 
@@ -31,6 +43,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+    def parse_args(self, args=None, namespace=None):
+        """Parse like argparse, pointing an unknown option to its command's help."""
+        args, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = self.prog
+            if getattr(args, "command", None) is not None:
+                prog = f"{self.prog} {args.command}"
+            raise _UsageError(
+                f"unrecognized arguments: {' '.join(extras)} (see '{prog} --help')"
+            )
+        return args
 
 
 def _contamination(text):
@@ -109,7 +133,8 @@ def build_parser():
         "--model",
         required=True,
         metavar="MODEL",
-        help="where to save: MODEL.skae for the safe format, else a joblib file",
+        help="where to save: MODEL.skae for the safe format, or MODEL.joblib "
+        "(MODEL.pkl) for a joblib pickle",
     )
     _add_table_options(fit)
     fit.add_argument(
@@ -199,6 +224,22 @@ def _add_table_options(parser, columns=True):
         "--timestamp-column", metavar="NAME", help="the timestamp column, if any"
     )
     parser.add_argument("--sep", metavar="CHAR", help="field separator (sniffed)")
+    order = parser.add_mutually_exclusive_group()
+    order.add_argument(
+        "--dayfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=True,
+        help="read dates such as 01/02/2024 day first (1 February)",
+    )
+    order.add_argument(
+        "--monthfirst",
+        dest="dayfirst",
+        action="store_const",
+        const=False,
+        help="read them month first (2 January); by default the reading that "
+        "parses every date, and an error when both do and disagree",
+    )
 
 
 def _say(*parts):
@@ -225,16 +266,39 @@ def _describe(series, path):
     return text
 
 
+def _check_output(path, option):
+    """Refuse an output path that cannot be written, before any work is done."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise _DataError(f"cannot write {option} {path}: it is a directory")
+    if not folder.is_dir():
+        raise _DataError(f"cannot write {option} {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK) or (
+        path.exists() and not os.access(path, os.W_OK)
+    ):
+        raise _DataError(f"cannot write {option} {path}: permission denied")
+
+
 def _fit(args):
     import joblib
 
     from ._detector import LSTMAutoencoderDetector
 
+    model = Path(args.model)
+    if model.suffix.lower() not in _MODEL_SUFFIXES:
+        raise _UsageError(
+            f"argument --model: the name must end in {_SAFE_SUFFIX} (safe format) or "
+            f"{' or '.join(_PICKLE_SUFFIXES)} (joblib pickle), got {str(model)!r} "
+            "(see 'skae fit --help')"
+        )
+    _check_output(model, "--model")
     series = _read(
         args.series,
         columns=args.columns,
         timestamp_column=args.timestamp_column,
         sep=args.sep,
+        dayfirst=args.dayfirst,
     )
     _say(_describe(series, args.series))
     X = series.features
@@ -270,9 +334,8 @@ def _fit(args):
         f"held-out loss {history[-1, 'valid_loss']:.4g}; "
         f"threshold {detector.threshold_:.4g}"
     )
-    model = Path(args.model)
     try:
-        if model.suffix == ".skae":
+        if model.suffix.lower() == _SAFE_SUFFIX:
             from ._persistence import save_model
 
             save_model(detector, model)
@@ -284,32 +347,52 @@ def _fit(args):
 
 
 def _load_model(path):
-    import joblib
-
+    """Load a model: a .skae file only through the safe loader, never a pickle."""
     from ._detector import LSTMAutoencoderDetector
 
     path = Path(path)
+    suffix = path.suffix.lower()
     if not path.is_file():
         raise _DataError(f"{path}: no such model file")
-    if zipfile.is_zipfile(path):  # the safe format of skae.save_model
+    if suffix not in _MODEL_SUFFIXES:
+        raise _DataError(
+            f"{path}: not a model file; MODEL must be a {_SAFE_SUFFIX} file from "
+            f"'skae fit', or a {' or '.join(_PICKLE_SUFFIXES)} joblib file you trust"
+        )
+    if suffix == _SAFE_SUFFIX:
         from ._persistence import load_model
 
         try:
-            return load_model(path)
-        except ValueError as error:
-            raise _DataError(_one_line(error)) from None
-    try:
-        model = joblib.load(path)
-    except Exception as error:  # unpickling can raise almost anything
-        raise _DataError(
-            f"{path}: not a model file written by 'skae fit' "
-            f"({type(error).__name__}: {_one_line(error)})"
-        ) from None
+            model = load_model(path)
+        except (ValueError, TypeError, OSError) as error:
+            raise _DataError(
+                f"{path}: not a valid {_SAFE_SUFFIX} model file ({_one_line(error)})"
+            ) from None
+    else:
+        import joblib
+
+        print(_PICKLE_WARNING.format(path=path), file=sys.stderr, flush=True)
+        try:
+            model = joblib.load(path)
+        except Exception as error:  # unpickling can raise almost anything
+            raise _DataError(
+                f"{path}: not a model file written by 'skae fit' "
+                f"({type(error).__name__}: {_one_line(error)})"
+            ) from None
     if not isinstance(model, LSTMAutoencoderDetector) or not hasattr(
         model, "threshold_"
     ):
         raise _DataError(
             f"{path}: holds a {type(model).__name__}, not a fitted skae detector"
+        )
+    threshold = model.threshold_
+    if (
+        not isinstance(threshold, numbers.Real)
+        or isinstance(threshold, bool)
+        or not math.isfinite(threshold)
+    ):
+        raise _DataError(
+            f"{path}: the model's threshold is {threshold!r}, not a finite number"
         )
     return model
 
@@ -317,6 +400,9 @@ def _load_model(path):
 def _score(args):
     import pandas as pd
 
+    _check_output(args.out, "--out")
+    if args.plot is not None:
+        _check_output(args.plot, "--plot")
     detector = _load_model(args.model)
     names = getattr(detector, "feature_names_in_", None)
     series = _read(
@@ -324,6 +410,7 @@ def _score(args):
         columns=None if names is None else list(names),
         timestamp_column=args.timestamp_column,
         sep=args.sep,
+        dayfirst=args.dayfirst,
     )
     _say(_describe(series, args.series))
     X = series.features
@@ -334,7 +421,7 @@ def _score(args):
         )
     try:
         scores = -detector.score_samples(X if names is not None else X.to_numpy())
-    except (ValueError, TypeError) as error:
+    except (ValueError, TypeError, OSError) as error:
         raise _DataError(_one_line(error)) from None
     is_anomaly = (scores > detector.threshold_).astype(int)
     out = pd.DataFrame({"score": scores, "is_anomaly": is_anomaly})
@@ -437,6 +524,12 @@ def main(argv=None):
         return 2
     except _DataError as error:
         print(f"skae: error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, OSError) as error:
+        # a last resort: the promise is one line, never a traceback
+        print(
+            f"skae: error: {type(error).__name__}: {_one_line(error)}", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         print("skae: interrupted", file=sys.stderr)

@@ -1,5 +1,7 @@
 """The ``skae`` command line, end to end through subprocesses and in process."""
 
+import pathlib
+import pickle
 import subprocess
 import sys
 
@@ -72,6 +74,9 @@ def test_fit_then_score_round_trip(nab_csv, tmp_path):
     score = _skae("score", model, nab_csv, "--out", scores_csv, "--plot", plot)
     assert score.returncode == 0, score.stderr
     assert "flagged" in score.stdout
+    # loading a joblib pickle says, on one line, that it runs code
+    (warning,) = score.stderr.strip().splitlines()
+    assert warning.startswith("skae: warning: ") and "runs code" in warning
 
     out = pd.read_csv(scores_csv)
     assert list(out.columns) == ["timestamp", "score", "is_anomaly"]
@@ -129,7 +134,7 @@ def two_feature_model(tmp_path_factory):
     csv = folder / "two.csv"
     frame.to_csv(csv, sep=";", index=False)
     model = folder / "two.joblib"
-    status = main(["fit", str(csv), "--model", str(model), *TINY])
+    status = main(["fit", str(csv), "--model", str(model), "--dayfirst", *TINY])
     assert status == 0
     return csv, model, frame
 
@@ -138,22 +143,40 @@ def test_fit_detects_separator_timestamp_and_labels(two_feature_model, capsys):
     csv, model, _ = two_feature_model
     detector = joblib.load(model)
     assert list(detector.feature_names_in_) == ["a", "b"]
-    status, out, _ = _run(capsys, "score", model, csv, "--out", csv.with_suffix(".o"))
+    out_csv = csv.with_suffix(".o")
+    status, out, _ = _run(capsys, "score", model, csv, "--out", out_csv, "--dayfirst")
     assert status == 0
     assert "timestamps in 'date'" in out and "labels in 'anomaly'" in out
     assert "labelled anomaly windows" in out and "AUC-PR" in out
-    scores = pd.read_csv(csv.with_suffix(".o"))
+    scores = pd.read_csv(out_csv)
     assert list(scores.columns) == ["date", "score", "is_anomaly"]
-    assert pd.to_datetime(scores["date"]).iloc[1] == pd.Timestamp("2024-01-01 01:00")
+    dates = pd.to_datetime(scores["date"])
+    assert dates.iloc[1] == pd.Timestamp("2024-01-01 01:00")
+    assert dates.iloc[-1] == pd.Timestamp("2024-01-10 23:00")  # ten days, day first
+
+
+def test_ambiguous_dates_are_refused_naming_the_options(two_feature_model, capsys):
+    # 01/01/2024 .. 10/01/2024 read month first would span ten months, silently
+    csv, model, _ = two_feature_model
+    status, _, err = _run(capsys, "score", model, csv, "--out", csv.with_suffix(".o"))
+    assert status == 1 and err.count("\n") == 2  # the pickle warning, the error
+    error = err.splitlines()[-1]
+    assert error.startswith("skae: error: ")
+    assert "--dayfirst" in error and "--monthfirst" in error
+    status, _, err = _run(capsys, "fit", csv, "--model", csv.with_suffix(".skae"))
+    assert status == 1 and "--dayfirst" in err
 
 
 def test_score_rejects_missing_columns(two_feature_model, tmp_path, capsys):
     csv, model, frame = two_feature_model
     other = tmp_path / "other.csv"
     frame.drop(columns="b").to_csv(other, index=False)
-    status, _, err = _run(capsys, "score", model, other, "--out", tmp_path / "o.csv")
+    status, _, err = _run(
+        capsys, "score", model, other, "--out", tmp_path / "o.csv", "--dayfirst"
+    )
     assert status == 1
-    assert "no column 'b'" in err and err.count("\n") == 1
+    error = err.splitlines()[-1]  # after the pickle warning
+    assert "no column 'b'" in error and error.startswith("skae: error: ")
 
 
 @pytest.mark.parametrize(
@@ -231,3 +254,132 @@ def test_safe_model_format_round_trip(nab_csv, tmp_path, capsys):
     damaged.write_bytes(bytes(data))
     status, _, err = _run(capsys, "score", damaged, nab_csv, "--out", scores_csv)
     assert status == 1 and err.startswith("skae: error: ") and err.count("\n") == 1
+
+
+# ------------------------------------------------- model files and one-line errors
+
+
+class _TouchOnLoad:
+    """Unpickling this object creates ``marker``: it stands for any code."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_a_pickle_named_skae_is_never_unpickled(nab_csv, tmp_path, capsys):
+    payload = pickle.dumps(_TouchOnLoad(tmp_path / "control"))
+    pickle.loads(payload)  # the payload does run code when unpickled
+    assert (tmp_path / "control").exists()
+
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.skae"
+    evil.write_bytes(pickle.dumps(_TouchOnLoad(marker)))
+    out = tmp_path / "o.csv"
+    status, _, err = _run(capsys, "score", evil, nab_csv, "--out", out)
+    assert status == 1
+    assert err.startswith("skae: error: ") and err.count("\n") == 1
+    assert "not a valid .skae model file" in err
+    assert not marker.exists()
+    assert not out.exists()
+
+
+def test_a_model_name_without_a_known_suffix_is_refused(nab_csv, tmp_path, capsys):
+    model = tmp_path / "model.bin"
+    status, out, err = _run(capsys, "fit", nab_csv, "--model", model, *TINY)
+    assert status == 2 and err.count("\n") == 1
+    assert ".skae" in err and ".joblib" in err and ".pkl" in err
+    assert "training" not in out and not model.exists()
+    # a CSV given as the model is a one-line error that says what MODEL must be
+    status, _, err = _run(capsys, "score", nab_csv, nab_csv, "--out", tmp_path / "o")
+    assert status == 1 and err.count("\n") == 1
+    assert "not a model file" in err and ".skae" in err
+    assert "IndexError" not in err
+
+
+def test_fit_checks_the_model_path_before_training(nab_csv, tmp_path, capsys):
+    model = tmp_path / "missing" / "dir" / "m.skae"
+    status, out, err = _run(capsys, "fit", nab_csv, "--model", model, *TINY)
+    assert status == 1 and err.count("\n") == 1
+    assert "cannot write --model" in err and "no folder" in err
+    assert "training" not in out  # refused before reading and training
+    status, out, err = _run(capsys, "fit", nab_csv, "--model", tmp_path / "m.skae",
+                            "--window-size", "16", "--max-epochs", "1",
+                            "--hidden-size", "4", "--train-size", "100")  # fmt: skip
+    assert status == 0, err
+
+
+def test_score_checks_the_output_path_first(two_feature_model, tmp_path, capsys):
+    csv, model, _ = two_feature_model
+    missing = tmp_path / "no" / "scores.csv"
+    status, _, err = _run(capsys, "score", model, csv, "--out", missing, "--dayfirst")
+    assert status == 1 and err.count("\n") == 1  # before the pickle is loaded
+    assert "cannot write --out" in err
+
+
+def test_a_threshold_that_is_not_a_number_is_a_one_line_error(
+    two_feature_model, tmp_path, capsys
+):
+    csv, model, _ = two_feature_model
+    detector = joblib.load(model)
+    detector.threshold_ = "high"
+    bad = tmp_path / "bad.joblib"
+    joblib.dump(detector, bad)
+    status, _, err = _run(capsys, "score", bad, csv, "--out", tmp_path / "o.csv",
+                          "--dayfirst")  # fmt: skip
+    assert status == 1
+    error = err.strip().splitlines()[-1]
+    assert error.startswith("skae: error: ") and "threshold" in error
+    assert "'high'" in error
+
+
+@pytest.mark.parametrize("error", [ValueError, TypeError, OSError])
+def test_errors_from_loading_and_scoring_are_one_line(
+    two_feature_model, tmp_path, capsys, monkeypatch, error
+):
+    import skae._persistence
+
+    csv, model, _ = two_feature_model
+    safe = tmp_path / "m.skae"
+    safe.write_bytes(b"not read")
+
+    def refuse(*args, **kwargs):
+        raise error("threshold_ must be a finite float")
+
+    monkeypatch.setattr(skae._persistence, "load_model", refuse)
+    args = ("--out", tmp_path / "o.csv", "--dayfirst")
+    status, _, err = _run(capsys, "score", safe, csv, *args)
+    assert status == 1 and err.count("\n") == 1 and "threshold_ must be" in err
+    assert err.startswith("skae: error: ")
+
+    from skae import LSTMAutoencoderDetector
+
+    monkeypatch.setattr(LSTMAutoencoderDetector, "score_samples", refuse)
+    status, _, err = _run(capsys, "score", model, csv, *args)
+    assert status == 1
+    assert err.strip().splitlines()[-1].startswith("skae: error: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["demo", "fit", "score"])
+def test_an_unknown_option_points_to_its_commands_help(command, capsys):
+    args = {
+        "demo": [],
+        "fit": ["x.csv", "--model", "m.skae"],
+        "score": ["m", "s", "--out", "o"],
+    }
+    status, _, err = _run(capsys, command, *args[command], "--bogus")
+    assert status == 2 and err.count("\n") == 1
+    assert "--bogus" in err and f"'skae {command} --help'" in err
+
+
+def test_verbose_fit_writes_no_colour_codes_to_a_pipe(nab_csv, tmp_path):
+    fit = _skae(
+        "fit", nab_csv, "--model", tmp_path / "m.skae", "--train-size", "200",
+        "--window-size", "16", "--hidden-size", "4", "--max-epochs", "1", "-v",
+    )  # fmt: skip
+    assert fit.returncode == 0, fit.stderr
+    assert "train_loss" in fit.stdout
+    assert "\x1b[" not in fit.stdout
