@@ -120,3 +120,78 @@ def test_transformer_checks_its_input():
         transformer.transform(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="values for 4 windows"):
         transformer.aggregate(np.zeros(4), n_timesteps=20)
+
+
+# ------------------------------------------------- issue 12, item 6: clear errors
+
+
+@pytest.mark.parametrize(
+    "param", ["window_size", "hidden_size", "max_epochs", "n_sigmas", "lr"]
+)
+def test_booleans_are_not_numbers(param):
+    # before: True satisfied Interval(Integral, ...) and was taken as 1
+    with pytest.raises(ValueError, match=f"'{param}' parameter.*Got True"):
+        _detector(**{param: True}).fit(np.random.default_rng(0).normal(size=(100, 2)))
+
+
+def test_booleans_are_not_numbers_in_the_transformers():
+    from skae import LSTMEncoderTransformer
+
+    with pytest.raises(ValueError, match="'stride' parameter.*Got True"):
+        SlidingWindowTransformer(stride=True).fit(np.zeros((20, 2)))
+    with pytest.raises(ValueError, match="'hidden_size' parameter.*Got False"):
+        LSTMEncoderTransformer(hidden_size=False).fit(np.zeros((20, 2)))
+
+
+@pytest.mark.parametrize("device", ["foo", "", "xpu", "cuda:x"])
+def test_unknown_device_is_a_clear_error(device):
+    # before: torch.device("foo") raised a RuntimeError from deep inside torch
+    with pytest.raises(ValueError, match=rf"device='{device}'.*\"cpu\", \"cuda\""):
+        _detector(device=device).fit(np.random.default_rng(0).normal(size=(100, 2)))
+
+
+@pytest.mark.parametrize("kind", ["category", "datetime", "timedelta", "strings"])
+def test_dataframe_column_of_the_wrong_kind_is_named(kind):
+    pd = pytest.importorskip("pandas")
+    n = 60
+    columns = {
+        "category": pd.Categorical([1.0, 2.0] * (n // 2)),
+        "datetime": pd.date_range("2024-01-01", periods=n, freq="h"),
+        "timedelta": pd.to_timedelta(np.arange(n), unit="s"),
+        "strings": ["a", "b"] * (n // 2),
+    }
+    X = pd.DataFrame({"level": np.arange(n, dtype=float), "odd": columns[kind]})
+    before = X.copy()
+    # before: a numeric category was silently used as a number; a datetime
+    # column failed with numpy's DTypePromotionError
+    with pytest.raises(ValueError, match="Column 'odd' of X"):
+        _detector().fit(X)
+    pd.testing.assert_frame_equal(X, before)
+
+
+def test_list_of_1d_arrays_is_refused():
+    rng = np.random.default_rng(0)
+    # before: read as a series of 4 rows ("fewer than window_size"), or with
+    # equal lengths silently as one series with 30 features
+    for lengths in ([30, 40, 35, 50], [30, 30, 30, 30]):
+        X = [rng.normal(size=n) for n in lengths]
+        with pytest.raises(ValueError, match=r"list of 4 1-D arrays.*reshape"):
+            _detector().fit(X)
+    # lists of rows (lists of numbers) stay one series
+    rows = rng.normal(size=(60, 2)).tolist()
+    assert _detector().fit(rows).n_features_in_ == 2
+
+
+def test_masked_array_is_refused_not_silently_unmasked():
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    masked = np.ma.masked_array(X, mask=X > 1.5)
+    # before: the mask was dropped and the masked values trained the model
+    with pytest.raises(ValueError, match="masked array with .* masked value"):
+        _detector().fit(masked)
+    with pytest.raises(ValueError, match="sequence 1 is a masked array"):
+        _detector().fit([X[:50], np.ma.masked_array(X[50:], mask=X[50:] > 1.5)])
+    with pytest.raises(ValueError, match="masked array"):
+        _detector().fit(np.ma.masked_array(X.reshape(4, 25, 2), mask=True))
+    assert np.ma.count_masked(masked) > 0  # the caller's mask is kept
+    # a masked array with nothing masked loses nothing
+    _detector().fit(np.ma.masked_array(X))
