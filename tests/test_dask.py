@@ -2,14 +2,18 @@
 
 import os
 import warnings
+from unittest import mock
 
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
+import skae._detector
 from skae import LSTMAutoencoderDetector, score_dask
 
 da = pytest.importorskip("dask.array")
@@ -75,6 +79,123 @@ def test_feature_names_carry_over_without_warnings():
         warnings.simplefilter("error")
         scores = score_dask(detector, da.from_array(X.to_numpy(), chunks=(30, 2)))
         np.testing.assert_allclose(scores.compute(), detector.score_samples(X))
+
+
+# ------------------------------------------------- exact equality for any chunking
+
+# (window_size, score_stride, fitted on a DataFrame)
+DETECTORS = [
+    (8, 1, False),
+    (8, 3, True),
+    (8, 8, False),
+    (32, "auto", False),
+    (32, 32, False),
+]
+METHODS = ["score_samples", "decision_function", "predict"]
+N_MAX = 300
+
+
+@pytest.fixture(scope="module")
+def detectors():
+    X = _series(N_MAX, seed=4)
+    fitted = {}
+    for window_size, score_stride, frame in DETECTORS:
+        data = pd.DataFrame(X, columns=["flow", "pressure"]) if frame else X
+        fitted[window_size, score_stride, frame] = LSTMAutoencoderDetector(
+            window_size=window_size,
+            hidden_size=4,
+            max_epochs=1,
+            score_stride=score_stride,
+            random_state=0,
+        ).fit(data)
+    return fitted
+
+
+def _one_window_per_forward_pass():
+    # A window's float32 result can change in its last bit with the other windows
+    # of its forward pass (on CPU: a batch of one takes another kernel), and chunked
+    # scoring batches windows differently. One window per pass takes that rounding
+    # out, so chunked and in-memory scores must then be equal to the last bit
+    # exactly when every step is scored from the same windows.
+    return mock.patch.object(skae._detector, "_SCORE_BATCH", 1)
+
+
+def _exact_check(detector, X, chunks, method="score_samples"):
+    if hasattr(detector, "feature_names_in_"):
+        X = pd.DataFrame(X, columns=detector.feature_names_in_)
+    lazy = score_dask(
+        detector, da.from_array(np.asarray(X), chunks=(chunks, 2)), method=method
+    )
+    with _one_window_per_forward_pass():
+        expected = getattr(detector, method)(X)
+        result = lazy.compute(scheduler="synchronous")
+    assert lazy.shape == expected.shape
+    assert result.dtype == expected.dtype
+    np.testing.assert_allclose(result, expected, rtol=1e-12, atol=0)
+
+
+@st.composite
+def _chunkings(draw, window_size):
+    """Chunk sizes summing to n: single steps, chunks shorter and longer than a
+    window, a short last chunk."""
+    n = draw(st.integers(window_size, N_MAX))
+    sizes = draw(
+        st.lists(
+            st.one_of(st.integers(1, window_size), st.integers(1, n)),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    chunks, total = [], 0
+    for size in sizes:
+        size = min(size, n - total)
+        if size == 0:
+            break
+        chunks.append(size)
+        total += size
+    if total < n:
+        chunks.append(n - total)
+    return tuple(chunks)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, data):
+    key = data.draw(st.sampled_from(DETECTORS), label="detector")
+    chunks = data.draw(_chunkings(key[0]), label="chunks")
+    method = data.draw(st.sampled_from(METHODS), label="method")
+    X = _series(sum(chunks), seed=5)
+    _exact_check(detectors[key], X, chunks, method)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        (99,) * 5 + (5,),  # the issue's (9999,) on 50,000 steps: last chunk 5 steps
+        (490, 10),
+        (480, 20),
+        (250, 240, 10),
+        (500,),  # one chunk
+        (1,) * 500,
+    ],
+    ids=["regular-short-tail", "490-10", "480-20", "250-240-10", "one-chunk", "ones"],
+)
+@pytest.mark.parametrize("method", METHODS)
+def test_the_issues_chunkings(detectors, chunks, method):
+    # the issue's 50,000 steps, window 32 and default scoring stride, scaled down
+    X = _series(500, seed=6)
+    X[495] += 2.0  # an anomaly in the short last chunk
+    _exact_check(detectors[32, "auto", False], X, chunks, method)
+
+
+def test_chunks_are_chosen_before_dask_could_rechunk(detectors):
+    # boundaries on the scoring grid, every chunk at least window_size - 1 long
+    detector = detectors[32, "auto", False]
+    X = da.from_array(_series(500), chunks=((99,) * 5 + (5,), 2))
+    chunks = score_dask(detector, X).chunks[0]
+    assert sum(chunks) == 500
+    assert min(chunks) >= 31
+    assert all((edge - 31) % 8 == 0 for edge in np.cumsum(chunks)[:-1])
 
 
 def test_bad_input_is_refused(fitted):
