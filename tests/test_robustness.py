@@ -218,3 +218,31 @@ def test_scoring_from_several_threads_equals_serial_scoring():
     for expected, got in zip(serial, threaded, strict=True):
         np.testing.assert_array_equal(got, expected)
     assert not torch.is_inference_mode_enabled()
+
+
+@pytest.mark.parametrize("form", ["series", "sequences"])
+def test_loss_growing_by_orders_of_magnitude_stops_training(form):
+    # before: lr=1e6 trained to a finite loss around 1e12 and returned that model
+    # without a word
+    X = noise(200) if form == "series" else noise(200).reshape(40, 5, 2)
+    detector = tiny(lr=1e6, max_epochs=20, batch_size=8)
+    with pytest.raises(TrainingDivergedError, match=r"grew to .* in epoch 1,.*lr=1e"):
+        detector.fit(X)
+
+
+@pytest.mark.parametrize(
+    "X, params",
+    [
+        (noise(200) * 1e4 + 5e4, {"standardize": False, "lr": 1e-2}),
+        (
+            np.r_[noise(100) * 1e-3, noise(100) * 300.0],
+            {"standardize": False, "lr": 1e-2},
+        ),
+        (np.zeros((200, 2)), {"lr": 1e-2}),
+        (noise(200), {"lr": 0.1, "noise_std": 1.0}),
+    ],
+    ids=["large_offset", "mixed_scales", "constant", "large_lr_and_noise"],
+)
+def test_divergence_rule_does_not_fire_on_ordinary_training(X, params):
+    detector = tiny(max_epochs=8, batch_size=8, window_size=5, **params).fit(X)
+    assert len(detector.history_) >= 2
