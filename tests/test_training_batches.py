@@ -83,3 +83,51 @@ def test_detector_bounds_each_epoch_and_stays_reproducible():
     assert full.history_[0, "train_batch_count"] == math.ceil(n_train_windows / 16)
     with pytest.raises(ValueError, match="max_windows_per_epoch"):
         LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": 0}).fit(X)
+
+
+def _epoch_of(iterator):
+    """The batches of one pass: indices, window starts, or sequence lengths."""
+    epoch = []
+    for batch in iterator:
+        if isinstance(batch, list):  # a sampler's indices
+            epoch.append(batch)
+        elif isinstance(batch[0], dict):  # sequence i holds the value len(i)
+            epoch.append(batch[0]["x"][:, 0, 0].tolist())
+        else:
+            epoch.append(_starts_of(batch[0]))
+    return epoch
+
+
+def test_batch_order_comes_from_the_fits_generator_only():
+    # before: every shuffled epoch drew from torch's global generator, which
+    # fits in other threads were seeding at the same time
+    from skae._net import (
+        LengthBucketSampler,
+        SequenceDataset,
+        collate_sequences,
+        length_bucketed_loader,
+    )
+
+    dataset = _dataset(n=200)
+    sequences = SequenceDataset([np.full((n, 1), n) for n in range(5, 105)])
+
+    def iterators(seed):
+        generator = torch.Generator().manual_seed(seed)
+        return [
+            WindowBatches(dataset, 16, shuffle=True, generator=generator),
+            LengthBucketSampler(range(5, 105), 8, shuffle=True, generator=generator),
+            length_bucketed_loader(
+                sequences, 8, True, generator, collate_fn=collate_sequences
+            ),
+        ]
+
+    torch.manual_seed(0)
+    state = torch.get_rng_state()
+    first = [[_epoch_of(it), _epoch_of(it)] for it in iterators(1)]
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(99)  # the global generator plays no part
+    assert [[_epoch_of(it), _epoch_of(it)] for it in iterators(1)] == first
+    other = [[_epoch_of(it), _epoch_of(it)] for it in iterators(2)]
+    for mine, theirs in zip(first, other, strict=True):
+        assert mine[0] != mine[1]  # a new order every epoch
+        assert mine != theirs
