@@ -44,16 +44,25 @@ def _x_values(n_timesteps, timestamps):
     return x
 
 
-def _shade_runs(ax, x, mask, **style):
+# a run shorter than this share of the series is too narrow to see as a span
+_MIN_VISIBLE_SHARE = 1 / 300
+
+
+def _shade_runs(ax, x, mask, mark_short=False, **style):
     """Shade each run of True in ``mask``, from its first step to the next run's.
 
     A run ends where the step after it starts (or at the last step), so that a run
-    of one step still has a width.
+    of one step still has a width. With ``mark_short``, a run narrower than
+    ``_MIN_VISIBLE_SHARE`` of the series (one step of a long series is far below a
+    pixel) also gets a vertical line, which is drawn at least a line wide.
     """
     starts, ends = _runs(mask)
+    color = style.get("color")
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         label = style.pop("label", None) if i == 0 else None
         ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
+        if mark_short and end - start < _MIN_VISIBLE_SHARE * len(x):
+            ax.axvline(x[start], color=color, lw=1.2, alpha=0.8, zorder=1)
 
 
 def _datetime_index(X):
@@ -115,7 +124,9 @@ def plot_scores(
         Steps whose score exceeds it are marked as flagged, for example
         ``detector.threshold_``.
     y : array-like of shape (n_timesteps,), default=None
-        Labels, ``1`` = anomaly and ``0`` = normal; runs of ``1`` are shaded.
+        Labels, ``1`` = anomaly and ``0`` = normal; runs of ``1`` are shaded, and
+        a run too short to see as a shade (one step of a long series) also gets a
+        vertical line.
     timestamps : array-like of shape (n_timesteps,), default=None
         Values for the time axis; the step index when None.
     feature_names : list of str, default=None
@@ -208,6 +219,7 @@ def plot_scores(
                 ax,
                 x,
                 y == 1,
+                mark_short=True,
                 color=_LABEL_COLOR,
                 alpha=0.25,
                 lw=0,

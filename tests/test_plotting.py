@@ -69,6 +69,19 @@ def test_plot_scores_draws_threshold_flags_and_label_windows():
     assert "flagged (3 steps)" in labels and "labelled anomaly" in labels
 
 
+def test_a_one_step_labelled_anomaly_is_drawn_visibly():
+    # one step of 20,000 is far narrower than a pixel: it gets a line on both axes
+    n = 20_000
+    y = np.zeros(n, dtype=int)
+    y[[5_000, n - 1]] = 1  # also the last step, whose span has no width at all
+    y[10_000:12_000] = 1  # a long window needs no line
+    fig = plot_scores(np.sin(np.arange(n) / 50), np.ones(n), y=y)
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        marks = [ln.get_xdata()[0] for ln in lines if ln.get_color() == "tab:orange"]
+        assert sorted(marks) == [5_000, n - 1]
+
+
 def test_plot_scores_standardises_several_features_and_names_them():
     rng = np.random.default_rng(1)
     X = np.c_[rng.normal(100, 10, 80), rng.normal(0, 0.01, 80)]
