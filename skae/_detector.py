@@ -92,8 +92,13 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     device : str, default="auto"
         Torch device to train and score on; ``"auto"`` uses a GPU when there is one.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation and batch order, so that ``fit`` is
-        reproducible on the same machine.
+        Seeds the fit's own random generator (initial weights, batch order,
+        training noise), so that ``fit`` is reproducible on the same machine,
+        also when several fits run at once in threads; torch's global generator
+        is left alone. ``None`` draws a fresh seed. With ``num_layers > 1`` and
+        ``dropout > 0`` on CPU, training steps of concurrent fits take turns (a
+        lock) so that dropout stays reproducible; on a GPU, cuDNN draws dropout
+        from a state of its own that the seed does not reach.
     verbose : int, default=0
         ``1`` prints skorch's table of training and held-out loss per epoch.
     noise_std : float, default=0.0

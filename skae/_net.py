@@ -12,7 +12,7 @@ results they give one after another, and torch's global generator is never used.
 The one exception is dropout between stacked LSTM layers, which torch draws from the
 global generator: those training steps run under a process-wide lock, with the
 global generator seeded from the fit's own one and restored afterwards (on CUDA,
-cuDNN keeps its own dropout state, which no seed reaches).
+cuDNN keeps a dropout state of its own, which a fit's seed does not reach).
 """
 
 import math
