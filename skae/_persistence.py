@@ -10,21 +10,26 @@ exactly two members, stored uncompressed,
 - ``weights.safetensors``: the network's ``state_dict`` in the safetensors format
   (raw tensors and a JSON header, no code).
 
-Loading parses JSON and safetensors only, never pickle, checks both digests, and
-rebuilds the network from the parameters. The digests catch truncation, corruption
-and edits that did not recompute them; they are not a signature (anyone can write a
-new, consistent file), so they protect integrity, while the format itself
-guarantees that loading an untrusted file cannot run code.
+Loading parses JSON and safetensors only, never pickle, and checks both digests.
+The digests catch truncation, corruption and edits that did not recompute them;
+they are not a signature (anyone can write a new, consistent file). So every field
+is then checked as if the file were hostile: each parameter and each fitted
+attribute (:data:`_FITTED`, one line per attribute) for its type, shape, range and
+consistency, and the weights' names, shapes and dtypes against the network the
+parameters describe, all before a network is allocated. A forged file is refused
+with a ``ValueError`` naming the field, or scores exactly as its stored weights say.
 """
 
 import hashlib
 import json
+import math
 import os
 import re
 import tempfile
 import warnings
 import zipfile
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,17 +44,110 @@ _ARRAY_TAG = "__ndarray__"
 _FLOAT_TAG = "__float__"
 _ARRAY_KINDS = "biufU"
 _FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
-# fitted attributes a model file must have; others are restored when present
-_REQUIRED_FITTED = (
-    "threshold_",
-    "offset_",
-    "mean_",
-    "scale_",
-    "n_features_in_",
-    "device_",
-)
 # fitted attributes held by the network rather than by the JSON
 _NET_ATTRIBUTES = ("net_", "history_")
+# torch devices a file may name (never "meta" and the like)
+_DEVICE = re.compile(r"cpu|mps|cuda(:[0-9]{1,4})?")
+# integer parameters beyond int64 are absurd; more threads than this crash torch
+_MAX_INT, _MAX_THREADS = 2**63 - 1, 1024
+_MAX_STRING_ARRAY_BYTES = 2**24
+
+
+class _Field(NamedTuple):
+    """What one fitted attribute may hold; see :data:`_FITTED`."""
+
+    kind: str  # a key of _KINDS
+    shape: tuple = ()  # arrays: "F" is n_features_in_, None any length >= 1
+    rule: tuple = None  # (test(value, detector) -> bool(s), what it demands)
+    required: object = True  # or a test(detector, names in the file) -> bool
+
+
+_KINDS = {  # kind: (test of the decoded value, what it must be)
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, float) and math.isfinite(v), "a finite float"),
+    "floats": (
+        lambda v: (
+            isinstance(v, np.ndarray)
+            and v.dtype.kind == "f"
+            and v.dtype.itemsize == 8
+            and bool(np.isfinite(v).all())
+        ),
+        "a finite float64 array",
+    ),
+    "names": (
+        lambda v: isinstance(v, np.ndarray) and v.dtype == object,
+        "an array of strings",
+    ),
+    "indices": (
+        lambda v: (
+            v is None
+            or isinstance(v, list)
+            and all(type(i) is int for i in v)
+            and v == sorted(set(v))
+        ),
+        "None or a list of increasing feature indices",
+    ),
+    "device": (
+        lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None,
+        "a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
+    ),
+}
+_GAUSSIAN = {"error_mean_", "error_covariance_", "error_precision_"}
+
+
+def _gaussian(detector, names):
+    # the three come together, and anomaly_score="mahalanobis" scores with them
+    return detector.anomaly_score == "mahalanobis" or bool(_GAUSSIAN & names)
+
+
+def _close(value, expected):
+    return math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-300)
+
+
+# rules: (test(value, detector) -> bool or bool array, what it demands)
+_AT_LEAST_1 = (lambda v, d: v >= 1, "must be >= 1")
+_NON_NEGATIVE = (lambda v, d: v >= 0, "must be >= 0")
+_POSITIVE = (lambda v, d: v > 0, "must be > 0")
+_OFFSET = (lambda v, d: v == -d.threshold_, "must be -threshold_")
+_STRIDE = (lambda v, d: 1 <= v <= d.window_size, "must be in [1, window_size]")
+_INDICES = (
+    lambda v, d: all(0 <= i < d.n_features_in_ for i in v or ()),
+    "must be feature indices below n_features_in_",
+)
+_MEAN = (
+    lambda v, d: _close(v, np.mean(d.heldout_errors_)),
+    "must be the mean of heldout_errors_",
+)
+_STD = (
+    lambda v, d: _close(v, np.std(d.heldout_errors_)),
+    "must be the standard deviation of heldout_errors_",
+)
+_PRECISION = (
+    lambda v, d: np.array_equal(v, v.T) and np.linalg.eigvalsh(v).min() > 0,
+    "must be symmetric positive definite",
+)
+
+# Every fitted attribute a model file may hold, one line each, checked in this
+# order (a rule may use the attributes above it): kind, shape, rule, required. An
+# attribute that ``fit`` starts to set needs a line here: save_model refuses to
+# write, and load_model to read, any other.
+_FITTED = {
+    "n_features_in_": _Field("int", rule=_AT_LEAST_1),
+    "threshold_": _Field("float", rule=_NON_NEGATIVE),
+    "offset_": _Field("float", rule=_OFFSET),
+    "mean_": _Field("floats", ("F",)),
+    "scale_": _Field("floats", ("F",), _POSITIVE),
+    "device_": _Field("device"),
+    "score_stride_": _Field("int", rule=_STRIDE),
+    "centered_features_": _Field("indices", rule=_INDICES),
+    "heldout_errors_": _Field("floats", (None,), _NON_NEGATIVE),
+    "heldout_mean_": _Field("float", rule=_MEAN),
+    "heldout_std_": _Field("float", rule=_STD),
+    "feature_names_in_": _Field("names", ("F",), required=False),
+    "error_mean_": _Field("floats", ("F",), _NON_NEGATIVE, required=_gaussian),
+    "error_covariance_": _Field("floats", ("F", "F"), required=_gaussian),
+    "error_precision_": _Field("floats", ("F", "F"), _PRECISION, required=_gaussian),
+}
 
 
 def save_model(detector, path):
@@ -69,7 +167,8 @@ def save_model(detector, path):
     ------
     TypeError
         When ``detector`` is not an ``LSTMAutoencoderDetector``, or one of its
-        parameters or fitted attributes cannot be stored as JSON.
+        parameters or fitted attributes cannot be stored as JSON, or it has a
+        fitted attribute (a name ending in ``_``) that the format does not know.
 
     See Also
     --------
@@ -103,6 +202,17 @@ def save_model(detector, path):
             f"{type(detector).__name__}."
         )
     check_is_fitted(detector)
+    fitted = {
+        name: value
+        for name, value in vars(detector).items()
+        if _FITTED_NAME.match(name) and name not in _NET_ATTRIBUTES
+    }
+    unknown = sorted(set(fitted) - set(_FITTED))
+    if unknown:
+        raise TypeError(
+            f"Cannot store the fitted attributes {unknown}: the model format does "
+            "not know them (each needs a line in skae._persistence._FITTED)."
+        )
     weights = save_tensors(
         {
             name: tensor.detach().cpu().contiguous()
@@ -113,11 +223,7 @@ def save_model(detector, path):
         "class": type(detector).__name__,
         "versions": _versions(),
         "params": _encode_params(detector),
-        "fitted": {
-            name: _encode(value, name)
-            for name, value in vars(detector).items()
-            if _FITTED_NAME.match(name) and name not in _NET_ATTRIBUTES
-        },
+        "fitted": {name: _encode(value, name) for name, value in fitted.items()},
         "history": _encode(list(detector.history_), "history_"),
         "weights": {"file": _WEIGHTS_NAME, "sha256": _sha256(weights)},
     }
@@ -138,10 +244,10 @@ def load_model(path, *, device=None):
     path : str or os.PathLike
         The model file.
     device : str, default=None
-        Torch device to score on. ``None`` uses the device the model was trained
-        on when it is available here and the CPU otherwise (so a model trained on
-        a GPU loads on a CPU-only machine); ``"auto"`` uses a GPU when there is
-        one.
+        Torch device to score on: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or
+        ``"mps"``. ``None`` uses the device the model was trained on when it is
+        available here and the CPU otherwise (so a model trained on a GPU loads on
+        a CPU-only machine); ``"auto"`` uses a GPU when there is one.
 
     Returns
     -------
@@ -154,15 +260,26 @@ def load_model(path, *, device=None):
     ValueError
         When the file is not a skae model file, is truncated or corrupted, was
         modified after saving (a digest does not match), was written by a newer
-        format version, or its weights do not fit its parameters. The message
-        names the problem.
+        format version, or holds a parameter, a fitted attribute or weights that
+        no ``fit`` could have produced: of the wrong type, shape or range,
+        inconsistent with each other (``offset_ != -threshold_``), unknown, or
+        weights that do not fit the parameters. The message names the field.
+        Everything is checked before a network is allocated, so the network
+        allocated is never larger than the weights the file holds.
 
     See Also
     --------
     save_model : write the file.
+
+    Notes
+    -----
+    The digests detect corruption, not a forger: anyone can write a consistent
+    file. A forged file that passes the checks scores exactly as its stored
+    weights and fitted values say; loading any file never runs code.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
+    from skorch.history import History
 
     from . import _net
 
@@ -170,11 +287,24 @@ def load_model(path, *, device=None):
     members = _read_zip(path)
     try:
         document = json.loads(
-            members[_JSON_NAME].decode("utf-8"), parse_constant=_refuse_constant
+            members[_JSON_NAME].decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
         )
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: {_JSON_NAME} is not valid JSON ({exc}).") from exc
-    model = _check_document(document, path)
+    try:
+        model = _check_document(document, path)
+        detector = _rebuild_detector(model, path)
+        history = _decode(model["history"], "history")
+        if not all(isinstance(epoch, dict) and _plain(epoch, 3) for epoch in history):
+            raise ValueError(
+                f"{path}: the training history must be a list of dicts of numbers "
+                "and strings (and lists of such dicts)."
+            )
+    except RecursionError as exc:
+        raise ValueError(f"{path}: {_JSON_NAME} is nested too deeply.") from exc
+    target = _target_device(detector.device_, device, _net)
 
     weights = members[_WEIGHTS_NAME]
     if _sha256(weights) != model["weights"].get("sha256"):
@@ -182,20 +312,20 @@ def load_model(path, *, device=None):
             f"{path}: {_WEIGHTS_NAME} does not match the SHA-256 recorded in "
             f"{_JSON_NAME}: the weights were modified or corrupted after saving."
         )
-    try:
+    try:  # allocates what the file holds, no more
         state_dict = load_tensors(weights)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{path}: cannot read {_WEIGHTS_NAME} ({exc}).") from exc
-
-    try:
-        detector = _rebuild_detector(model, path)
-        target = _target_device(detector.device_, device, _net)
-        detector.net_ = _rebuild_net(detector, state_dict, target, _net)
-    except RecursionError as exc:
-        raise ValueError(f"{path}: {_JSON_NAME} is nested too deeply.") from exc
-    from skorch.history import History
-
-    detector.net_.history = History(_decode(model["history"], "history"))
+    problem = _weights_problem(state_dict, detector)
+    if problem:
+        raise ValueError(
+            f"{path}: the weights do not fit the parameters (n_features_in_="
+            f"{detector.n_features_in_}, hidden_size={detector.hidden_size}, "
+            f"num_layers={detector.num_layers}, decoder_feed="
+            f"{detector.decoder_feed!r}): {problem}."
+        )
+    detector.net_ = _rebuild_net(detector, state_dict, target, _net)
+    detector.net_.history = History(history)
     detector.history_ = detector.net_.history
     return detector
 
@@ -320,6 +450,13 @@ def _refuse_constant(name):
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def _check_document(document, path):
     """Check the format, its version and the content digest; return the model."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
@@ -374,7 +511,9 @@ def _decode(value, name):
 
 
 def _decode_array(value, name):
-    if set(value) != {_ARRAY_TAG, "dtype", "shape"}:
+    if set(value) != {_ARRAY_TAG, "dtype", "shape"} or not isinstance(
+        value[_ARRAY_TAG], list
+    ):
         raise ValueError(f"{name}: malformed array entry.")
     dtype, shape = value["dtype"], value["shape"]
     try:
@@ -386,55 +525,229 @@ def _decode_array(value, name):
         else:
             if not isinstance(dtype, str) or np.dtype(dtype).kind not in _ARRAY_KINDS:
                 raise ValueError(f"dtype {dtype!r} is not allowed")
-            array = np.array(value[_ARRAY_TAG], dtype=np.dtype(dtype))
+            if np.dtype(dtype).kind == "U":  # a wide one must not multiply the JSON
+                size = np.array(value[_ARRAY_TAG], dtype=object).size
+                if size * np.dtype(dtype).itemsize > _MAX_STRING_ARRAY_BYTES:
+                    raise ValueError(f"dtype {dtype!r} is too wide for {size} items")
+            with np.errstate(over="ignore"):  # an overflow to inf is refused later
+                array = np.array(value[_ARRAY_TAG], dtype=np.dtype(dtype))
         array = array.reshape(shape)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(f"{name}: malformed array entry ({exc}).") from exc
     return array
 
 
+def _short(value):
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _plain(value, depth):
+    """Whether ``value`` is a scalar, or lists and dicts of them ``depth`` deep."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if depth == 0:
+        return False
+    if isinstance(value, list):
+        return all(_plain(v, depth - 1) for v in value)
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _plain(v, depth - 1) for k, v in value.items()
+    )
+
+
+def _flat_features(value):
+    if isinstance(value, np.ndarray):
+        value = value.tolist() if value.ndim == 1 else None
+    return isinstance(value, list) and all(
+        isinstance(v, str) or type(v) is int for v in value
+    )
+
+
+# rules beyond the detector's _parameter_constraints
+_PARAMS = {
+    "device": (
+        lambda v: v == "auto" or _DEVICE.fullmatch(v) is not None,
+        "must be 'auto' or a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
+    ),
+    "n_threads": (
+        lambda v: v is None or v <= _MAX_THREADS,
+        f"must be None or at most {_MAX_THREADS}",
+    ),
+    "centered_features": (
+        lambda v: v is None or _flat_features(v),
+        "must be None or a flat list of feature indices or names",
+    ),
+}
+
+
+def _param_problem(name, value):
+    """What a valid parameter value still fails (a bool for an int...), or None."""
+    constraints = LSTMAutoencoderDetector._parameter_constraints.get(name, ())
+    if isinstance(value, bool):
+        takes_bool = any(c in ("boolean", "verbose") for c in constraints)
+        return None if takes_bool else "must not be a bool"
+    if isinstance(value, int) and abs(value) > _MAX_INT:
+        return "is out of range"
+    test, demand = _PARAMS.get(name, (None, None))
+    return None if test is None or test(value) else demand
+
+
+def _decoded(value, name, path):
+    try:
+        return _decode(value, name)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+
+
 def _rebuild_detector(model, path):
+    """Return the detector of the checked parameters and fitted attributes."""
     known = LSTMAutoencoderDetector().get_params(deep=False)
-    params = {k: _decode(v, k) for k, v in model["params"].items()}
+    params = {k: _decoded(v, k, path) for k, v in model["params"].items()}
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ValueError(
             f"{path} has parameters {unknown} that this skae does not know; it was "
             "written by a newer skae."
         )
-    detector = LSTMAutoencoderDetector(**params)
-    detector._validate_params()
-
-    fitted = model["fitted"]
-    missing = [name for name in _REQUIRED_FITTED if name not in fitted]
+    missing = sorted(set(known) - set(params))
     if missing:
-        raise ValueError(f"{path}: {_JSON_NAME} lacks fitted attributes {missing}.")
-    for name, value in fitted.items():
-        if not _FITTED_NAME.match(name) or name in _NET_ATTRIBUTES:
-            raise ValueError(f"{path}: unexpected fitted attribute {name!r}.")
-        setattr(detector, name, _decode(value, name))
-    n_features = detector.n_features_in_
-    if not isinstance(n_features, int) or n_features < 1:
-        raise ValueError(f"{path}: invalid n_features_in_ {n_features!r}.")
-    for name in ("mean_", "scale_"):
-        array = getattr(detector, name)
-        if not isinstance(array, np.ndarray) or array.shape != (n_features,):
-            raise ValueError(
-                f"{path}: {name} must be an array of shape ({n_features},)."
-            )
-    if not isinstance(detector.device_, str):
-        raise ValueError(f"{path}: invalid device_ {detector.device_!r}.")
+        raise ValueError(f"{path}: {_JSON_NAME} lacks the parameters {missing}.")
+    detector = LSTMAutoencoderDetector(**params)
+    try:
+        detector._validate_params()
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    for name, value in params.items():
+        problem = _param_problem(name, value)
+        if problem:
+            got = _short(value)
+            raise ValueError(f"{path}: parameter {name} {problem}, got {got}.")
+    _check_fitted(detector, model["fitted"], path)
     return detector
 
 
-def _target_device(trained_on, device, _net):
+def _check_fitted(detector, fitted, path):
+    """Set the fitted attributes on ``detector``, each checked by its _FITTED line."""
+    unknown = sorted(set(fitted) - set(_FITTED))
+    if unknown:
+        raise ValueError(
+            f"{path} has fitted attributes {unknown} that this skae does not know; "
+            "it was written by a newer skae, or not by skae."
+        )
+    for name, field in _FITTED.items():
+        required = field.required
+        if callable(required):
+            required = required(detector, set(fitted))
+        if name not in fitted:
+            if required:
+                raise ValueError(f"{path}: {_JSON_NAME} lacks the fitted {name}.")
+            continue
+        value = _decoded(fitted[name], name, path)
+        test, kind = _KINDS[field.kind]
+        shape = tuple(detector.n_features_in_ if n == "F" else n for n in field.shape)
+        if not test(value) or shape and not _has_shape(value, shape):
+            shape_text = f" of shape {shape}".replace("None", "n") if shape else ""
+            raise ValueError(
+                f"{path}: fitted {name} must be {kind}{shape_text}, got "
+                f"{_short(value)}."
+            )
+        if field.kind == "floats":
+            value = value.astype(np.float64)  # native byte order
+        if field.rule and not np.all(field.rule[0](value, detector)):
+            raise ValueError(
+                f"{path}: fitted {name} {field.rule[1]}, got {_short(value)}."
+            )
+        setattr(detector, name, value)
+
+
+def _has_shape(array, shape):
+    """Whether ``array`` has ``shape``, where None is any size of at least 1."""
+    return array.ndim == len(shape) and all(
+        size >= 1 if n is None else size == n
+        for n, size in zip(shape, array.shape, strict=True)
+    )
+
+
+def _state_dict_shapes(n_features, hidden, n_layers, decoder_feed, centered):
+    """The shapes of LSTMAutoencoder's state_dict, derived without building it."""
+    shapes = {}
+    decoder_input = hidden if decoder_feed == "repeat" else 1
+    for lstm, n_input in (("encoder", n_features), ("decoder", decoder_input)):
+        for layer in range(n_layers):
+            shapes[f"{lstm}.weight_ih_l{layer}"] = (4 * hidden, n_input)
+            shapes[f"{lstm}.weight_hh_l{layer}"] = (4 * hidden, hidden)
+            shapes[f"{lstm}.bias_ih_l{layer}"] = (4 * hidden,)
+            shapes[f"{lstm}.bias_hh_l{layer}"] = (4 * hidden,)
+            n_input = hidden
+    shapes["head.weight"], shapes["head.bias"] = (n_features, hidden), (n_features,)
+    if centered:
+        shapes["center_mask"] = (n_features,)
+    return shapes
+
+
+def _weights_problem(state_dict, detector):
+    """Why the tensors are not the weights of the network that the checked
+    parameters describe, or None; nothing is allocated."""
     import torch
 
-    if device is not None:
-        return _net.resolve_device(device)
-    if trained_on.startswith("cuda") and not torch.cuda.is_available():
-        return "cpu"
-    return _net.resolve_device(trained_on)
+    centered = detector.centered_features_ or []
+    n_tensors = 8 * detector.num_layers + 2 + bool(centered)
+    if len(state_dict) != n_tensors:  # before num_layers sizes a loop
+        return f"{_WEIGHTS_NAME} holds {len(state_dict)} tensors, they need {n_tensors}"
+    expected = _state_dict_shapes(
+        detector.n_features_in_,
+        detector.hidden_size,
+        detector.num_layers,
+        detector.decoder_feed,
+        bool(centered),
+    )
+    for name in sorted(set(expected) | set(state_dict)):
+        tensor, shape = state_dict.get(name), expected.get(name)
+        if tensor is None or shape is None:
+            return f"tensor {name!r} is {'unexpected' if shape is None else 'missing'}"
+        if tuple(tensor.shape) != shape:
+            return f"tensor {name!r} has shape {tuple(tensor.shape)}, they need {shape}"
+        if tensor.dtype != torch.float32:
+            return f"tensor {name!r} is {tensor.dtype}, not torch.float32"
+        if not torch.isfinite(tensor).all():
+            return f"tensor {name!r} holds NaN or infinity"
+    if centered:
+        mask = torch.zeros(detector.n_features_in_)
+        mask[centered] = 1.0
+        if not torch.equal(state_dict["center_mask"], mask):
+            return "tensor 'center_mask' does not match centered_features_"
+    return None
+
+
+def _available(device):
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        return torch.cuda.is_available() and int(index or 0) < torch.cuda.device_count()
+    if kind == "mps":
+        return torch.backends.mps.is_available()
+    return True
+
+
+def _target_device(trained_on, device, _net):
+    """``device``, checked, or else where the model was trained when that is
+    available here, and the CPU when it is not."""
+    import torch
+
+    if device is None:
+        return trained_on if _available(trained_on) else "cpu"
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not (isinstance(device, str) and _PARAMS["device"][0](device)):
+        raise ValueError(
+            "device must be None, 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got "
+            f"{device!r}."
+        )
+    target = _net.resolve_device(device)
+    if not _available(target):
+        raise ValueError(f"device={device!r} is not available on this machine.")
+    return target
 
 
 def _rebuild_net(detector, state_dict, device, _net):
@@ -451,18 +764,13 @@ def _rebuild_net(detector, state_dict, device, _net):
         lr=detector.lr,
         patience=detector.patience,
         noise_std=detector.noise_std,
-        centered_features=getattr(detector, "centered_features_", None),
+        centered_features=detector.centered_features_,
         device=device,
         verbose=detector.verbose,
     )
     # initialising draws random weights; keep the caller's generator untouched
     with torch.random.fork_rng(devices=[]):
         net.initialize()
-    try:
-        net.module_.load_state_dict(state_dict, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"The weights do not fit the network described by the parameters ({exc})."
-        ) from exc
+    net.module_.load_state_dict(state_dict, strict=True)  # checked to fit
     net.module_.eval()
     return net
