@@ -258,7 +258,11 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             None,
             NumberInterval(Integral, 1, None, closed="left"),
         ],
-        "n_threads": [None, NumberInterval(Integral, 1, None, closed="left")],
+        "n_threads": [
+            None,
+            StrOptions({"auto"}),
+            NumberInterval(Integral, 1, 1024, closed="both"),
+        ],
         "score_smoothing": [NumberInterval(Integral, 0, None, closed="left")],
         "centered_features": [None, "array-like"],
     }

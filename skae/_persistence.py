@@ -570,8 +570,8 @@ _PARAMS = {
         "must be 'auto' or a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
     ),
     "n_threads": (
-        lambda v: v is None or v <= _MAX_THREADS,
-        f"must be None or at most {_MAX_THREADS}",
+        lambda v: v is None or v == "auto" or v <= _MAX_THREADS,
+        f"must be None, 'auto' or at most {_MAX_THREADS}",
     ),
     "centered_features": (
         lambda v: v is None or _flat_features(v),

@@ -15,6 +15,11 @@ from numbers import Integral
 import torch
 
 
+def auto_threads():
+    """Return the intra-op thread count that ``n_threads="auto"`` uses now."""
+    return torch.get_num_threads()
+
+
 @contextmanager
 def torch_threads(n_threads):
     """Run the block with ``torch.set_num_threads(n_threads)``, then restore.
@@ -27,6 +32,8 @@ def torch_threads(n_threads):
     if n_threads is None:
         yield
         return
+    if isinstance(n_threads, str) and n_threads == "auto":
+        n_threads = auto_threads()
     if isinstance(n_threads, bool) or not isinstance(n_threads, Integral):
         raise TypeError(f"n_threads must be an int or None, got {n_threads!r}.")
     if n_threads < 1:
