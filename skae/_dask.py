@@ -114,7 +114,7 @@ default="score_samples"
             f"X has {X.shape[1]} features, but {type(detector).__name__} is "
             f"expecting {detector.n_features_in_} features as input."
         )
-    window_size = detector.window_size
+    window_size = getattr(detector, "window_size_", detector.window_size)
     check_length(X.shape[0], window_size)
 
     depth = window_size - 1

@@ -5,10 +5,16 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 
 from . import _net
+from ._forgetting import error_buffer_size, merge_errors
 from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
 from ._threads import uses_torch_threads
-from ._threshold import contamination_threshold, mean_k_sigma, split_point
+from ._threshold import (
+    MIN_RELATIVE_SIGMA,
+    contamination_threshold,
+    split_point,
+    threshold_from_heldout,
+)
 from ._validation import (
     Integral,
     NumberInterval,
@@ -21,11 +27,13 @@ from ._validation import (
     feature_indices,
     is_sequence_input,
 )
-from ._window_inference import series_step_means
+from ._window_inference import causal_step_errors, series_step_means
 from ._windowing import check_length, iter_window_batches, window_starts
 
 # Windows per forward pass when scoring; 64 to 256 measured fastest on CPU.
 _SCORE_BATCH = 256
+# what partial_fit adds to a fitted detector; fit removes it
+_PARTIAL_FIT_STATE = ("heldout_weight_", "n_partial_fits_")
 
 
 class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
@@ -77,8 +85,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     validation_fraction : float in (0, 1), default=0.2
         Share of the data held out, taken from the end.
     contamination : "auto" or float in (0, 0.5], default="auto"
-        ``"auto"``: the threshold is ``mu + n_sigmas * sigma`` of the held-out
-        errors. A float: the expected share of anomalies in the training data; the
+        ``"auto"``: the threshold comes from the held-out errors, by
+        ``threshold_rule``. A float: the expected share of anomalies in the training data; the
         threshold is that quantile of the training data's errors, as in
         scikit-learn's outlier detectors.
     n_sigmas : float, default=6.0
@@ -86,6 +94,21 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         with ``score_smoothing=8``, whose averaging narrows ``sigma``: 6 gave
         the best SKAB F1 within 0.001 at the lowest false-alarm rate (see
         ``benchmarks/README.md``).
+    threshold_rule : {"mean_k_sigma", "pot"}, default="mean_k_sigma"
+        How ``contamination="auto"`` turns the held-out errors into the
+        threshold. ``"mean_k_sigma"``: ``mu + n_sigmas * sigma``.
+        ``"pot"``: peaks over threshold (Siffer et al., 2017 [3]_): a
+        generalized Pareto tail is fitted to the largest 5 % of the held-out
+        errors and the threshold is the error that a normal step exceeds with
+        probability ``false_alarm_risk``. It needs at least 200 held-out
+        errors (a warning says so below that). On the planted-anomaly
+        benchmark ``"mean_k_sigma"`` flagged as many events with fewer normal
+        steps flagged, so it stays the default (see ``benchmarks/README.md``).
+    false_alarm_risk : float in (0, 1), default=1e-4
+        With ``threshold_rule="pot"``: the probability that a normal step is
+        flagged, as estimated from the tail of the held-out errors. ``1e-4``
+        means about one false alarm in 10,000 normal steps, if the data to
+        score behave like the held-out part. Smaller is a higher threshold.
     standardize : bool, default=True
         Scale each feature to zero mean and unit variance with statistics of the
         training part (not of the data being scored).
@@ -189,6 +212,16 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         of the held-out absolute error vectors.
     score_stride_ : int
         The scoring stride used by the threshold and by scoring.
+    window_size_, score_smoothing_, anomaly_score_
+        The values of these parameters at ``fit``, which scoring uses:
+        like ``score_stride_``, they shape the scores that ``threshold_`` was
+        set on, so ``set_params`` changes them only at the next ``fit``.
+    threshold_info_ : dict
+        What ``threshold_`` came from: the rule (``"mean_k_sigma"``,
+        ``"pot"`` or ``"contamination"``), the number, mean, standard deviation
+        and maximum of the held-out errors, and the rule's own figures (for
+        ``"pot"``: the initial level, the number of peaks, the fitted shape and
+        scale, and the risk).
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -211,6 +244,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
        anomaly detection. ICML Anomaly Detection Workshop.
     .. [2] Srivastava, N., Mansimov, E. and Salakhutdinov, R. (2015). Unsupervised
        learning of video representations using LSTMs. ICML.
+    .. [3] Siffer, A., Fouque, P.-A., Termier, A. and Largouet, C. (2017). Anomaly
+       detection in streams with extreme value theory. KDD.
 
     Examples
     --------
@@ -244,6 +279,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             NumberInterval(Real, 0, 0.5, closed="right"),
         ],
         "n_sigmas": [NumberInterval(Real, 0, None, closed="left")],
+        "threshold_rule": [StrOptions({"mean_k_sigma", "pot"})],
+        "false_alarm_risk": [NumberInterval(Real, 0, 1, closed="neither")],
         "standardize": ["boolean"],
         "device": [str],
         "random_state": ["random_state"],
@@ -265,6 +302,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         ],
         "score_smoothing": [NumberInterval(Integral, 0, None, closed="left")],
         "centered_features": [None, "array-like"],
+        "causal": ["boolean"],
+        "forget_half_life": [None, NumberInterval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -283,6 +322,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         validation_fraction=0.2,
         contamination="auto",
         n_sigmas=6.0,
+        threshold_rule="mean_k_sigma",
+        false_alarm_risk=1e-4,
         standardize=True,
         device="auto",
         random_state=None,
@@ -294,6 +335,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         n_threads=None,
         score_smoothing=8,
         centered_features=None,
+        causal=False,
+        forget_half_life=None,
     ):
         self.window_size = window_size
         self.stride = stride
@@ -308,6 +351,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.contamination = contamination
         self.n_sigmas = n_sigmas
+        self.threshold_rule = threshold_rule
+        self.false_alarm_risk = false_alarm_risk
         self.standardize = standardize
         self.device = device
         self.random_state = random_state
@@ -319,6 +364,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.n_threads = n_threads
         self.score_smoothing = score_smoothing
         self.centered_features = centered_features
+        self.causal = causal
+        self.forget_half_life = forget_half_life
 
     # ------------------------------------------------------------------ fitting
 
@@ -344,6 +391,15 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.__dict__.pop("offset_", None)
         device = _net.resolve_device(self.device)
         self.score_stride_ = self._resolve_score_stride()
+        # what shapes the scores and so offset_: fixed here, read by scoring
+        self.window_size_ = self.window_size
+        self.score_smoothing_ = self.score_smoothing
+        self.anomaly_score_ = self.anomaly_score
+        self.causal_ = bool(self.causal)
+        # partial_fit's running state starts afresh with every fit
+        for name in _PARTIAL_FIT_STATE:
+            self.__dict__.pop(name, None)
+        heldout_context = 0
         if is_sequence_input(X):
             sequences = check_sequences(self, X, reset=True)
             n_train = split_point(
@@ -371,6 +427,11 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 n_train + self._training_starts(len(X) - n_train),
             )
             heldout = X[n_train:]
+            if self.causal_:
+                # causal held-out scores read the window_size - 1 steps before
+                # them, as every step of a stream does (no short prefixes)
+                heldout_context = self.window_size - 1
+                heldout = X[n_train - heldout_context :]
             data = X
 
         seed = None
@@ -399,23 +460,31 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         )
         self.history_ = self.net_.history
 
-        if self.anomaly_score == "mahalanobis":
+        if self.anomaly_score_ == "mahalanobis":
             self.error_mean_, self.error_covariance_, self.error_precision_ = (
-                fit_error_gaussian(self._step_feature_errors(heldout))
+                fit_error_gaussian(
+                    self._step_feature_errors(heldout, heldout_context)
+                )
             )
         else:  # no stale Gaussian from an earlier fit
             for name in ("error_mean_", "error_covariance_", "error_precision_"):
                 self.__dict__.pop(name, None)
-        self.heldout_errors_ = self._errors(heldout)
-        self.heldout_mean_, self.heldout_std_, tau = mean_k_sigma(
-            self.heldout_errors_, self.n_sigmas
+        self.heldout_errors_ = self._errors(heldout, heldout_context)
+        tau, info = threshold_from_heldout(
+            self.heldout_errors_,
+            self.threshold_rule,
+            risk=self.false_alarm_risk,
+            n_sigmas=self.n_sigmas,
         )
+        self.heldout_mean_, self.heldout_std_ = info["mean"], info["std"]
         if self.contamination == "auto":
             self.threshold_ = tau
         else:
             self.threshold_ = contamination_threshold(
                 self._errors(data), self.contamination
             )
+            info = {"rule": "contamination", "contamination": self.contamination}
+        self.threshold_info_ = info
         self.offset_ = -self.threshold_
         return self
 
@@ -436,6 +505,147 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
     def _scale(self, X):
         return apply_scaling(X, self.mean_, self.scale_)
 
+    # ------------------------------------------------------ incremental learning
+
+    @uses_torch_threads
+    def partial_fit(self, X, y=None):
+        """Judge new data with the current model, then keep learning from it.
+
+        As scikit-learn's incremental learners (``SGDOneClassSVM.partial_fit``,
+        ``MiniBatchKMeans.partial_fit``) do, this continues from the current
+        state at a bounded cost. Two things happen, in this order:
+
+        1. ``X`` is scored by the current model. Those errors, made before the
+           model learned from ``X`` (so ``X`` is held-out data for the model
+           that scores it), update the threshold's statistics, which forget
+           old errors at the rate ``forget_half_life`` sets:
+           ``threshold_rule="mean_k_sigma"`` uses the weighted mean and
+           standard deviation; ``"pot"`` and a float ``contamination`` are
+           re-estimated from the most recent errors (``heldout_errors_``, a
+           buffer of at most 10,000).
+        2. The network trains from its current weights for one pass over at
+           most ``max_windows_per_epoch`` windows of ``X`` (every window when
+           that is None), with a fresh Adam optimiser at ``lr``, in an order
+           drawn from ``random_state`` and the number of calls so far.
+
+        A detector that is not fitted yet is fitted with :meth:`fit`, as the
+        first ``partial_fit`` of scikit-learn's incremental learners
+        initialises them. Parameters are read at each call (like
+        ``SGDOneClassSVM.partial_fit``), except the score settings fixed by
+        ``fit`` (``window_size_``, ``score_smoothing_``, ``causal_``, ...).
+        ``error_mean_`` and ``error_precision_`` (``anomaly_score=
+        "mahalanobis"``) and ``mean_``, ``scale_`` stay as ``fit`` set them.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features)
+            New normal data, at least ``window_size`` steps; a 2-D series only.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : LSTMAutoencoderDetector
+        """
+        if not self.__sklearn_is_fitted__():
+            return self.fit(X)
+        self._validate_params()
+        if is_sequence_input(X):
+            raise ValueError(
+                "partial_fit takes a 2-D series (n_timesteps, n_features); to "
+                "learn from new sequences, fit again on all of them."
+            )
+        X = check_series(self, X, reset=False)
+        window_size = self._fitted_setting("window_size")
+        check_length(len(X), window_size)
+        errors = self._errors(X)
+        starts, _ = window_starts(len(X), window_size, 1)
+        self._learn(X, errors, starts)
+        return self
+
+    def _learn(self, X, errors, starts):
+        """Update the threshold from ``errors`` (made before learning), then
+        train on the windows of the validated series ``X`` at ``starts``.
+
+        A training step that diverges leaves the model as it was.
+        """
+        saved = {
+            name: self.__dict__[name]
+            for name in (
+                "threshold_",
+                "offset_",
+                "threshold_info_",
+                "heldout_errors_",
+                "heldout_mean_",
+                "heldout_std_",
+                *_PARTIAL_FIT_STATE,
+            )
+            if name in self.__dict__
+        }
+        weights = {k: v.clone() for k, v in self._module().state_dict().items()}
+        count = self.__dict__.get("n_partial_fits_", 0)
+        seed = None
+        if isinstance(self.random_state, Integral):
+            seed = (int(self.random_state) * 1_000_003 + count + 1) % (2**63 - 1)
+        try:
+            self._update_threshold(errors)
+            if len(starts):
+                _net.continue_training(
+                    self._module(),
+                    self._scale(X),
+                    self._fitted_setting("window_size"),
+                    starts,
+                    batch_size=self.batch_size,
+                    lr=self.lr,
+                    seed=seed,
+                    noise_std=self.noise_std,
+                    max_windows=self.max_windows_per_epoch,
+                )
+        except BaseException:
+            self._module().load_state_dict(weights)
+            for name in _PARTIAL_FIT_STATE:
+                self.__dict__.pop(name, None)
+            self.__dict__.update(saved)
+            raise
+        self.n_partial_fits_ = count + 1
+
+    def _update_threshold(self, errors):
+        """Merge new errors into the threshold's statistics and reset it."""
+        errors = np.asarray(errors, dtype=np.float64)
+        half_life = self.forget_half_life
+        weight = self.__dict__.get("heldout_weight_", float(len(self.heldout_errors_)))
+        weight, mean, variance = merge_errors(
+            weight, self.heldout_mean_, self.heldout_std_**2, errors, half_life
+        )
+        std = float(np.sqrt(variance))
+        recent = np.concatenate([self.heldout_errors_, errors])
+        recent = recent[-error_buffer_size(half_life) :]
+        if self.contamination != "auto":
+            threshold = contamination_threshold(recent, self.contamination)
+            info = {"rule": "contamination", "contamination": self.contamination}
+        elif self.threshold_rule == "pot":
+            threshold, info = threshold_from_heldout(
+                recent, "pot", risk=self.false_alarm_risk
+            )
+        else:
+            threshold = mean + self.n_sigmas * max(std, MIN_RELATIVE_SIGMA * abs(mean))
+            info = {"rule": "mean_k_sigma", "n_sigmas": float(self.n_sigmas)}
+        info.update(
+            n_errors=int(recent.size),
+            mean=float(mean),
+            std=std,
+            max=float(recent.max()),
+            weight=float(weight),
+        )
+        if half_life is not None:
+            info["forget_half_life"] = float(half_life)
+        self.heldout_errors_ = recent
+        self.heldout_mean_, self.heldout_std_ = float(mean), std
+        self.heldout_weight_ = float(weight)
+        self.threshold_ = float(threshold)
+        self.threshold_info_ = info
+        self.offset_ = -self.threshold_
+
     def __sklearn_is_fitted__(self):
         # offset_ is set last in fit and removed when fit starts, so a fit that
         # failed (say, TrainingDivergedError) never leaves a half-fitted model
@@ -449,23 +659,48 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         if is_sequence_input(X):
             return True, check_sequences(self, X, reset=False)
         X = check_series(self, X, reset=False)
-        check_length(len(X), self.window_size)
+        check_length(len(X), self._fitted_setting("window_size"))
         return False, X
 
     def _module(self):
         return self.net_.module_
 
-    def _series_feature_errors(self, X, mean_features=False):
+    def _fitted_setting(self, name):
+        """Return the value of parameter ``name`` that ``fit`` fixed.
+
+        Models fitted before skae fixed it (older pickles) use the parameter.
+        """
+        return self.__dict__.get(f"{name}_", getattr(self, name))
+
+    def _is_causal(self):
+        # models fitted before skae had causal scores have no causal_
+        return self.__dict__.get("causal_", False)
+
+    def _series_feature_errors(self, X, mean_features=False, n_context=0):
         """Per-step, per-feature squared errors of a validated series (their mean
-        over features, in one column, with ``mean_features``)."""
+        over features, in one column, with ``mean_features``).
+
+        With causal scores, the first ``n_context`` steps of ``X`` are read as
+        context and get no row of their own (offline scores take no context).
+        """
+        if self._is_causal():
+            return causal_step_errors(
+                self._module(),
+                self._scale(X),
+                self._fitted_setting("window_size"),
+                _SCORE_BATCH,
+                self._fitted_setting("score_smoothing"),
+                mean_features,
+                n_context,
+            )
         return series_step_means(
             self._module(),
             self._scale(X),
-            self.window_size,
+            self._fitted_setting("window_size"),
             self.score_stride_,
             _SCORE_BATCH,
             "errors",
-            self.score_smoothing,
+            self._fitted_setting("score_smoothing"),
             mean_features,
         )
 
@@ -475,37 +710,38 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             self._module(), [self._scale(s) for s in sequences], _SCORE_BATCH, "errors"
         )
 
-    def _step_feature_errors(self, data):
+    def _step_feature_errors(self, data, n_context=0):
         """Per-step, per-feature squared errors of a series or of all sequences."""
         if isinstance(data, list):
             return np.concatenate(self._sequence_feature_errors(data))
-        return self._series_feature_errors(data)
+        return self._series_feature_errors(data, n_context=n_context)
 
-    def _contributions(self, data):
+    def _contributions(self, data, n_context=0):
         """Per-feature terms of the score of each time step (series) or sequence."""
+        anomaly_score = self._fitted_setting("anomaly_score")
         gaussian = {}
-        if self.anomaly_score == "mahalanobis":
-            if not hasattr(self, "error_precision_"):
-                raise ValueError(
-                    'anomaly_score="mahalanobis" was set after fit; call fit again.'
-                )
+        if anomaly_score == "mahalanobis":
             gaussian = {"mean": self.error_mean_, "precision": self.error_precision_}
         if isinstance(data, list):
             return np.array(
                 [
-                    feature_contributions(e, self.anomaly_score, **gaussian).mean(0)
+                    feature_contributions(e, anomaly_score, **gaussian).mean(0)
                     for e in self._sequence_feature_errors(data)
                 ]
             )
-        errors = self._series_feature_errors(data)
-        return feature_contributions(errors, self.anomaly_score, **gaussian)
+        errors = self._series_feature_errors(data, n_context=n_context)
+        return feature_contributions(errors, anomaly_score, **gaussian)
 
-    def _errors(self, data):
-        """Anomaly score per time step (series) or per sequence (list)."""
-        if self.anomaly_score == "squared_error" and not isinstance(data, list):
+    def _errors(self, data, n_context=0):
+        """Anomaly score per time step (series) or per sequence (list); see
+        :meth:`_series_feature_errors` for ``n_context``."""
+        squared_error = self._fitted_setting("anomaly_score") == "squared_error"
+        if squared_error and not isinstance(data, list):
             # the mean over features, taken per batch: no per-feature sums
-            return self._series_feature_errors(data, mean_features=True)[:, 0]
-        return self._contributions(data).sum(axis=1)
+            return self._series_feature_errors(
+                data, mean_features=True, n_context=n_context
+            )[:, 0]
+        return self._contributions(data, n_context).sum(axis=1)
 
     @uses_torch_threads
     def feature_contributions(self, X):
@@ -623,14 +859,14 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 self._module(), [self._scale(s) for s in data], _SCORE_BATCH, "codes"
             )
             return np.stack(codes)
-        scaled = self._scale(data)
+        batches = iter_window_batches(
+            self._scale(data),
+            self._fitted_setting("window_size"),
+            self.stride,
+            _SCORE_BATCH,
+        )
         return np.concatenate(
-            [
-                _net.window_codes(self._module(), windows)
-                for _, windows, _ in iter_window_batches(
-                    scaled, self.window_size, self.stride, _SCORE_BATCH
-                )
-            ]
+            [_net.window_codes(self._module(), windows) for _, windows, _ in batches]
         )
 
     @uses_torch_threads
@@ -662,7 +898,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         recon = series_step_means(
             self._module(),
             self._scale(data),
-            self.window_size,
+            self._fitted_setting("window_size"),
             1,
             _SCORE_BATCH,
             "reconstruction",

@@ -91,13 +91,27 @@ _KINDS = {  # kind: (test of the decoded value, what it must be)
         lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None,
         "a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
     ),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "info": (
+        lambda v: (
+            isinstance(v, dict)
+            and len(v) <= 32
+            and all(
+                isinstance(x, str) or isinstance(x, (int, float)) and math.isfinite(x)
+                for x in v.values()
+            )
+        ),
+        "a small dict of finite numbers and strings",
+    ),
 }
 _GAUSSIAN = {"error_mean_", "error_covariance_", "error_precision_"}
 
 
 def _gaussian(detector, names):
     # the three come together, and anomaly_score="mahalanobis" scores with them
-    return detector.anomaly_score == "mahalanobis" or bool(_GAUSSIAN & names)
+    anomaly_score = getattr(detector, "anomaly_score_", detector.anomaly_score)
+    return anomaly_score == "mahalanobis" or bool(_GAUSSIAN & names)
 
 
 def _close(value, expected):
@@ -109,18 +123,33 @@ _AT_LEAST_1 = (lambda v, d: v >= 1, "must be >= 1")
 _NON_NEGATIVE = (lambda v, d: v >= 0, "must be >= 0")
 _POSITIVE = (lambda v, d: v > 0, "must be > 0")
 _OFFSET = (lambda v, d: v == -d.threshold_, "must be -threshold_")
-_STRIDE = (lambda v, d: 1 <= v <= d.window_size, "must be in [1, window_size]")
+_STRIDE = (
+    lambda v, d: 1 <= v <= getattr(d, "window_size_", d.window_size),
+    "must be in [1, window_size]",
+)
+
+
+def _one_of(*choices):
+    return (lambda v, d: v in choices, f"must be one of {choices}")
+
+
 _INDICES = (
     lambda v, d: all(0 <= i < d.n_features_in_ for i in v or ()),
     "must be feature indices below n_features_in_",
 )
+# after partial_fit, mu and sigma are weighted over every error seen (heldout_weight_
+# their total weight), and heldout_errors_ holds only the most recent errors
 _MEAN = (
-    lambda v, d: _close(v, np.mean(d.heldout_errors_)),
-    "must be the mean of heldout_errors_",
+    lambda v, d: v >= 0 if hasattr(d, "heldout_weight_") else _close(
+        v, np.mean(d.heldout_errors_)
+    ),
+    "must be the mean of heldout_errors_ (>= 0 after partial_fit)",
 )
 _STD = (
-    lambda v, d: _close(v, np.std(d.heldout_errors_)),
-    "must be the standard deviation of heldout_errors_",
+    lambda v, d: v >= 0 if hasattr(d, "heldout_weight_") else _close(
+        v, np.std(d.heldout_errors_)
+    ),
+    "must be the standard deviation of heldout_errors_ (>= 0 after partial_fit)",
 )
 _PRECISION = (
     lambda v, d: np.array_equal(v, v.T) and np.linalg.eigvalsh(v).min() > 0,
@@ -138,16 +167,34 @@ _FITTED = {
     "mean_": _Field("floats", ("F",)),
     "scale_": _Field("floats", ("F",), _POSITIVE),
     "device_": _Field("device"),
+    # fixed at fit since skae 0.2 (older files score with the parameters)
+    "window_size_": _Field("int", rule=_AT_LEAST_1, required=False),
+    "score_smoothing_": _Field("int", rule=_NON_NEGATIVE, required=False),
+    "anomaly_score_": _Field(
+        "str", rule=_one_of("squared_error", "mahalanobis"), required=False
+    ),
+    "threshold_info_": _Field("info", required=False),
     "score_stride_": _Field("int", rule=_STRIDE),
     "centered_features_": _Field("indices", rule=_INDICES),
     "heldout_errors_": _Field("floats", (None,), _NON_NEGATIVE),
+    # causal scores and partial_fit (issue 16); absent from older files
+    "causal_": _Field("bool", required=False),
+    "heldout_weight_": _Field("float", rule=_POSITIVE, required=False),
+    "n_partial_fits_": _Field("int", rule=_NON_NEGATIVE, required=False),
     "heldout_mean_": _Field("float", rule=_MEAN),
     "heldout_std_": _Field("float", rule=_STD),
     "feature_names_in_": _Field("names", ("F",), required=False),
     "error_mean_": _Field("floats", ("F",), _NON_NEGATIVE, required=_gaussian),
     "error_covariance_": _Field("floats", ("F", "F"), required=_gaussian),
     "error_precision_": _Field("floats", ("F", "F"), _PRECISION, required=_gaussian),
+    # a StreamingScorer's state (StreamingScorer.save); load_model drops it
+    "stream_info_": _Field("info", required=False),
+    "stream_rows_": _Field("floats", (None, "F"), required=False),
+    "stream_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
 }
+_STREAM_STATE = ("stream_info_", "stream_rows_", "stream_errors_")
+# parameters added after the format's first version: older files get the default
+_LATER_PARAMS = {"causal": False, "forget_half_life": None}
 
 
 def save_model(detector, path):
@@ -155,9 +202,11 @@ def save_model(detector, path):
 
     Parameters
     ----------
-    detector : LSTMAutoencoderDetector
+    detector : LSTMAutoencoderDetector or StreamingScorer
         A fitted detector (on its own, not inside a Pipeline: save the other
-        steps separately, or use joblib with trusted files).
+        steps separately, or use joblib with trusted files), or a
+        :class:`StreamingScorer`, whose detector is saved with the scorer's
+        state (read it back with :meth:`StreamingScorer.load`).
     path : str or os.PathLike
         Where to write; ``.skae`` is a good suffix. The file is written to a
         temporary name first and then renamed, so a crash never leaves half a
@@ -196,6 +245,12 @@ def save_model(detector, path):
     """
     from safetensors.torch import save as save_tensors
 
+    from ._streaming import StreamingScorer
+
+    stream_state = {}
+    if isinstance(detector, StreamingScorer):
+        stream_state = detector._state()
+        detector = detector.detector
     if not isinstance(detector, LSTMAutoencoderDetector):
         raise TypeError(
             "save_model writes an LSTMAutoencoderDetector, got "
@@ -207,6 +262,7 @@ def save_model(detector, path):
         for name, value in vars(detector).items()
         if _FITTED_NAME.match(name) and name not in _NET_ATTRIBUTES
     }
+    fitted.update(stream_state)
     unknown = sorted(set(fitted) - set(_FITTED))
     if unknown:
         raise TypeError(
@@ -275,8 +331,16 @@ def load_model(path, *, device=None):
     -----
     The digests detect corruption, not a forger: anyone can write a consistent
     file. A forged file that passes the checks scores exactly as its stored
-    weights and fitted values say; loading any file never runs code.
+    weights and fitted values say; loading any file never runs code. A file
+    written from a :class:`StreamingScorer` loads as its detector here.
     """
+    detector, _ = _load_model_and_state(path, device)
+    return detector
+
+
+def _load_model_and_state(path, device):
+    """Return the detector of a model file and the stream state it holds
+    (``{}`` when none), popped off the detector."""
     from safetensors import SafetensorError
     from safetensors.torch import load as load_tensors
     from skorch.history import History
@@ -327,7 +391,8 @@ def load_model(path, *, device=None):
     detector.net_ = _rebuild_net(detector, state_dict, target, _net)
     detector.net_.history = History(history)
     detector.history_ = detector.net_.history
-    return detector
+    state = {n: detector.__dict__.pop(n) for n in _STREAM_STATE if n in vars(detector)}
+    return detector, state
 
 
 # ------------------------------------------------------------------- writing
@@ -609,6 +674,8 @@ def _rebuild_detector(model, path):
             f"{path} has parameters {unknown} that this skae does not know; it was "
             "written by a newer skae."
         )
+    for name, default in _LATER_PARAMS.items():
+        params.setdefault(name, default)
     missing = sorted(set(known) - set(params))
     if missing:
         raise ValueError(f"{path}: {_JSON_NAME} lacks the parameters {missing}.")

@@ -400,10 +400,11 @@ def threshold_from_heldout(
         percentile only from 200 errors on.
     """
     errors = np.asarray(errors, dtype=np.float64)
-    if errors.ndim != 1 or errors.size < 2:
+    needed = 1 if rule == "mean_k_sigma" else 2
+    if errors.ndim != 1 or errors.size < needed:
         raise ValueError(
-            "errors must be a 1-D array of at least 2 values, got shape "
-            f"{errors.shape}."
+            f"errors must be a 1-D array of at least {needed} value(s) for rule "
+            f"{rule!r}, got shape {errors.shape}."
         )
     if not np.all(np.isfinite(errors)):
         raise ValueError("errors must be finite; got NaN or infinity.")

@@ -173,7 +173,8 @@ def test_quantile_rule_and_seed_rule():
     "errors, kwargs, match",
     [
         (np.ones((10, 2)), {}, "1-D"),
-        (np.ones(1), {}, "at least 2"),
+        (np.ones(1), {"rule": "pot"}, "at least 2"),
+        (np.ones(0), {}, "at least 1"),
         (np.r_[np.ones(300), np.nan], {}, "finite"),
         (np.ones(300), {"rule": "gaussian"}, "rule must be one of"),
         (np.ones(300), {"rule": "pot", "risk": 0.0}, "risk"),

@@ -1,0 +1,157 @@
+"""What shapes the scores and the threshold is fixed at fit, as in scikit-learn.
+
+``set_params`` after ``fit`` changes no score, threshold or flag until the next
+``fit``; the threshold rule is chosen by name and its fitted attributes say what
+the threshold came from.
+"""
+
+import hashlib
+import json
+import warnings
+import zipfile
+
+import joblib
+import numpy as np
+import pytest
+
+from skae import LSTMAutoencoderDetector, load_model, save_model
+
+TINY = dict(window_size=12, hidden_size=6, max_epochs=3, n_threads=1, random_state=0)
+
+
+def _series(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return np.c_[np.sin(2 * np.pi * t / 20), np.cos(2 * np.pi * t / 27)] + (
+        0.05 * rng.normal(size=(n, 2))
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return LSTMAutoencoderDetector(**TINY).fit(_series())
+
+
+# every parameter that shapes the scores or the threshold, with another value
+CHANGES = [
+    {"score_smoothing": 0},
+    {"score_smoothing": 3},
+    {"anomaly_score": "mahalanobis"},
+    {"window_size": 20},
+    {"score_stride": 1},
+    {"n_sigmas": 1.0},
+    {"threshold_rule": "pot"},
+    {"threshold_rule": "pot", "false_alarm_risk": 0.3},
+    {"contamination": 0.2},
+    {"standardize": False},
+]
+
+
+@pytest.mark.filterwarnings("ignore:Only .* held-out errors")
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: "-".join(c))
+def test_set_params_after_fit_changes_nothing_until_the_next_fit(fitted, change):
+    X = _series(seed=1)
+    X[300:310] += 3.0
+    scores = fitted.score_samples(X)
+    flags = fitted.predict(X)
+    threshold = fitted.threshold_
+    changed = LSTMAutoencoderDetector(**TINY).fit(_series()).set_params(**change)
+    np.testing.assert_array_equal(changed.score_samples(X), scores)
+    np.testing.assert_array_equal(changed.predict(X), flags)
+    assert changed.threshold_ == threshold
+    # ...and the next fit takes the new value
+    refitted = changed.fit(_series())
+    key, value = next(iter(change.items()))
+    if key in ("window_size", "score_smoothing", "anomaly_score"):
+        assert getattr(refitted, f"{key}_") == value
+    assert refitted.threshold_ != threshold or not np.array_equal(
+        refitted.score_samples(X), scores
+    )
+
+
+def test_the_threshold_says_what_it_came_from(fitted):
+    info = fitted.threshold_info_
+    assert info["rule"] == "mean_k_sigma"
+    assert info["n_errors"] == len(fitted.heldout_errors_)
+    assert fitted.threshold_ == pytest.approx(info["mean"] + 6.0 * info["std"])
+    assert fitted.heldout_mean_ == info["mean"]
+
+
+def test_pot_rule_sets_the_threshold_from_the_tail_at_the_given_risk():
+    X = _series(2000)
+    thresholds = []
+    for risk in (1e-2, 1e-3, 1e-5):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # 400 held-out errors
+            detector = LSTMAutoencoderDetector(
+                **TINY, threshold_rule="pot", false_alarm_risk=risk
+            ).fit(X)
+        info = detector.threshold_info_
+        assert info["rule"] == "pot" and info["risk"] == risk
+        assert info["n_peaks"] >= 10
+        thresholds.append(detector.threshold_)
+    # a smaller false-alarm risk is a higher threshold
+    assert thresholds[0] < thresholds[1] < thresholds[2]
+    # at a risk of 1 %, about 1 % of the held-out errors lie above it
+    heldout = detector.heldout_errors_
+    assert np.mean(heldout > thresholds[0]) < 0.05
+
+
+def test_pot_warns_when_the_heldout_part_is_short():
+    with pytest.warns(UserWarning, match="200"):
+        LSTMAutoencoderDetector(**TINY, threshold_rule="pot").fit(_series(400))
+
+
+def test_contamination_keeps_scikit_learns_meaning():
+    X = _series()
+    detector = LSTMAutoencoderDetector(**TINY, contamination=0.1).fit(X)
+    assert detector.threshold_info_ == {"rule": "contamination", "contamination": 0.1}
+    assert np.mean(detector.predict(X) == -1) == pytest.approx(0.1, abs=0.01)
+
+
+def test_fixed_settings_survive_both_file_formats(fitted, tmp_path):
+    X = _series(seed=2)
+    fitted = LSTMAutoencoderDetector(**TINY, threshold_rule="pot").fit(_series(2000))
+    fitted.set_params(score_smoothing=0, window_size=30)
+    expected = fitted.score_samples(X)
+    save_model(fitted, tmp_path / "m.skae")
+    joblib.dump(fitted, tmp_path / "m.joblib")
+    for restored in (
+        load_model(tmp_path / "m.skae"),
+        joblib.load(tmp_path / "m.joblib"),
+    ):
+        np.testing.assert_array_equal(restored.score_samples(X), expected)
+        assert restored.threshold_info_ == fitted.threshold_info_
+
+
+def test_a_file_from_before_the_settings_were_fixed_scores_with_its_parameters(
+    fitted, tmp_path
+):
+    # files written before these attributes existed hold only the parameters
+    X = _series(seed=3)
+    expected = fitted.score_samples(X)
+    path = tmp_path / "old.skae"
+    save_model(fitted, path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(members["skae.json"])
+    for name in (
+        "window_size_",
+        "score_smoothing_",
+        "anomaly_score_",
+        "threshold_info_",
+    ):
+        del document["model"]["fitted"][name]
+    canonical = json.dumps(
+        document["model"], sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode()
+    document["model_sha256"] = hashlib.sha256(canonical).hexdigest()
+    members["skae.json"] = json.dumps(
+        document, sort_keys=True, separators=(",", ":")
+    ).encode()
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    restored = load_model(path)
+    assert not hasattr(restored, "score_smoothing_")
+    np.testing.assert_array_equal(restored.score_samples(X), expected)
