@@ -6,34 +6,155 @@ usual ways of limiting threads from outside: joblib's process workers (the
 ``OMP_NUM_THREADS = cpu_count // n_jobs``, which torch reads, and
 ``threadpoolctl.threadpool_limits`` sets the OpenMP runtime that torch uses. An
 integer sets torch's count for the call and restores the previous one afterwards.
+
+``n_threads="auto"`` chooses the count when the call starts (:func:`auto_threads`):
+one thread for small models, else as many threads as there are cores that no
+other process is running on, at most torch's setting. Torch's OpenMP threads
+wait for each other at the end of every operation, so a thread that has to wait
+for a core another process holds stalls the others: on a 2-core machine with two
+busy processes, two threads made training 10 to 30 times slower than one. See
+``benchmarks/threads.py`` for the measurements behind the rule.
 """
 
 import functools
+import os
+import statistics
+import time
 from contextlib import contextmanager
 from numbers import Integral
 
 import torch
 
+#: Below this many multiply-adds in one gate product of one LSTM step
+#: (``batch_size * 4 * hidden_size * (hidden_size + n_features)``), ``"auto"``
+#: uses one thread: the products are too small for a second thread to pay for
+#: its synchronisation (see ``benchmarks/threads.py``).
+MIN_WORK_PER_THREAD = 500_000
 
-def auto_threads():
-    """Return the intra-op thread count that ``n_threads="auto"`` uses now."""
-    return torch.get_num_threads()
+_PROC_STAT = "/proc/stat"
+_PROC_TASKS = "/proc/self/task"
+
+
+def _procs_running(path=_PROC_STAT):
+    """Return the kernel's count of runnable threads, all processes, or ``None``."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b"procs_running "):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _own_running_threads(path=_PROC_TASKS):
+    """Return how many of this process's threads are runnable (at least 1)."""
+    running = 0
+    try:
+        tasks = os.listdir(path)
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(os.path.join(path, task, "stat"), "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        # the state follows the command name, which is in parentheses
+        end = stat.rfind(b")")
+        running += stat[end + 2 : end + 3] == b"R"
+    return max(1, running)
+
+
+def busy_cores(samples=5, interval=0.0005):
+    """Return the number of threads of other processes running now, or ``None``.
+
+    The median over ``samples`` readings, ``interval`` seconds apart, of the
+    kernel's count of runnable threads (``procs_running`` in ``/proc/stat``) less
+    this process's runnable threads (``/proc/self/task``), so that torch's own
+    threads, which may still spin after the previous operation, do not count as
+    load. ``None`` where ``/proc/stat`` cannot be read (macOS, Windows).
+    """
+    readings = []
+    for i in range(samples):
+        if i:
+            time.sleep(interval)
+        total = _procs_running()
+        if total is None:
+            return None
+        readings.append(max(0, total - _own_running_threads()))
+    return int(statistics.median_low(readings))
+
+
+def _usable_cores():
+    """Return the number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def auto_threads(hidden_size=None, n_features=1, batch_size=64):
+    """Return the intra-op thread count that ``n_threads="auto"`` uses now.
+
+    The rule, in order:
+
+    1. never more than torch's setting (``torch.get_num_threads()``, which follows
+       ``OMP_NUM_THREADS``, joblib's workers and ``threadpoolctl``) nor than the
+       cores in this process's CPU affinity;
+    2. one thread when one gate product of an LSTM step,
+       ``batch_size * 4 * hidden_size * (hidden_size + n_features)``
+       multiply-adds, is below :data:`MIN_WORK_PER_THREAD` (``hidden_size=None``
+       skips this test);
+    3. else the cores that other processes leave free now, ``cpu_count`` less
+       :func:`busy_cores`, and at least one;
+    4. where ``/proc/stat`` cannot be read (macOS, Windows), the limit of rule 1.
+
+    Parameters
+    ----------
+    hidden_size : int or None, default=None
+        The LSTM's hidden size.
+    n_features : int, default=1
+        Input features.
+    batch_size : int, default=64
+        Windows per batch.
+
+    Returns
+    -------
+    n_threads : int
+        At least 1.
+    """
+    limit = max(1, min(torch.get_num_threads(), _usable_cores()))
+    if limit == 1:
+        return 1
+    if hidden_size is not None:
+        work = batch_size * 4 * hidden_size * (hidden_size + n_features)
+        if work < MIN_WORK_PER_THREAD:
+            return 1
+    busy = busy_cores()
+    if busy is None:
+        return limit
+    free = (os.cpu_count() or limit) - busy
+    return max(1, min(limit, free))
 
 
 @contextmanager
-def torch_threads(n_threads):
+def torch_threads(n_threads, **sizes):
     """Run the block with ``torch.set_num_threads(n_threads)``, then restore.
 
     Parameters
     ----------
-    n_threads : int or None
-        Intra-op threads for the block; ``None`` changes nothing.
+    n_threads : int, "auto" or None
+        Intra-op threads for the block; ``None`` changes nothing; ``"auto"``
+        asks :func:`auto_threads`.
+    **sizes
+        ``hidden_size``, ``n_features`` and ``batch_size`` for ``"auto"``.
     """
     if n_threads is None:
         yield
         return
     if isinstance(n_threads, str) and n_threads == "auto":
-        n_threads = auto_threads()
+        n_threads = auto_threads(**sizes)
     if isinstance(n_threads, bool) or not isinstance(n_threads, Integral):
         raise TypeError(f"n_threads must be an int or None, got {n_threads!r}.")
     if n_threads < 1:
@@ -46,12 +167,30 @@ def torch_threads(n_threads):
         torch.set_num_threads(previous)
 
 
+def _model_sizes(estimator, args):
+    """Return the sizes ``auto_threads`` weighs, from the estimator and its input."""
+    sizes = {}
+    for name in ("hidden_size", "batch_size"):
+        value = getattr(estimator, name, None)
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            sizes[name] = int(value)
+    n_features = getattr(estimator, "n_features_in_", None)
+    shape = getattr(args[0], "shape", None) if args else None
+    if shape is not None and len(shape) == 2:
+        n_features = shape[1]  # this call's input, which fit has not seen yet
+    if isinstance(n_features, Integral) and not isinstance(n_features, bool):
+        sizes["n_features"] = int(n_features)
+    return sizes
+
+
 def uses_torch_threads(method):
     """Decorate an estimator method to run under ``torch_threads(self.n_threads)``."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with torch_threads(self.n_threads):
+        auto = isinstance(self.n_threads, str) and self.n_threads == "auto"
+        sizes = _model_sizes(self, args) if auto else {}
+        with torch_threads(self.n_threads, **sizes):
             return method(self, *args, **kwargs)
 
     return wrapper
