@@ -14,6 +14,8 @@ save_model, load_model
     Safe model files (JSON and safetensors; loading never unpickles).
 score_dask
     Score a Dask array series chunk by chunk, on a cluster if one is connected.
+StreamingScorer
+    Score rows as they arrive with a causal detector, and keep learning.
 TrainingDivergedError
     Raised by ``fit`` when the loss stops being finite.
 """
@@ -24,6 +26,7 @@ from ._encoder import LSTMEncoderTransformer
 from ._module import LSTMAutoencoder
 from ._net import TrainingDivergedError
 from ._persistence import load_model, save_model
+from ._streaming import StreamingScorer, StreamResult
 from ._windowing import SlidingWindowTransformer
 
 __version__ = "0.1.0"
@@ -33,6 +36,8 @@ __all__ = [
     "LSTMAutoencoderDetector",
     "LSTMEncoderTransformer",
     "SlidingWindowTransformer",
+    "StreamResult",
+    "StreamingScorer",
     "TrainingDivergedError",
     "__version__",
     "load_model",

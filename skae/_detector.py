@@ -86,9 +86,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         Share of the data held out, taken from the end.
     contamination : "auto" or float in (0, 0.5], default="auto"
         ``"auto"``: the threshold comes from the held-out errors, by
-        ``threshold_rule``. A float: the expected share of anomalies in the training data; the
-        threshold is that quantile of the training data's errors, as in
-        scikit-learn's outlier detectors.
+        ``threshold_rule``. A float: the expected share of anomalies in the
+        training data; the threshold is that quantile of the training data's
+        errors, as in scikit-learn's outlier detectors.
     n_sigmas : float, default=6.0
         The ``k`` of ``tau = mu + k * sigma``. Chosen on SKAB and NAB together
         with ``score_smoothing=8``, whose averaging narrows ``sigma``: 6 gave
@@ -523,10 +523,13 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
            standard deviation; ``"pot"`` and a float ``contamination`` are
            re-estimated from the most recent errors (``heldout_errors_``, a
            buffer of at most 10,000).
-        2. The network trains from its current weights for one pass over at
-           most ``max_windows_per_epoch`` windows of ``X`` (every window when
+        2. The network trains from its current weights for one epoch of
+           ``max_windows_per_epoch`` windows of ``X`` (cycling through them in
+           fresh random orders when ``X`` has fewer; every window once when
            that is None), with a fresh Adam optimiser at ``lr``, in an order
-           drawn from ``random_state`` and the number of calls so far.
+           drawn from ``random_state`` and the number of calls so far. The
+           cost of a call is therefore bounded: scoring ``X`` once and
+           ``max_windows_per_epoch`` training windows.
 
         A detector that is not fitted yet is fitted with :meth:`fit`, as the
         first ``partial_fit`` of scikit-learn's incremental learners
@@ -705,7 +708,14 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         )
 
     def _sequence_feature_errors(self, sequences):
-        """Per-position, per-feature squared errors of each validated sequence."""
+        """Per-position, per-feature squared errors of each validated sequence:
+        one array ``(n_sequences, seq_len, n_features)`` when all are as long."""
+        if len({len(s) for s in sequences}) == 1:
+            stacked = np.stack(sequences)
+            scaled = self._scale(stacked.reshape(-1, stacked.shape[2]))
+            return _net.equal_length_errors(
+                self._module(), scaled.reshape(stacked.shape), _SCORE_BATCH
+            )
         return _net.sequence_outputs(
             self._module(), [self._scale(s) for s in sequences], _SCORE_BATCH, "errors"
         )
@@ -723,10 +733,17 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         if anomaly_score == "mahalanobis":
             gaussian = {"mean": self.error_mean_, "precision": self.error_precision_}
         if isinstance(data, list):
+            errors = self._sequence_feature_errors(data)
+            if isinstance(errors, np.ndarray):  # equal lengths: one array
+                n_features = errors.shape[2]
+                terms = feature_contributions(
+                    errors.reshape(-1, n_features), anomaly_score, **gaussian
+                )
+                return terms.reshape(errors.shape).mean(axis=1)
             return np.array(
                 [
                     feature_contributions(e, anomaly_score, **gaussian).mean(0)
-                    for e in self._sequence_feature_errors(data)
+                    for e in errors
                 ]
             )
         errors = self._series_feature_errors(data, n_context=n_context)

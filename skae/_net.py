@@ -15,6 +15,7 @@ global generator seeded from the fit's own one and restored afterwards (on CUDA,
 cuDNN keeps a dropout state of its own, which a fit's seed does not reach).
 """
 
+import contextlib
 import math
 import re
 import sys
@@ -23,7 +24,13 @@ import threading
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EarlyStopping, PrintLog
+from skorch.callbacks import (
+    Callback,
+    EarlyStopping,
+    GradientNormClipping,
+    LRScheduler,
+    PrintLog,
+)
 from skorch.dataset import unpack_data
 from skorch.helper import predefined_split
 from skorch.utils import to_tensor
@@ -456,6 +463,54 @@ class PlainPrintLog(PrintLog):
         self.sink(text)
 
 
+# Gradients are clipped to this L2 norm: a first learning rate large enough to
+# learn fast must not let one bad batch throw the LSTM's weights far off.
+GRADIENT_CLIP_NORM = 1.0
+# The learning rate is multiplied by this after a plateau of the held-out loss.
+LR_DECAY = 0.5
+
+
+def convergence_callbacks(patience):
+    """Return the callbacks that train to convergence and stop there.
+
+    - gradient-norm clipping at :data:`GRADIENT_CLIP_NORM`;
+    - the learning rate halves (:data:`LR_DECAY`) after ``max(1, patience // 3)``
+      epochs without a new best held-out loss (skorch's ``LRScheduler`` with
+      ``ReduceLROnPlateau``), so the noise of the last epochs shrinks and the
+      held-out loss settles instead of wandering;
+    - training stops after ``patience`` epochs without a new best held-out loss
+      (skorch's ``EarlyStopping``) and keeps the best epoch's weights: by then
+      the learning rate has been halved about three times without a gain;
+    - a diverging loss raises :class:`TrainingDivergedError`.
+
+    Parameters
+    ----------
+    patience : int
+        Epochs without improvement before training stops.
+
+    Returns
+    -------
+    callbacks : list of (str, skorch.callbacks.Callback)
+    """
+    return [
+        ("stop_on_divergence", StopOnDivergence()),
+        ("gradient_clipping", GradientNormClipping(GRADIENT_CLIP_NORM)),
+        (
+            "lr_schedule",
+            LRScheduler(
+                policy="ReduceLROnPlateau",
+                monitor="valid_loss",
+                factor=LR_DECAY,
+                patience=max(1, patience // 3),
+            ),
+        ),
+        (
+            "early_stopping",
+            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
+        ),
+    ]
+
+
 def make_net(
     *,
     n_features,
@@ -517,13 +572,7 @@ def make_net(
         iterator_train__shuffle=True,
         **iterators,
         train_split=train_split,
-        callbacks=[
-            ("stop_on_divergence", StopOnDivergence()),
-            (
-                "early_stopping",
-                EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
-            ),
-        ],
+        callbacks=convergence_callbacks(patience),
         device=device,
         verbose=verbose,
     )
@@ -673,6 +722,35 @@ def prefix_codes(module, series):
         return _to_numpy(output[0])
 
 
+def equal_length_errors(module, sequences, batch_size):
+    """Return the squared errors of equal-length sequences, batch by batch.
+
+    The sequences are one array, so each batch is a slice of one float32 tensor:
+    no padding, sorting or per-sequence work (the ragged path, through
+    :func:`sequence_outputs`, gives the same values).
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+    sequences : ndarray of shape (n_sequences, seq_len, n_features), float64
+    batch_size : int
+
+    Returns
+    -------
+    errors : ndarray of shape (n_sequences, seq_len, n_features)
+        Squared error of every value, taken in float64 against the float64 input.
+    """
+    device = module_device(module)
+    errors = np.empty(sequences.shape)
+    inputs = torch.as_tensor(np.ascontiguousarray(sequences, dtype=np.float32))
+    with torch.inference_mode():
+        for start in range(0, len(sequences), batch_size):
+            stop = start + batch_size
+            x_hat = _finite_output(module(inputs[start:stop].to(device)))
+            errors[start:stop] = np.square(sequences[start:stop] - x_hat)
+    return errors
+
+
 # Most padded time steps in one scoring batch of variable-length sequences (256
 # windows of 128 steps): batch tensors stay small whatever the longest sequence.
 MAX_BATCH_STEPS = 32768
@@ -741,6 +819,113 @@ def sequence_outputs(module, sequences, batch_size, what):
                     out_i = np.square(np.asarray(sequences[i], np.float64) - out_i)
                 outputs[i] = out_i
     return outputs
+
+
+def continue_training(
+    module,
+    series,
+    window_size,
+    starts,
+    *,
+    batch_size,
+    lr,
+    seed,
+    noise_std=0.0,
+    max_windows=None,
+):
+    """Train ``module`` in place for one pass over windows of a series.
+
+    This is the training step of ``partial_fit``: it continues from the current
+    weights with a fresh Adam optimiser (so that it depends on nothing a model
+    file does not store), clips gradients at :data:`GRADIENT_CLIP_NORM` as ``fit``
+    does, and visits ``max_windows`` windows: one epoch in the sense of
+    ``max_windows_per_epoch``, cycling through fresh random orders of the given
+    windows when there are fewer (a chunk of 50 new windows is visited about
+    10 times for 512), drawn from a generator seeded with ``seed``. Its cost is
+    therefore ``max_windows`` forward and backward passes, whatever the number
+    of windows given.
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+        The trained module; left in eval mode.
+    series : ndarray of shape (n_timesteps, n_features)
+        The (scaled) series.
+    window_size : int
+        Length of a window.
+    starts : ndarray of int
+        Start of each window that may be trained on.
+    batch_size : int
+        Windows per optimiser step.
+    lr : float
+        Adam's learning rate.
+    seed : int or None
+        Seed of the window order and of the training noise; None draws one.
+    noise_std : float, default=0.0
+        Gaussian noise added to the inputs (a denoising autoencoder), as in ``fit``.
+    max_windows : int or None, default=None
+        Windows visited; None visits every one once.
+
+    Returns
+    -------
+    loss : float
+        The mean training loss over the pass (NaN when there was no window).
+
+    Raises
+    ------
+    TrainingDivergedError
+        When the loss stops being finite; the weights are then broken and the
+        caller restores them.
+    """
+    generator = _generator(seed)
+    starts = torch.as_tensor(np.asarray(starts, dtype=np.int64))
+    if len(starts) == 0:
+        return float("nan")
+    n_visits = len(starts) if max_windows is None else max_windows
+    order = torch.cat(
+        [
+            starts[torch.randperm(len(starts), generator=generator)]
+            for _ in range(-(-n_visits // len(starts)))
+        ]
+    )[:n_visits]
+    device = module_device(module)
+    x_all = torch.as_tensor(np.ascontiguousarray(series, dtype=np.float32))
+    windows = x_all.unfold(0, window_size, 1)  # (n_windows, n_features, window)
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    dropout_seed = int(torch.randint(2**62, (), generator=generator))
+    draws_dropout = any(
+        isinstance(layer, torch.nn.RNNBase) and layer.num_layers > 1 and layer.dropout
+        for layer in module.modules()
+    )
+    losses = []
+    module.train()
+    try:
+        with contextlib.ExitStack() as stack:
+            if draws_dropout:  # see AutoencoderNet.train_step
+                stack.enter_context(_GLOBAL_RNG_LOCK)
+                stack.enter_context(torch.random.fork_rng(devices=[]))
+                torch.manual_seed(dropout_seed)
+            for batch in order.split(batch_size):
+                x = windows[batch].transpose(1, 2).contiguous()
+                inputs = x
+                if noise_std:
+                    noise = torch.randn(x.shape, generator=generator)
+                    inputs = x + noise_std * noise
+                x, inputs = x.to(device), inputs.to(device)
+                loss = torch.nn.functional.mse_loss(module(inputs), x)
+                if not bool(torch.isfinite(loss)):
+                    raise TrainingDivergedError(
+                        f"Training diverged in partial_fit: the loss became "
+                        f"{loss.item()}. Use a smaller learning rate (lr={lr:g})."
+                    )
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), GRADIENT_CLIP_NORM)
+                optimizer.step()
+                losses.append(loss.item() * len(batch))
+    finally:
+        module.eval()
+    return sum(losses) / len(order)
 
 
 __all__ = [

@@ -125,3 +125,81 @@ def series_step_means(
         result = sums.cpu().numpy()
     result /= counts[:, None]
     return result
+
+
+def causal_step_errors(
+    module,
+    series,
+    window_size,
+    batch_size,
+    smoothing=0,
+    mean_features=False,
+    n_context=0,
+):
+    """Return per-step errors that use no data after the step (causal scores).
+
+    Step ``t`` is judged by the window that ends at ``t``: its squared errors at
+    its last ``smoothing + 1`` positions, averaged. A step with fewer than
+    ``window_size - 1`` steps before it (in ``series``) is judged by the prefix
+    ``series[: t + 1]`` instead, which the LSTM reads like any sequence. So the
+    value of step ``t`` depends on ``series[max(0, t - window_size + 1) : t + 1]``
+    only: appending data changes no value, and the latency is 0.
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+        The trained module, in eval mode.
+    series : ndarray of shape (n_timesteps, n_features)
+        The (scaled) series, at least one step long.
+    window_size : int
+        Length of a window.
+    batch_size : int
+        Windows per forward pass.
+    smoothing : int, default=0
+        Average the errors of the last ``smoothing + 1`` positions of the window
+        (of the prefix, when it is shorter): the causal half of
+        ``score_smoothing``.
+    mean_features : bool, default=False
+        Average over features first; the result then has one column.
+    n_context : int, default=0
+        The first ``n_context`` steps are context only: they are read by the
+        windows of later steps but get no value themselves.
+
+    Returns
+    -------
+    values : ndarray of shape (n_timesteps - n_context, n_features) or \
+(n_timesteps - n_context, 1), float64
+    """
+    n_timesteps, n_features = series.shape
+    n_values = 1 if mean_features else n_features
+    positions = smoothing + 1
+    device = module_device(module)
+    result = np.empty((n_timesteps - n_context, n_values))
+    with torch.inference_mode():
+        x = torch.as_tensor(
+            np.ascontiguousarray(series, dtype=np.float32), device=device
+        )
+        # the first steps: prefixes, one short forward pass each
+        for t in range(n_context, min(window_size - 1, n_timesteps)):
+            errors = _outputs(module, x[None, : t + 1], "errors", 0, mean_features)
+            result[t - n_context] = _to_numpy(errors[0, -positions:].mean(dim=0))
+        first_window = max(n_context, window_size - 1) - (window_size - 1)
+        if n_timesteps < window_size or first_window > n_timesteps - window_size:
+            return result
+        # (n_windows, n_features, window_size), a view of x; window j ends at
+        # step j + window_size - 1
+        windows = x.unfold(0, window_size, 1)
+        n_windows = n_timesteps - window_size + 1
+        for start in range(first_window, n_windows, batch_size):
+            stop = min(start + batch_size, n_windows)
+            batch = windows[start:stop].transpose(1, 2).contiguous()
+            errors = _outputs(module, batch, "errors", 0, mean_features)
+            first_step = start + window_size - 1 - n_context
+            result[first_step : first_step + stop - start] = _to_numpy(
+                errors[:, -positions:].mean(dim=1)
+            )
+    return result
+
+
+def _to_numpy(tensor):
+    return tensor.to("cpu", torch.float64).numpy()

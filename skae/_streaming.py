@@ -1,0 +1,306 @@
+"""Score a series as its rows arrive, and keep learning from what looks normal.
+
+:class:`StreamingScorer` wraps a detector fitted with ``causal=True``: the score of
+step ``t`` then depends on the ``window_size`` steps ending at ``t`` and nothing
+later, so a step can be scored as soon as it arrives and never changes. The scorer
+keeps the last ``window_size - 1`` rows as context (plus, when it learns, the rows
+since its last update), so its memory does not grow with the length of the stream.
+"""
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+
+from ._threads import uses_torch_threads
+from ._validation import check_is_fitted, check_series
+
+LEARN_FROM = ("normal", "all")
+
+
+@uses_torch_threads
+def _with_threads_of(detector, function, *args):
+    """Run ``function(*args)`` with the torch threads of ``detector.n_threads``."""
+    return function(*args)
+
+
+class StreamResult(NamedTuple):
+    """The scores of the rows of one :meth:`StreamingScorer.push`.
+
+    Attributes
+    ----------
+    scores : ndarray of shape (n_rows,)
+        The anomaly score of each row (the reconstruction error: higher is more
+        anomalous), ``-detector.score_samples`` of the whole stream at those rows.
+    flags : ndarray of shape (n_rows,), dtype bool
+        True where the score exceeds the threshold in force: an anomaly.
+    thresholds : ndarray of shape (n_rows,)
+        The threshold each row was judged against (it moves when the scorer
+        updates the detector).
+    """
+
+    scores: np.ndarray
+    flags: np.ndarray
+    thresholds: np.ndarray
+
+
+class StreamingScorer:
+    """Score rows as they arrive with a causal detector; optionally keep learning.
+
+    Rows pushed in chunks of any sizes get the scores and flags that the whole
+    series gets in one :meth:`push` (equal up to float32 rounding, about 1e-7
+    relatively: the network sees the same windows in batches of other sizes),
+    and, without updates, the scores of ``detector.score_samples`` on the whole
+    series. The score of a row is final when :meth:`push` returns: it depends on
+    no later row (latency 0).
+
+    Parameters
+    ----------
+    detector : LSTMAutoencoderDetector
+        A detector fitted on a 2-D series with ``causal=True``. With
+        ``update_every`` set, it is updated in place (pass a
+        :func:`copy.deepcopy` to keep the original).
+    update_every : int or None, default=None
+        Every this many pushed rows, call the detector's ``partial_fit`` step on
+        the rows since the last update: the errors it made on them (before
+        learning, as scored) move the threshold, with the forgetting that the
+        detector's ``forget_half_life`` sets, and the network trains for one pass
+        over their windows. ``None`` never updates: the detector stays frozen.
+        Updates happen at the same stream positions however the rows are
+        chunked, so chunking changes nothing.
+    learn_from : {"normal", "all"}, default="normal"
+        Which rows an update learns from. ``"normal"``: only the rows the
+        scorer did not flag (their errors move the threshold; the windows made
+        of them only are trained on), so an anomaly is not learned as normal,
+        but a lasting change of regime stays flagged until the detector is
+        refitted. ``"all"``: every row, so a lasting change becomes normal after
+        a while, and so does a long anomaly.
+
+    Attributes
+    ----------
+    detector : LSTMAutoencoderDetector
+        The detector that scores (and learns).
+    n_steps_ : int
+        Rows pushed so far.
+    window_size_ : int
+        The detector's ``window_size_``: the scorer keeps ``window_size_ - 1``
+        rows of context.
+
+    See Also
+    --------
+    LSTMAutoencoderDetector.partial_fit : the update step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skae import LSTMAutoencoderDetector, StreamingScorer
+    >>> X = np.sin(np.arange(400) / 4).reshape(-1, 1)
+    >>> detector = LSTMAutoencoderDetector(
+    ...     window_size=8, hidden_size=4, max_epochs=2, causal=True, random_state=0
+    ... ).fit(X[:200])
+    >>> scorer = StreamingScorer(detector)
+    >>> first = scorer.push(X[200:203])
+    >>> rest = scorer.push(X[203:])
+    >>> scores = np.r_[first.scores, rest.scores]
+    >>> batch = -detector.score_samples(X[200:])
+    >>> bool(np.allclose(scores, batch, rtol=1e-6))
+    True
+    """
+
+    def __init__(self, detector, *, update_every=None, learn_from="normal"):
+        check_is_fitted(detector)
+        if not detector.__dict__.get("causal_", False):
+            raise ValueError(
+                "StreamingScorer needs a detector fitted with causal=True: its "
+                "threshold was set on causal scores, which use no future step. "
+                "Fit it again with LSTMAutoencoderDetector(causal=True, ...)."
+            )
+        if update_every is not None and (
+            not isinstance(update_every, numbers.Integral)
+            or isinstance(update_every, bool)
+            or update_every < 1
+        ):
+            raise ValueError(
+                f"update_every must be None or an int >= 1, got {update_every!r}."
+            )
+        if learn_from not in LEARN_FROM:
+            raise ValueError(
+                f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}."
+            )
+        self.detector = detector
+        self.update_every = None if update_every is None else int(update_every)
+        self.learn_from = learn_from
+        self.window_size_ = int(detector.window_size_)
+        self.n_steps_ = 0
+        # raw rows: the context of the next row, then the rows since the last
+        # update (with update_every), whose errors wait in _pending_errors
+        self._rows = np.empty((0, detector.n_features_in_))
+        self._pending_errors = np.empty(0)
+
+    def push(self, X):
+        """Score new rows, in order; update the detector when it is time.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features)
+            The next rows of the stream (any number, including 0), with the
+            features the detector was fitted on (by name for a DataFrame).
+
+        Returns
+        -------
+        result : StreamResult
+            ``scores``, ``flags`` and ``thresholds`` of the rows, in order.
+        """
+        return _with_threads_of(self.detector, self._push, X)
+
+    def _push(self, X):
+        if getattr(X, "shape", None) is not None and len(X.shape) == 2:
+            if X.shape[0] == 0:
+                return StreamResult(np.empty(0), np.empty(0, bool), np.empty(0))
+        X = check_series(self.detector, X, reset=False)
+        scores, thresholds = [], []
+        position = 0
+        while position < len(X):
+            take = len(X) - position
+            if self.update_every is not None:
+                take = min(take, self.update_every - len(self._pending_errors))
+            rows = X[position : position + take]
+            errors = self._score(rows)
+            scores.append(errors)
+            thresholds.append(np.full(len(rows), self.detector.threshold_))
+            position += take
+            self.n_steps_ += take
+            if self.update_every is None:
+                self._rows = self._context(np.vstack([self._rows, rows]))
+                continue
+            self._rows = np.vstack([self._rows, rows])
+            self._pending_errors = np.r_[self._pending_errors, errors]
+            if len(self._pending_errors) == self.update_every:
+                self._update()
+        scores, thresholds = np.concatenate(scores), np.concatenate(thresholds)
+        return StreamResult(scores, scores > thresholds, thresholds)
+
+    def _context(self, rows):
+        """The last ``window_size - 1`` rows (all of them when fewer)."""
+        keep = self.window_size_ - 1
+        return rows[len(rows) - min(keep, len(rows)) :]
+
+    def _score(self, rows):
+        context = self._context(self._rows)
+        data = np.vstack([context, rows])
+        return self.detector._errors(data, n_context=len(context))
+
+    def _update(self):
+        """Learn from the rows since the last update, then forget them."""
+        detector, rows = self.detector, self._rows
+        errors = self._pending_errors
+        n_context = len(rows) - len(errors)
+        window = self.window_size_
+        # windows that end at one of the new rows
+        ends = np.arange(max(n_context, window - 1), len(rows))
+        starts = ends - (window - 1)
+        if self.learn_from == "normal":
+            flagged = errors > detector.threshold_
+            errors = errors[~flagged]
+            marks = np.r_[0, np.cumsum(np.r_[np.zeros(n_context), flagged])]
+            starts = starts[marks[ends + 1] == marks[starts]]
+        detector._learn(rows, errors, starts)
+        self._rows = self._context(rows)
+        self._pending_errors = np.empty(0)
+
+    # ------------------------------------------------------------ saving
+
+    def _state(self):
+        """Return the fitted attributes that hold the scorer's state in a file."""
+        state = {
+            "stream_info_": {
+                "n_steps": int(self.n_steps_),
+                "update_every": int(self.update_every or 0),
+                "learn_from": self.learn_from,
+            }
+        }
+        if len(self._rows):
+            state["stream_rows_"] = self._rows.copy()
+        if len(self._pending_errors):
+            state["stream_errors_"] = self._pending_errors.copy()
+        return state
+
+    def save(self, path):
+        """Write the detector and the scorer's state to a safe model file.
+
+        Same format as :func:`skae.save_model`, plus the context rows, the
+        errors waiting for the next update and the step counter;
+        :meth:`load` resumes the stream where it stopped.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Where to write (``.skae`` is a good suffix).
+        """
+        from ._persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path, *, device=None):
+        """Read a scorer written by :meth:`save` (or a detector, to start afresh).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file from :meth:`save` or :func:`skae.save_model`.
+        device : str, default=None
+            As for :func:`skae.load_model`.
+
+        Returns
+        -------
+        scorer : StreamingScorer
+            The scorer where it stopped; a fresh scorer (no context, no updates)
+            when the file holds a detector only.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a valid model file, or its stream state does not
+            fit the detector (the message names the field).
+        """
+        from ._persistence import _load_model_and_state
+
+        detector, state = _load_model_and_state(path, device)
+        if not state:
+            return cls(detector)
+        return cls._from_state(detector, state, path)
+
+    @classmethod
+    def _from_state(cls, detector, state, path):
+        info = state.get("stream_info_")
+        if info is None:
+            raise ValueError(f"{path}: the stream state lacks stream_info_.")
+        n_steps, update_every = info.get("n_steps"), info.get("update_every")
+        for name, value in (("n_steps", n_steps), ("update_every", update_every)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(
+                    f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
+                    f"{value!r}."
+                )
+        scorer = cls(
+            detector,
+            update_every=update_every or None,
+            learn_from=info.get("learn_from"),
+        )
+        rows = state.get("stream_rows_", np.empty((0, detector.n_features_in_)))
+        errors = state.get("stream_errors_", np.empty(0))
+        context = min(scorer.window_size_ - 1, n_steps - len(errors))
+        if (
+            len(errors) >= (update_every or 1)
+            or len(rows) != context + len(errors)
+            or len(rows) > n_steps
+        ):
+            raise ValueError(
+                f"{path}: the stream state is inconsistent: {len(rows)} rows "
+                f"(stream_rows_) and {len(errors)} waiting errors (stream_errors_) "
+                f"after {n_steps} steps with update_every={update_every}."
+            )
+        scorer.n_steps_ = n_steps
+        scorer._rows, scorer._pending_errors = rows, errors
+        return scorer
