@@ -210,6 +210,17 @@ def check_sequences(estimator, X, *, reset):
                 "Expected a 3-D array of shape (n_sequences, seq_len, n_features), "
                 f"got an array with {X.ndim} dimension(s) and shape {X.shape}."
             )
+        if X.dtype.kind in "biuf" and X.shape[0] and X.shape[1]:
+            # one check for the whole array (a clean array is the common case;
+            # the loop below names the sequence when something is wrong)
+            try:
+                checked = check_array(
+                    X, dtype=np.float64, ensure_all_finite=True, allow_nd=True
+                )
+            except ValueError:
+                checked = None
+            if checked is not None:
+                return _set_n_features(estimator, list(checked), X.shape[2], reset)
         members = list(X)
     elif isinstance(X, (list, tuple)):
         members = list(X)
@@ -252,7 +263,11 @@ def check_sequences(estimator, X, *, reset):
             "All sequences must have the same number of features, got "
             f"{sorted(n_features)}."
         )
-    n_features = n_features.pop()
+    return _set_n_features(estimator, sequences, n_features.pop(), reset)
+
+
+def _set_n_features(estimator, sequences, n_features, reset):
+    """Record ``n_features_in_`` (``reset``) or check it; return ``sequences``."""
     if reset:
         estimator.n_features_in_ = n_features
         if hasattr(estimator, "feature_names_in_"):

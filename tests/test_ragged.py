@@ -133,3 +133,34 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
     assert score_padded <= lengths.sum() + _SCORE_BATCH * span
     assert score_padded < 1.2 * lengths.sum()
     assert max(n * t for n, t in shapes) <= _net.MAX_BATCH_STEPS
+
+
+def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = np.sin(np.arange(20) / 3)[None, :, None] + 0.1 * rng.normal(size=(300, 20, 2))
+    detector = LSTMAutoencoderDetector(**TINY).fit(X)
+    module = detector.net_.module_
+    scaled = (X - detector.mean_) / detector.scale_
+    # the array path gives the ragged path's values, batch for batch
+    np.testing.assert_allclose(
+        _net.equal_length_errors(module, scaled, 64),
+        np.stack(_net.sequence_outputs(module, list(scaled), 64, "errors")),
+        rtol=1e-12,
+    )
+    # score_samples of a 3-D array takes it, and never the ragged path
+    calls = []
+    real = _net.equal_length_errors
+    monkeypatch.setattr(
+        _net, "equal_length_errors", lambda *a: calls.append(1) or real(*a)
+    )
+    monkeypatch.setattr(_net, "sequence_outputs", None)
+    scores = detector.score_samples(X)
+    assert calls
+    monkeypatch.undo()
+    # a sequence's score is its mean squared error in standardized units, here
+    # computed from the reconstruction (the ragged path)
+    recon = detector.reconstruct(list(X))
+    expected = [
+        np.mean(((x - r) / detector.scale_) ** 2) for x, r in zip(X, recon, strict=True)
+    ]
+    np.testing.assert_allclose(-scores, expected, rtol=1e-5)
