@@ -75,6 +75,11 @@ class StreamingScorer:
         but a lasting change of regime stays flagged until the detector is
         refitted. ``"all"``: every row, so a lasting change becomes normal after
         a while, and so does a long anomaly.
+    context : array-like of shape (n_rows, n_features), default=None
+        Rows that came just before the stream (say, the end of the training
+        data): the scorer keeps the last ``window_size - 1`` of them as context,
+        so the first pushed rows are judged by full windows, not by prefixes.
+        They are neither scored nor learned from, nor counted in ``n_steps_``.
 
     Attributes
     ----------
@@ -107,7 +112,9 @@ class StreamingScorer:
     True
     """
 
-    def __init__(self, detector, *, update_every=None, learn_from="normal"):
+    def __init__(
+        self, detector, *, update_every=None, learn_from="normal", context=None
+    ):
         check_is_fitted(detector)
         if not detector.__dict__.get("causal_", False):
             raise ValueError(
@@ -136,6 +143,8 @@ class StreamingScorer:
         # update (with update_every), whose errors wait in _pending_errors
         self._rows = np.empty((0, detector.n_features_in_))
         self._pending_errors = np.empty(0)
+        if context is not None and len(context):
+            self._rows = self._context(check_series(detector, context, reset=False))
 
     def push(self, X):
         """Score new rows, in order; update the detector when it is time.
@@ -290,11 +299,10 @@ class StreamingScorer:
         )
         rows = state.get("stream_rows_", np.empty((0, detector.n_features_in_)))
         errors = state.get("stream_errors_", np.empty(0))
-        context = min(scorer.window_size_ - 1, n_steps - len(errors))
         if (
             len(errors) >= (update_every or 1)
-            or len(rows) != context + len(errors)
-            or len(rows) > n_steps
+            or len(errors) > n_steps
+            or not len(errors) <= len(rows) <= len(errors) + scorer.window_size_ - 1
         ):
             raise ValueError(
                 f"{path}: the stream state is inconsistent: {len(rows)} rows "

@@ -1,4 +1,4 @@
-"""The ``skae`` command: ``skae demo``, ``skae fit`` and ``skae score``.
+"""The ``skae`` command: ``skae demo``, ``skae fit``, ``skae score``, ``skae stream``.
 
 Run ``skae --help`` (or ``python -m skae --help``) for the options. Errors are one
 line on stderr, ``skae: error: ...``, with exit status 2 for a wrong command line and
@@ -208,6 +208,51 @@ def build_parser():
         "--plot", metavar="PLOT.png", help="also save a plot (needs matplotlib)"
     )
     _add_table_options(score, columns=False)
+
+    stream = commands.add_parser(
+        "stream",
+        help="score CSV rows from standard input as they arrive",
+        description="Read CSV rows from standard input (a header line first) and "
+        "write one line per row to standard output as soon as it is scored: the "
+        "timestamp (when there is one), 'score' and 'is_anomaly'. The model must "
+        "have been fitted with causal=True, so that a row's score uses no later "
+        "row. Example: tail -n +1 -f metrics.csv | skae stream model.skae",
+        epilog=_EPILOG_TRUST,
+    )
+    stream.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a causal model file; a .skae file written by --save resumes its stream",
+    )
+    stream.add_argument(
+        "--timestamp-column",
+        metavar="NAME",
+        help="the timestamp column, echoed to the output (default: a column named "
+        "timestamp, datetime, time or date, if any)",
+    )
+    stream.add_argument(
+        "--sep", default=",", metavar="CHAR", help="field separator (default: ',')"
+    )
+    stream.add_argument(
+        "--update-every",
+        type=_positive_int,
+        metavar="N",
+        help="keep learning: update the model every N rows (default: never; a "
+        "resumed stream keeps the settings it was saved with)",
+    )
+    stream.add_argument(
+        "--learn-from",
+        choices=("normal", "all"),
+        default="normal",
+        help="with --update-every, learn from the rows judged normal, or from all "
+        "(default: normal)",
+    )
+    stream.add_argument(
+        "--save",
+        metavar="STATE.skae",
+        help="at the end of the input (or on Ctrl-C), save the model and the "
+        "stream's state here; 'skae stream STATE.skae' resumes from it",
+    )
     return parser
 
 
@@ -487,6 +532,180 @@ def _plot(args, series, scores, threshold):
     _say(f"wrote {args.plot}")
 
 
+class _Rows:
+    """CSV lines from a file descriptor, as they arrive, in batches.
+
+    ``os.read`` returns whatever the pipe holds, so rows that arrive together
+    are scored together while a lone row is scored at once.
+    """
+
+    def __init__(self, fd, sep):
+        self.fd, self.sep = fd, sep
+        self.pending = b""
+        self.line_number = 0
+
+    def batches(self):
+        """Yield lists of ``(line_number, fields)`` until the end of the input."""
+        import csv
+
+        while True:
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                lines = [self.pending] if self.pending.strip() else []
+                self.pending = b""
+            else:
+                *lines, self.pending = (self.pending + data).split(b"\n")
+            batch = []
+            for line in lines:
+                self.line_number += 1
+                text = line.decode("utf-8", errors="replace").rstrip("\r")
+                if text.strip():
+                    fields = next(csv.reader([text], delimiter=self.sep))
+                    batch.append((self.line_number, fields))
+            if batch:
+                yield batch
+            if not data:
+                return
+
+
+def _stream_columns(header, detector, timestamp_column):
+    """Return ``(timestamp index or None, feature indices)`` in the header."""
+    from ._table import _LABEL_NAMES, _TIME_NAMES
+
+    names = [name.strip() for name in header]
+    if timestamp_column is not None:
+        if timestamp_column not in names:
+            raise _DataError(
+                f"no timestamp column {timestamp_column!r} in the header {names}"
+            )
+        time_index = names.index(timestamp_column)
+    else:
+        found = [i for i, n in enumerate(names) if n.lower() in _TIME_NAMES]
+        time_index = found[0] if found else None
+    expected = getattr(detector, "feature_names_in_", None)
+    if expected is not None:
+        missing = [str(n) for n in expected if str(n) not in names]
+        if missing:
+            raise _DataError(
+                f"the header lacks the model's feature column(s) {missing}; it has "
+                f"{names}"
+            )
+        return time_index, [names.index(str(n)) for n in expected]
+    features = [
+        i
+        for i, n in enumerate(names)
+        if i != time_index and n.lower() not in _LABEL_NAMES
+    ]
+    if len(features) != detector.n_features_in_:
+        raise _DataError(
+            f"the header has {len(features)} feature column(s) "
+            f"{[names[i] for i in features]}, but the model was fitted on "
+            f"{detector.n_features_in_}"
+        )
+    return time_index, features
+
+
+def _stream_values(batch, features, names):
+    import numpy as np
+
+    values = np.empty((len(batch), len(features)))
+    for row, (line_number, fields) in enumerate(batch):
+        for column, index in enumerate(features):
+            cell = fields[index].strip() if index < len(fields) else ""
+            try:
+                values[row, column] = float(cell)
+            except ValueError:
+                raise _DataError(
+                    f"line {line_number}: column {names[index]!r} holds {cell!r}, "
+                    "not a number"
+                ) from None
+            if not math.isfinite(values[row, column]):
+                raise _DataError(
+                    f"line {line_number}: column {names[index]!r} holds {cell!r}; "
+                    "values must be finite"
+                )
+    return values
+
+
+def _stream(args):
+    import warnings
+
+    from ._streaming import StreamingScorer
+
+    if args.save is not None:
+        if Path(args.save).suffix.lower() != _SAFE_SUFFIX:
+            raise _UsageError(
+                f"argument --save: the name must end in {_SAFE_SUFFIX}, got "
+                f"{args.save!r} (see 'skae stream --help')"
+            )
+        _check_output(args.save, "--save")
+    path = Path(args.model)
+    detector = _load_model(path)  # checks the file, refuses what is not a model
+    try:
+        if path.suffix.lower() == _SAFE_SUFFIX:
+            scorer = StreamingScorer.load(path)
+            detector = scorer.detector
+        else:
+            scorer = StreamingScorer(detector)
+        if scorer.n_steps_ == 0:  # a fresh stream: the command line's settings
+            scorer = StreamingScorer(
+                detector,
+                update_every=args.update_every,
+                learn_from=args.learn_from,
+                context=scorer._rows,
+            )
+    except ValueError as error:
+        raise _DataError(f"{path}: {_one_line(error)}") from None
+
+    rows = _Rows(sys.stdin.fileno(), args.sep)
+    out = sys.stdout
+    time_index = features = names = None
+    try:
+        for batch in rows.batches():
+            if features is None:
+                (_, header), batch = batch[0], batch[1:]
+                names = [name.strip() for name in header]
+                time_index, features = _stream_columns(
+                    header, detector, args.timestamp_column
+                )
+                time_name = "" if time_index is None else f"{names[time_index]},"
+                out.write(f"{time_name}score,is_anomaly\n")
+                out.flush()
+                if not batch:
+                    continue
+            values = _stream_values(batch, features, names)
+            with warnings.catch_warnings():
+                # an array for a model fitted on named columns: matched by name
+                warnings.filterwarnings("ignore", message="X does not have valid")
+                try:
+                    result = scorer.push(values)
+                except (ValueError, TypeError) as error:
+                    raise _DataError(_one_line(error)) from None
+            lines = []
+            for (_, fields), score, flag in zip(
+                batch, result.scores, result.flags, strict=True
+            ):
+                stamp = ""
+                if time_index is not None:
+                    stamp = (fields[time_index] if time_index < len(fields) else "")
+                    stamp = _csv_cell(stamp.strip(), args.sep) + args.sep
+                lines.append(f"{stamp}{score:.9g}{args.sep}{int(flag)}\n")
+            out.write("".join(lines))
+            out.flush()
+    finally:
+        if args.save is not None and features is not None:
+            scorer.save(args.save)
+            print(f"skae: saved the stream's state to {args.save}", file=sys.stderr)
+    if features is None:
+        raise _DataError("no header line on standard input")
+
+
+def _csv_cell(text, sep):
+    if sep in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
 def _demo(args):
     try:
         from ._demo import run_demo
@@ -517,7 +736,9 @@ def main(argv=None):
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        handler = {"demo": _demo, "fit": _fit, "score": _score}[args.command]
+        handler = {"demo": _demo, "fit": _fit, "score": _score, "stream": _stream}[
+            args.command
+        ]
         handler(args)
     except _UsageError as error:
         print(f"skae: error: {error}", file=sys.stderr)

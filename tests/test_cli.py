@@ -383,3 +383,109 @@ def test_verbose_fit_writes_no_colour_codes_to_a_pipe(nab_csv, tmp_path):
     assert fit.returncode == 0, fit.stderr
     assert "train_loss" in fit.stdout
     assert "\x1b[" not in fit.stdout
+
+
+# ------------------------------------------------------------- skae stream
+
+
+@pytest.fixture(scope="module")
+def causal_model(nab_csv, tmp_path_factory):
+    """A tiny causal model of the taxi slice, saved as .skae, and the frame."""
+    from skae import LSTMAutoencoderDetector, save_model
+
+    frame = pd.read_csv(nab_csv)
+    detector = LSTMAutoencoderDetector(
+        window_size=16, hidden_size=4, max_epochs=2, causal=True, random_state=0
+    ).fit(frame[["value"]].iloc[:400])
+    path = tmp_path_factory.mktemp("stream") / "causal.skae"
+    save_model(detector, path)
+    return path, detector, frame
+
+
+def _read_line(process, timeout=60):
+    import select
+
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, "skae stream wrote nothing within the timeout"
+    return process.stdout.readline()
+
+
+def test_stream_answers_each_row_as_it_arrives(causal_model, tmp_path):
+    path, detector, frame = causal_model
+    state = tmp_path / "state.skae"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skae", "stream", str(path), "--save", str(state)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    try:
+        process.stdin.write("timestamp,value\n")
+        process.stdin.flush()
+        assert _read_line(process) == "timestamp,score,is_anomaly\n"
+        rows = frame.iloc[400:440]
+        answers = []
+        for stamp, value in zip(rows["timestamp"], rows["value"], strict=True):
+            # the next row is written only after this one's answer came back
+            process.stdin.write(f"{stamp},{value}\n")
+            process.stdin.flush()
+            answers.append(_read_line(process).strip().split(","))
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+    finally:
+        process.kill()
+    assert [a[0] for a in answers] == list(rows["timestamp"])
+    scores = np.array([float(a[1]) for a in answers])
+    expected = -detector.score_samples(rows[["value"]])
+    np.testing.assert_allclose(scores, expected, rtol=1e-6)
+    flags = np.array([int(a[2]) for a in answers])
+    np.testing.assert_array_equal(flags, expected > detector.threshold_)
+    # the saved state resumes the stream where it stopped
+    more = frame.iloc[440:460]
+    text = "timestamp,value\n" + more.to_csv(header=False, index=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "stream", str(state)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    resumed = pd.read_csv(__import__("io").StringIO(result.stdout))
+    whole = -detector.score_samples(frame[["value"]].iloc[400:460])
+    np.testing.assert_allclose(resumed["score"], whole[40:], rtol=1e-6)
+
+
+def test_stream_errors_are_one_line(causal_model, nab_csv, tmp_path):
+    path, _, _ = causal_model
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "stream", str(path)],
+        input="timestamp,value\n2014-07-01 00:00:00,abc\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    _assert_one_line_error(result, 1)
+    assert "line 2" in result.stderr and "'value'" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "stream", str(path)],
+        input="timestamp,speed\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    _assert_one_line_error(result, 1)
+    assert "value" in result.stderr
+    offline = tmp_path / "offline.skae"
+    assert _skae("fit", nab_csv, "--model", offline, *TINY).returncode == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "stream", str(offline)],
+        input="timestamp,value\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    _assert_one_line_error(result, 1)
+    assert "causal=True" in result.stderr

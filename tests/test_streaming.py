@@ -300,7 +300,7 @@ def test_an_inconsistent_stream_state_is_refused(causal, tmp_path):
     scorer.save(path)
 
     def more_steps_than_rows(model):
-        model["fitted"]["stream_info_"]["n_steps"] = 5
+        model["fitted"]["stream_info_"]["n_steps"] = 5  # 40 errors wait
 
     bad = tmp_path / "bad.skae"
     _rewrite(path, bad, more_steps_than_rows)
@@ -441,3 +441,13 @@ def test_fit_forgets_what_partial_fit_learned(causal):
     detector.fit(_series(400))
     assert not hasattr(detector, "heldout_weight_")
     assert detector.threshold_ == causal.threshold_
+
+
+def test_context_rows_are_read_but_not_scored(causal):
+    X = _series(300, seed=15)
+    scorer = StreamingScorer(causal, context=X[:100])
+    result = scorer.push(X[100:])
+    np.testing.assert_allclose(
+        result.scores, -causal.score_samples(X)[100:], rtol=1e-6
+    )
+    assert scorer.n_steps_ == 200

@@ -1,0 +1,237 @@
+"""Streaming detection on NAB and SKAB: fit once, then score rows as they arrive.
+
+Protocol, per series (NAB) or file (SKAB):
+
+- fit ``LSTMAutoencoderDetector(causal=True, ...)`` on the training part (NAB:
+  the probationary part, its first ``min(floor(0.15 n), 750)`` steps; SKAB: the
+  first 400 rows), no labels;
+- stream the rest through :class:`skae.StreamingScorer`, whose context starts
+  with the end of the training part: every score uses no later row (no
+  look-ahead), and with ``--update-every N`` the detector keeps learning
+  (``partial_fit`` every N rows on the rows it judged normal, or on all of them
+  with ``--learn-from all``), its threshold forgetting at ``--half-life``;
+- NAB: the standard NAB score, *blind* from skae's own flags and *optimised*
+  with NAB's label-chosen single threshold on the scores divided by the
+  threshold in force when each was scored (the decision ratio, comparable
+  across series), beside the offline rows of ``benchmarks/README.md`` and the
+  published scoreboard; SKAB: F1, FAR and MAR from skae's own flags (point-wise,
+  pooled over the 34 files).
+
+Run from the repository root::
+
+    PYTHONPATH=. python benchmarks/streaming.py --benchmark nab
+    PYTHONPATH=. python benchmarks/streaming.py --benchmark skab --update-every 50
+"""
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from _quality import DEFAULT_DATA_HOME, machine_note, markdown_table
+from quality_nab import QUICK_SERIES, published_scoreboard
+from quality_skab import QUICK_FILES
+
+from skae import LSTMAutoencoderDetector, StreamingScorer
+from skae.datasets import fetch_nab, fetch_skab, nab_series_names, skab_file_names
+from skae.metrics import auc_pr, nab_normalized_score, skab_outlier_scores
+
+OFFLINE_NAB = [("skae offline (README)", -2745.5, 1.7)]
+OFFLINE_SKAB = [("skae offline (README)", 0.780, 41.9, 12.8)]
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--benchmark", choices=["nab", "skab"], required=True)
+    parser.add_argument("--data-home", default=str(DEFAULT_DATA_HOME))
+    parser.add_argument("--quick", action="store_true", help="a few series only")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--update-every", type=int, default=None, help="rows between updates"
+    )
+    parser.add_argument("--learn-from", choices=["normal", "all"], default="normal")
+    parser.add_argument(
+        "--half-life", type=float, default=None, help="forget_half_life, in steps"
+    )
+    parser.add_argument(
+        "--update-windows",
+        type=int,
+        default=None,
+        help="max_windows_per_epoch during updates (default: the detector's)",
+    )
+    parser.add_argument("--update-lr", type=float, default=None)
+    parser.add_argument(
+        "--params", default="{}", help="detector arguments as JSON, e.g. "
+        '\'{"window_size": 16}\''
+    )
+    return parser.parse_args(argv)
+
+
+def stream_one(X, n_train, args, params):
+    """Fit on X[:n_train], stream X[n_train:]; return scores, flags, thresholds
+    (for the streamed rows) and the seconds spent fitting and streaming."""
+    start = time.perf_counter()
+    detector = LSTMAutoencoderDetector(
+        causal=True,
+        forget_half_life=args.half_life,
+        random_state=args.seed,
+        n_threads=args.threads,
+        **params,
+    ).fit(X[:n_train])
+    fitted = time.perf_counter()
+    if args.update_windows is not None:
+        detector.set_params(max_windows_per_epoch=args.update_windows)
+    if args.update_lr is not None:
+        detector.set_params(lr=args.update_lr)
+    scorer = StreamingScorer(
+        detector,
+        update_every=args.update_every,
+        learn_from=args.learn_from,
+        context=X[:n_train],
+    )
+    result = scorer.push(X[n_train:])
+    return result, fitted - start, time.perf_counter() - fitted
+
+
+def run_nab(args, params):
+    names = QUICK_SERIES if args.quick else nab_series_names()
+    labels, flags, ratios, scores = [], [], [], []
+    fit_s = stream_s = 0.0
+    start = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        nab = fetch_nab(name, data_home=args.data_home, download_if_missing=False)
+        n = nab.train_size
+        result, f, s = stream_one(nab.data, n, args, params)
+        fit_s, stream_s = fit_s + f, stream_s + s
+        pad = np.zeros(n)
+        labels.append(nab.target)
+        flags.append(np.r_[pad, result.flags].astype(int))
+        ratios.append(np.r_[pad, result.scores / result.thresholds])
+        scores.append(result.scores)
+        y = nab.target[n:]
+        ap = auc_pr(y, result.scores) if y.any() else float("nan")
+        print(
+            f"[{i}/{len(names)}] {name}: {len(nab.data)} steps, "
+            f"{int(result.flags.sum())} flagged, AP {ap:.2f}, fit {f:.1f} s, "
+            f"stream {s:.1f} s",
+            flush=True,
+        )
+    total = time.perf_counter() - start
+    blind = nab_normalized_score(labels, flags, anomaly_label=1).score
+    optimised = nab_normalized_score(labels, ratios, threshold="optimize")
+    rows = [
+        [
+            label_of(args),
+            f"{blind:.1f}",
+            f"{optimised.score:.1f}",
+            f"{fit_s:.0f}",
+            f"{stream_s:.0f}",
+        ]
+    ]
+    rows += [[n, f"{b:.1f}", f"{o:.1f}", "", ""] for n, b, o in OFFLINE_NAB]
+    print()
+    print(
+        markdown_table(
+            ["method", "NAB blind", "NAB optimised", "fit s", "stream s"], rows
+        )
+    )
+    print(f"(optimised threshold on score / threshold: {optimised.threshold:.3g})")
+    if not args.quick:
+        board = published_scoreboard(args.data_home)
+        print("\nPublished scoreboard (standard profile, label-optimised):")
+        print(
+            markdown_table(
+                ["detector", "NAB standard score"],
+                [[name, f"{score:.1f}"] for name, score in board],
+            )
+        )
+    return total
+
+
+def run_skab(args, params):
+    names = QUICK_FILES if args.quick else skab_file_names()
+    labels, flags, scores = [], [], []
+    fit_s = stream_s = 0.0
+    start = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        skab = fetch_skab(name, data_home=args.data_home, download_if_missing=False)
+        n = skab.train_size
+        result, f, s = stream_one(skab.data, n, args, params)
+        fit_s, stream_s = fit_s + f, stream_s + s
+        labels.append(skab.target[n:])
+        flags.append(result.flags.astype(int))
+        scores.append(result.scores / result.thresholds)
+        print(
+            f"[{i}/{len(names)}] {name}: flagged {result.flags.mean():.2f}, "
+            f"anomalous {labels[-1].mean():.2f}",
+            flush=True,
+        )
+    total = time.perf_counter() - start
+    m = skab_outlier_scores(labels, flags, anomaly_label=1)
+    pooled = auc_pr(np.concatenate(labels), np.concatenate(scores))
+    rows = [
+        [
+            label_of(args),
+            f"{m.f1:.3f}",
+            f"{m.far:.1f}",
+            f"{m.mar:.1f}",
+            f"{pooled:.3f}",
+            f"{fit_s:.0f}",
+            f"{stream_s:.0f}",
+        ]
+    ]
+    rows += [
+        [n, f"{f1:.3f}", f"{far:.1f}", f"{mar:.1f}", "", "", ""]
+        for n, f1, far, mar in OFFLINE_SKAB
+    ]
+    print()
+    print(
+        markdown_table(
+            ["method", "F1", "FAR %", "MAR %", "AUC-PR (ratio)", "fit s", "stream s"],
+            rows,
+        )
+    )
+    return total
+
+
+def label_of(args):
+    if args.update_every is None:
+        text = "skae streaming, frozen"
+    else:
+        text = (
+            f"skae streaming, update_every={args.update_every}, "
+            f"learn_from={args.learn_from}"
+        )
+    if args.half_life is not None:
+        text += f", forget_half_life={args.half_life:g}"
+    if args.update_windows is not None:
+        text += f", {args.update_windows} windows/update"
+    if args.update_lr is not None:
+        text += f", update lr={args.update_lr:g}"
+    if args.params != "{}":
+        text += f", {args.params}"
+    return text
+
+
+def main(argv=None):
+    import json
+
+    args = parse(argv)
+    torch.set_num_threads(args.threads)
+    params = json.loads(args.params)
+    print(
+        f"{args.benchmark}: {label_of(args)}; torch threads "
+        f"{torch.get_num_threads()}, {os.cpu_count()} CPUs visible; "
+        f"{machine_note()}",
+        flush=True,
+    )
+    total = run_nab(args, params) if args.benchmark == "nab" else run_skab(
+        args, params
+    )
+    print(f"\nTotal wall time {total:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
