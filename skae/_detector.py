@@ -160,13 +160,24 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         GluonTS's ``num_batches_per_epoch`` does: on a long series with a small
         ``max_epochs``, raise ``max_epochs`` or set ``None``. Ignored for
         sequence input.
-    n_threads : int or None, default=None
+    n_threads : int, "auto" or None, default="auto"
         Torch intra-op threads during ``fit``, scoring, ``feature_contributions``,
-        ``encode`` and ``reconstruct``, restored afterwards. ``None`` keeps
-        torch's setting, which follows joblib's process workers
-        (``GridSearchCV(n_jobs=k)`` starts each with ``cpu_count // k`` threads,
-        so 2 jobs on 2 cores do not oversubscribe) and
-        ``threadpoolctl.threadpool_limits``.
+        ``encode`` and ``reconstruct``, restored afterwards. ``"auto"`` decides
+        when each call starts: one thread when the model is small (one gate
+        product of an LSTM step, ``batch_size * 4 * hidden_size * (hidden_size +
+        n_features)`` multiply-adds, below 500,000: e.g. ``hidden_size=16``),
+        else as many threads as there are cores that other processes are not
+        running on (read from ``/proc/stat``), never more than torch's setting
+        nor the CPU affinity. Torch's threads wait for each other at every
+        operation, so on a 2-core machine with other work running, two threads
+        made training 4 to 100 times slower than one; idle, they were faster for
+        ``hidden_size`` 64 and 256 (see ``benchmarks/README.md``). Where
+        ``/proc/stat`` is missing (macOS, Windows), ``"auto"`` keeps torch's
+        setting: set ``n_threads=1`` on a loaded machine there. An integer fixes
+        the count. ``None`` keeps torch's setting, which follows joblib's process
+        workers (``GridSearchCV(n_jobs=k)`` starts each with ``cpu_count // k``
+        threads) and ``threadpoolctl.threadpool_limits``; both also cap
+        ``"auto"``.
     score_smoothing : int, default=8
         For a series: inside each window, a step's squared error is replaced by
         the mean of that window's errors at the steps within ``score_smoothing``
@@ -332,7 +343,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         anomaly_score="squared_error",
         score_stride="auto",
         max_windows_per_epoch=512,
-        n_threads=None,
+        n_threads="auto",
         score_smoothing=8,
         centered_features=None,
         causal=False,
