@@ -24,6 +24,7 @@ Run from the repository root::
 """
 
 import argparse
+import copy
 import os
 import time
 
@@ -43,7 +44,9 @@ OFFLINE_SKAB = [("skae offline (README)", 0.780, 41.9, 12.8)]
 
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--benchmark", choices=["nab", "skab"], required=True)
+    parser.add_argument(
+        "--benchmark", choices=["nab", "skab", "throughput"], required=True
+    )
     parser.add_argument("--data-home", default=str(DEFAULT_DATA_HOME))
     parser.add_argument("--quick", action="store_true", help="a few series only")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -63,8 +66,9 @@ def parse(argv=None):
     )
     parser.add_argument("--update-lr", type=float, default=None)
     parser.add_argument(
-        "--params", default="{}", help="detector arguments as JSON, e.g. "
-        '\'{"window_size": 16}\''
+        "--params",
+        default="{}",
+        help="detector arguments as JSON, e.g. '{\"window_size\": 16}'",
     )
     return parser.parse_args(argv)
 
@@ -196,6 +200,82 @@ def run_skab(args, params):
     return total
 
 
+def run_throughput(args, params):
+    """Rows per second: pushing 1,000-row chunks against one batch call, and
+    the scorer's memory as the stream grows (synthetic 4-feature series)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    t = np.arange(60_000)[:, None]
+    X = np.sin(2 * np.pi * t / np.array([24, 50, 81, 130])) + 0.1 * rng.normal(
+        size=(len(t), 4)
+    )
+    detector = LSTMAutoencoderDetector(
+        causal=True, random_state=0, n_threads=args.threads, max_epochs=3, **params
+    ).fit(X[:2000])
+    stream = X[2000:22_000]
+    batch_s, push_s = [], []
+    for _ in range(3):  # interleaved, best of 3: a shared machine's load varies
+        start = time.perf_counter()
+        expected = -detector.score_samples(stream)
+        batch_s.append(time.perf_counter() - start)
+        scorer = StreamingScorer(detector)
+        start = time.perf_counter()
+        got = np.concatenate(
+            [scorer.push(stream[i : i + 1000]).scores for i in range(0, 20_000, 1000)]
+        )
+        push_s.append(time.perf_counter() - start)
+    assert np.allclose(got, expected, rtol=1e-6)
+    print(
+        markdown_table(
+            ["scoring 20,000 steps", "best of 3 (s)", "steps / s"],
+            [
+                [
+                    "score_samples, one call",
+                    f"{min(batch_s):.2f}",
+                    f"{20_000 / min(batch_s):.0f}",
+                ],
+                [
+                    "StreamingScorer.push, 1,000-row chunks",
+                    f"{min(push_s):.2f}",
+                    f"{20_000 / min(push_s):.0f}",
+                ],
+            ],
+        )
+    )
+    print(f"stream / batch rate: {min(batch_s) / min(push_s):.2f}")
+    rows = []
+    for update_every in (None, 200):
+        scorer = StreamingScorer(copy.deepcopy(detector), update_every=update_every)
+        tracemalloc.start()
+        for i in range(0, 58_000, 1000):
+            scorer.push(X[2000 + i : 3000 + i])
+            if i + 1000 in (2000, 10_000, 58_000):
+                current, peak = tracemalloc.get_traced_memory()
+                rows.append(
+                    [
+                        str(update_every),
+                        f"{i + 1000:,}",
+                        f"{len(scorer._rows)}",
+                        f"{current / 1024:.0f}",
+                        f"{peak / 1024:.0f}",
+                    ]
+                )
+        tracemalloc.stop()
+    print(
+        markdown_table(
+            [
+                "update_every",
+                "rows pushed",
+                "rows held",
+                "traced KiB now",
+                "traced KiB peak",
+            ],
+            rows,
+        )
+    )
+
+
 def label_of(args):
     if args.update_every is None:
         text = "skae streaming, frozen"
@@ -227,9 +307,10 @@ def main(argv=None):
         f"{machine_note()}",
         flush=True,
     )
-    total = run_nab(args, params) if args.benchmark == "nab" else run_skab(
-        args, params
-    )
+    if args.benchmark == "throughput":
+        run_throughput(args, params)
+        return
+    total = run_nab(args, params) if args.benchmark == "nab" else run_skab(args, params)
     print(f"\nTotal wall time {total:.0f} s.")
 
 

@@ -7,6 +7,7 @@ ORDER = [
     "plot_multivariate_skab.py",
     "plot_tune_gridsearch.py",
     "plot_save_load.py",
+    "plot_streaming.py",
     "plot_compress.py",
     "plot_denoise.py",
     "plot_variable_length.py",

@@ -196,6 +196,22 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         within a window is. Column indices, or names when X is a DataFrame.
         ``None`` centres nothing. A domain setting: on SKAB, centring the two
         temperature sensors cut false alarms from 42 % to 9 % of normal steps.
+    causal : bool, default=False
+        Score a series causally, as a stream must: step ``t`` is judged by the
+        window that ends at ``t`` (its errors at the last ``score_smoothing + 1``
+        positions, averaged), and a step with fewer than ``window_size - 1``
+        steps before it by the prefix of the series up to it. The score of step
+        ``t`` then depends on no data after ``t`` (latency 0), at the cost of one
+        window per step (``score_stride`` does not apply). The held-out errors
+        behind the threshold are scored the same way, each with the
+        ``window_size - 1`` steps before it. Needed by :class:`StreamingScorer`.
+        ``False`` (offline) averages the windows covering a step on both sides,
+        so a score sees up to ``window_size - 1`` later steps.
+    forget_half_life : float or None, default=None
+        For :meth:`partial_fit`: the age, in time steps, at which an error's
+        weight in the threshold's statistics has halved. ``None`` never
+        forgets: every error seen counts once. A smaller value follows drift
+        faster and lets a long anomaly raise the threshold sooner.
 
     Attributes
     ----------
@@ -227,6 +243,15 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         The values of these parameters at ``fit``, which scoring uses:
         like ``score_stride_``, they shape the scores that ``threshold_`` was
         set on, so ``set_params`` changes them only at the next ``fit``.
+    causal_ : bool
+        Whether scores are causal (``causal`` at ``fit``).
+    heldout_weight_ : float
+        After :meth:`partial_fit` only: the total weight of the errors behind
+        ``heldout_mean_`` and ``heldout_std_``, which are then weighted over
+        every error seen (with forgetting), while ``heldout_errors_`` keeps the
+        most recent ones (at most 10,000).
+    n_partial_fits_ : int
+        After :meth:`partial_fit` only: how many updates followed ``fit``.
     threshold_info_ : dict
         What ``threshold_`` came from: the rule (``"mean_k_sigma"``,
         ``"pot"`` or ``"contamination"``), the number, mean, standard deviation
