@@ -87,8 +87,9 @@ def run_demo(
     detector = LSTMAutoencoderDetector(
         window_size=_WINDOW,
         hidden_size=_HIDDEN,
-        max_epochs=_QUICK_EPOCHS if quick else _EPOCHS,
-        max_windows_per_epoch=600,
+        # the full demo trains until the held-out loss has converged (the
+        # defaults); --quick stops after a few epochs
+        **({"max_epochs": _QUICK_EPOCHS} if quick else {}),
         validation_fraction=0.3,
         random_state=random_state,
         # skorch's table of epoch, training and held-out loss and seconds: the

@@ -77,15 +77,17 @@ class LSTMEncoderTransformer(
         Dropout between stacked LSTM layers.
     decoder_feed : {"repeat", "state"}, default="repeat"
         How the decoder receives the code during training.
-    max_epochs : int, default=50
-        Most epochs. On a series, an epoch is at most 512 random training
-        windows (the detector's default ``max_windows_per_epoch``); a set of
-        sequences is passed over whole.
+    max_epochs : int, default=300
+        Most epochs; training normally stops earlier, when the held-out loss has
+        converged. On a series, an epoch is one pass over the training windows,
+        at least 1,024 and at most 4,096 windows (the detector's default
+        ``max_windows_per_epoch``); a set of sequences is passed over whole.
     batch_size : int, default=64
         Windows or sequences per training step.
-    lr : float, default=1e-3
-        Adam's learning rate.
-    patience : int, default=5
+    lr : float, default=3e-3
+        Adam's first learning rate; it halves after ``patience // 3`` epochs
+        without improvement of the held-out loss.
+    patience : int, default=10
         Epochs without improvement of the held-out loss before training stops.
     validation_fraction : float in (0, 1), default=0.2
         Share of the data held out for early stopping, taken from the end (the
@@ -147,10 +149,10 @@ class LSTMEncoderTransformer(
         num_layers=1,
         dropout=0.0,
         decoder_feed="repeat",
-        max_epochs=50,
+        max_epochs=300,
         batch_size=64,
-        lr=1e-3,
-        patience=5,
+        lr=3e-3,
+        patience=10,
         validation_fraction=0.2,
         standardize=True,
         device="auto",

@@ -466,6 +466,14 @@ class PlainPrintLog(PrintLog):
 # Gradients are clipped to this L2 norm: a first learning rate large enough to
 # learn fast must not let one bad batch throw the LSTM's weights far off.
 GRADIENT_CLIP_NORM = 1.0
+# An epoch on a series is at least this many windows (several passes over a short
+# series), so that ``patience`` epochs are enough optimiser steps to judge a
+# plateau of the held-out loss whatever the length of the series.
+MIN_WINDOWS_PER_EPOCH = 1024
+# A held-out loss is a new best when it is this much (relative) below the best so
+# far: smaller gains, which clean periodic series keep making for hundreds of
+# epochs, neither reset the patience nor delay the learning-rate decay.
+REL_TOLERANCE = 1e-2
 # The learning rate is multiplied by this after a plateau of the held-out loss.
 LR_DECAY = 0.5
 
@@ -502,11 +510,19 @@ def convergence_callbacks(patience):
                 monitor="valid_loss",
                 factor=LR_DECAY,
                 patience=max(1, patience // 3),
+                threshold=REL_TOLERANCE,
+                threshold_mode="rel",
             ),
         ),
         (
             "early_stopping",
-            EarlyStopping(monitor="valid_loss", patience=patience, load_best=True),
+            EarlyStopping(
+                monitor="valid_loss",
+                patience=patience,
+                threshold=REL_TOLERANCE,
+                threshold_mode="rel",
+                load_best=True,
+            ),
         ),
     ]
 
@@ -549,6 +565,7 @@ def make_net(
             "iterator_train": WindowBatches,
             "iterator_valid": WindowBatches,
             "iterator_train__max_windows": max_windows_per_epoch,
+            "iterator_train__min_windows": MIN_WINDOWS_PER_EPOCH,
             "iterator_valid__max_windows": max_windows_per_epoch,
         }
     iterators["iterator_train__generator"] = generator
@@ -576,6 +593,35 @@ def make_net(
         device=device,
         verbose=verbose,
     )
+
+
+# Most weights a network may have: 2**30 float32 values are 4 GiB, far beyond what
+# an LSTM autoencoder of a time series needs, and a typo such as
+# hidden_size=100_000 would otherwise fail deep inside torch's allocator.
+MAX_PARAMETERS = 2**30
+
+
+def check_network_size(n_features, hidden_size, num_layers, decoder_feed):
+    """Raise a ValueError naming the parameters when the network is too large.
+
+    Counted before anything is allocated: an LSTM layer with ``n_in`` inputs has
+    ``4 * hidden_size * (n_in + hidden_size + 2)`` weights and biases.
+    """
+
+    def layers(n_in):
+        first = 4 * hidden_size * (n_in + hidden_size + 2)
+        return first + (num_layers - 1) * 4 * hidden_size * (2 * hidden_size + 2)
+
+    decoder_in = hidden_size if decoder_feed == "repeat" else 1
+    total = layers(n_features) + layers(decoder_in) + (hidden_size + 1) * n_features
+    if total > MAX_PARAMETERS:
+        raise ValueError(
+            f"hidden_size={hidden_size} with num_layers={num_layers} and "
+            f"{n_features} feature(s) makes a network of {total:,} weights "
+            f"({4 * total / 2**30:,.1f} GiB in float32), more than the "
+            f"{MAX_PARAMETERS:,} skae allows; use a smaller hidden_size or "
+            "num_layers."
+        )
 
 
 def fit_net(
@@ -611,6 +657,7 @@ def fit_net(
     ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
     windows and the held-out loss to a fixed, evenly spaced subset.
     """
+    check_network_size(n_features, hidden_size, num_layers, decoder_feed)
     net = make_net(
         n_features=n_features,
         hidden_size=hidden_size,

@@ -28,6 +28,12 @@ class WindowBatches:
         Most windows per epoch. With ``shuffle``, each epoch takes a fresh random
         sample of this many windows; without it, a fixed, evenly spaced subset
         (so that a held-out loss compares like with like from epoch to epoch).
+    min_windows : int, default=0
+        With ``shuffle``, fewest windows per epoch: a dataset with fewer windows
+        is passed over several times per epoch (each pass in a new random order),
+        so that an epoch is enough optimiser steps for a held-out loss measured
+        once per epoch to be worth comparing. Ignored without ``shuffle``;
+        ``max_windows`` wins where the two disagree.
     generator : torch.Generator, default=None
         Generator of the random order; ``None`` uses torch's global generator.
         A fit passes its own, so that fits running in parallel threads do not
@@ -42,6 +48,7 @@ class WindowBatches:
         batch_size,
         shuffle=False,
         max_windows=None,
+        min_windows=0,
         generator=None,
         **kwargs,
     ):
@@ -49,11 +56,14 @@ class WindowBatches:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.max_windows = max_windows
+        self.min_windows = min_windows
         self.generator = generator
 
     def _n_windows(self):
-        n = len(self.dataset)
-        return n if self.max_windows is None else min(n, self.max_windows)
+        n, least = len(self.dataset), self.min_windows if self.shuffle else 0
+        if self.max_windows is not None:  # the explicit bound wins
+            n, least = min(n, self.max_windows), min(least, self.max_windows)
+        return max(n, least)
 
     def __len__(self):
         return math.ceil(self._n_windows() / self.batch_size)
@@ -61,7 +71,10 @@ class WindowBatches:
     def _order(self):
         n, k = len(self.dataset), self._n_windows()
         if self.shuffle:
-            return torch.randperm(n, generator=self.generator)[:k]
+            passes = [torch.randperm(n, generator=self.generator)]
+            while len(passes) * n < k:
+                passes.append(torch.randperm(n, generator=self.generator))
+            return torch.cat(passes)[:k]
         if k == n:
             return torch.arange(n)
         return torch.linspace(0, n - 1, k).round().long()

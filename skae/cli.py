@@ -98,6 +98,10 @@ def build_parser():
     parser : argparse.ArgumentParser
     """
     from . import __version__
+    from ._detector import LSTMAutoencoderDetector
+
+    # the detector's defaults, so the help cannot drift from them
+    defaults = LSTMAutoencoderDetector().get_params()
 
     parser = _Parser(
         prog="skae",
@@ -146,32 +150,35 @@ def build_parser():
     fit.add_argument(
         "--window-size",
         type=_positive_int,
-        default=32,
+        default=defaults["window_size"],
         metavar="N",
-        help="time steps per window, about one cycle of the series (default: 32)",
+        help="time steps per window, about one cycle of the series (default: "
+        f"{defaults['window_size']})",
     )
     fit.add_argument(
         "--hidden-size",
         type=_positive_int,
-        default=64,
+        default=defaults["hidden_size"],
         metavar="N",
-        help="size of the LSTM states and of the latent code (default: 64)",
+        help="size of the LSTM states and of the latent code (default: "
+        f"{defaults['hidden_size']})",
     )
     fit.add_argument(
         "--max-epochs",
         type=_positive_int,
-        default=50,
+        default=defaults["max_epochs"],
         metavar="N",
-        help="most passes over the training windows; training stops earlier when "
-        "the held-out loss stops improving (default: 50)",
+        help="most epochs; training stops earlier, when the held-out loss has "
+        f"converged (default: {defaults['max_epochs']})",
     )
     fit.add_argument(
         "--contamination",
         type=_contamination,
         default="auto",
         metavar="auto|FLOAT",
-        help="'auto': threshold mu + 6 sigma of the held-out errors; a float: the "
-        "share of anomalies in the training data (default: auto)",
+        help="'auto': the threshold comes from the held-out errors (mu + "
+        f"{defaults['n_sigmas']:g} sigma); a float: the share of anomalies in the "
+        "training data (default: auto)",
     )
     fit.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
@@ -372,6 +379,8 @@ def _fit(args):
         detector.fit(X)
     except (ValueError, TypeError) as error:
         raise _DataError(_one_line(error)) from None
+    except (RuntimeError, MemoryError) as error:  # torch out of memory, say
+        raise _DataError(f"training failed: {_one_line(error)}") from None
     seconds = time.perf_counter() - start
     history = detector.history_
     _say(

@@ -4,6 +4,7 @@ Most tests here are regression tests for bugs that ``test_fuzz.py`` or probing
 around it found; each says what the code did before the fix.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -246,3 +247,20 @@ def test_loss_growing_by_orders_of_magnitude_stops_training(form):
 def test_divergence_rule_does_not_fire_on_ordinary_training(X, params):
     detector = tiny(max_epochs=8, batch_size=8, window_size=5, **params).fit(X)
     assert len(detector.history_) >= 2
+
+
+@pytest.mark.parametrize(
+    "params, name",
+    [
+        ({"hidden_size": 100_000}, "hidden_size"),
+        ({"hidden_size": 10**9}, "hidden_size"),
+        ({"hidden_size": 20_000, "num_layers": 8}, "num_layers"),
+        ({"num_layers": 10_000}, "num_layers"),
+    ],
+)
+def test_a_network_too_large_is_refused_before_allocating(params, name):
+    X = np.sin(np.arange(200) / 5).reshape(-1, 2)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=name):
+        LSTMAutoencoderDetector(window_size=8, max_epochs=1, **params).fit(X)
+    assert time.perf_counter() - start < 5

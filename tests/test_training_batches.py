@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skae import LSTMAutoencoderDetector
-from skae._net import WindowDataset
+from skae._net import MIN_WINDOWS_PER_EPOCH, WindowDataset
 from skae._window_batches import WindowBatches
 
 
@@ -79,8 +79,10 @@ def test_detector_bounds_each_epoch_and_stays_reproducible():
     again = LSTMAutoencoderDetector(**params).fit(X)
     np.testing.assert_array_equal(detector.score_samples(X), again.score_samples(X))
     full = LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": None}).fit(X)
+    # every window, passed over several times to reach the least epoch size
     n_train_windows = 320 - 10 + 1
-    assert full.history_[0, "train_batch_count"] == math.ceil(n_train_windows / 16)
+    least = max(n_train_windows, MIN_WINDOWS_PER_EPOCH)
+    assert full.history_[0, "train_batch_count"] == math.ceil(least / 16)
     with pytest.raises(ValueError, match="max_windows_per_epoch"):
         LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": 0}).fit(X)
 
@@ -131,3 +133,15 @@ def test_batch_order_comes_from_the_fits_generator_only():
     for mine, theirs in zip(first, other, strict=True):
         assert mine[0] != mine[1]  # a new order every epoch
         assert mine != theirs
+
+
+def test_a_short_series_is_passed_over_several_times_per_epoch():
+    rng = np.random.default_rng(1)
+    X = np.sin(np.arange(300) / 5.0)[:, None] + 0.05 * rng.normal(size=(300, 1))
+    params = dict(window_size=10, hidden_size=3, max_epochs=2, batch_size=64)
+    detector = LSTMAutoencoderDetector(random_state=0, **params).fit(X)
+    # 231 training windows, but every epoch is at least 1,024 windows
+    expected = math.ceil(MIN_WINDOWS_PER_EPOCH / 64)
+    assert list(detector.history_[:, "train_batch_count"]) == [expected] * 2
+    # the held-out loss is still measured on each held-out window once
+    assert detector.history_[0, "valid_batch_count"] == math.ceil((60 - 9) / 64)

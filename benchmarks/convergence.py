@@ -1,0 +1,195 @@
+"""Does a default fit finish learning? The default budget against ten times it.
+
+For every series of the chosen sets, the detector is fitted twice with the same
+seed: once with the given settings (the defaults unless ``--params``), and once
+with ten times the budget (``max_epochs`` and ``patience`` both multiplied by
+ten, so the learning-rate schedule, which waits ``patience // 3`` epochs, is
+ten times as patient too). The script prints, per set and in all:
+
+- the share of series whose best held-out loss is within 10 % and 25 % of the
+  long fit's (``best / best_long - 1``), and the worst ratio;
+- the mean AUC-PR of both fits on the judged part (series with anomalies);
+- the epochs and the fit time of both.
+
+Sets (data read from ``--data-home``, nothing is downloaded):
+
+- ``skab``: the 34 SKAB files, fitted on their first 400 rows, judged on the rest;
+- ``nab``: the 58 NAB series, fitted on NAB's probationary part, judged on the
+  rest;
+- ``nab-long``: the NAB series of at least ``--long-min`` steps, fitted on their
+  first half (thousands of windows), judged on the second half.
+
+One JSON line per fit is appended to ``--out`` (so an interrupted run can be
+resumed: fits already in the file are not repeated). Torch's thread count is
+set by ``--threads`` and printed.
+
+Run: ``python benchmarks/convergence.py [--sets skab nab nab-long] [--quick]``
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import skae
+from skae.datasets import fetch_nab, fetch_skab, nab_series_names, skab_file_names
+from skae.metrics import auc_pr
+
+DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def series_of(set_name, data_home, long_min):
+    """Yield ``(name, X_train, X_judged, y_judged)`` for one set."""
+    if set_name == "skab":
+        for name in skab_file_names():
+            bunch = fetch_skab(name, data_home=data_home, download_if_missing=False)
+            n = bunch.train_size
+            yield name, bunch.data[:n], bunch.data[n:], bunch.target[n:]
+        return
+    for name in nab_series_names():
+        bunch = fetch_nab(name, data_home=data_home, download_if_missing=False)
+        if set_name == "nab":
+            n = bunch.train_size
+        elif len(bunch.data) >= long_min:
+            n = len(bunch.data) // 2
+        else:
+            continue
+        yield name, bunch.data[:n], bunch.data[n:], bunch.target[n:]
+
+
+def fit_once(params, X_train, X_judged, y_judged, seed):
+    """Fit, score the judged part in context, and return the figures."""
+    start = time.perf_counter()
+    detector = skae.LSTMAutoencoderDetector(random_state=seed, **params)
+    detector.fit(X_train)
+    seconds = time.perf_counter() - start
+    losses = [row["valid_loss"] for row in detector.history_]
+    errors = -detector.score_samples(np.concatenate([X_train, X_judged]))
+    judged = errors[len(X_train) :]
+    has_both = 0 < y_judged.sum() < len(y_judged)
+    return {
+        "best_loss": float(min(losses)),
+        "epochs": len(losses),
+        "fit_s": round(seconds, 2),
+        "auc_pr": float(auc_pr(y_judged, judged)) if has_both else None,
+    }
+
+
+def long_params(params):
+    """Return ``params`` with ten times the epoch budget and the patience."""
+    defaults = skae.LSTMAutoencoderDetector().get_params()
+    budget = dict(params)
+    budget["max_epochs"] = 10 * params.get("max_epochs", defaults["max_epochs"])
+    budget["patience"] = 10 * params.get("patience", defaults["patience"])
+    return budget
+
+
+def summarise(rows):
+    """Return the summary figures of a list of paired results."""
+    ratios = np.array(
+        [r["default"]["best_loss"] / r["long"]["best_loss"] for r in rows]
+    )
+    pairs = [
+        (r["default"]["auc_pr"], r["long"]["auc_pr"])
+        for r in rows
+        if r["default"]["auc_pr"] is not None
+    ]
+    ap = np.array(pairs) if pairs else np.full((1, 2), np.nan)
+    return {
+        "n": len(rows),
+        "within_10": float(np.mean(ratios <= 1.10)),
+        "within_25": float(np.mean(ratios <= 1.25)),
+        "worst": float(ratios.max()),
+        "ap_default": float(ap[:, 0].mean()),
+        "ap_long": float(ap[:, 1].mean()),
+        "epochs_default": float(np.mean([r["default"]["epochs"] for r in rows])),
+        "epochs_long": float(np.mean([r["long"]["epochs"] for r in rows])),
+        "fit_s_default": float(sum(r["default"]["fit_s"] for r in rows)),
+        "fit_s_long": float(sum(r["long"]["fit_s"] for r in rows)),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=["skab", "nab", "nab-long"])
+    parser.add_argument("--data-home", default=str(DATA_HOME))
+    parser.add_argument("--params", default="{}", help="detector settings, JSON")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--long-min", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="every 6th series")
+    parser.add_argument("--out", default="convergence.jsonl")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    params = {"n_threads": args.threads, **json.loads(args.params)}
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
+        f"load {os.getloadavg()[0]:.1f}; settings {params}; long fit: "
+        f"{ {k: v for k, v in long_params(params).items() if k != 'n_threads'} }"
+    )
+    done = {}
+    if os.path.exists(args.out):
+        with open(args.out) as file:
+            for line in file:
+                row = json.loads(line)
+                done[(row["set"], row["name"], row["budget"], row["params"])] = row
+    results = {}
+    for set_name in args.sets:
+        rows = []
+        for i, (name, X_train, X_judged, y) in enumerate(
+            series_of(set_name, args.data_home, args.long_min)
+        ):
+            if args.quick and i % 6:
+                continue
+            pair = {}
+            for budget, settings in (
+                ("default", params),
+                ("long", long_params(params)),
+            ):
+                key = (set_name, name, budget, json.dumps(settings, sort_keys=True))
+                if key not in done:
+                    figures = fit_once(settings, X_train, X_judged, y, args.seed)
+                    done[key] = {
+                        "set": set_name,
+                        "name": name,
+                        "budget": budget,
+                        "params": key[3],
+                        **figures,
+                    }
+                    with open(args.out, "a") as file:
+                        file.write(json.dumps(done[key]) + "\n")
+                pair[budget] = done[key]
+            rows.append(pair)
+            ratio = pair["default"]["best_loss"] / pair["long"]["best_loss"]
+            print(
+                f"{set_name:8s} {name:55s} loss ratio {ratio:6.3f}  epochs "
+                f"{pair['default']['epochs']:4d} / {pair['long']['epochs']:4d}  "
+                f"fit {pair['default']['fit_s']:6.1f} / {pair['long']['fit_s']:6.1f} s",
+                flush=True,
+            )
+        results[set_name] = rows
+    print()
+    print(
+        "| set | series | within 10 % | within 25 % | worst ratio | AUC-PR default "
+        "| AUC-PR 10x | epochs default / 10x | fit s default / 10x |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    everything = [row for rows in results.values() for row in rows]
+    for label, rows in [*results.items(), ("all", everything)]:
+        if not rows:
+            continue
+        s = summarise(rows)
+        print(
+            f"| {label} | {s['n']} | {s['within_10']:.0%} | {s['within_25']:.0%} | "
+            f"{s['worst']:.2f} | {s['ap_default']:.3f} | {s['ap_long']:.3f} | "
+            f"{s['epochs_default']:.0f} / {s['epochs_long']:.0f} | "
+            f"{s['fit_s_default']:.0f} / {s['fit_s_long']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
