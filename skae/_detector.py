@@ -563,13 +563,13 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
            standard deviation; ``"pot"`` and a float ``contamination`` are
            re-estimated from the most recent errors (``heldout_errors_``, a
            buffer of at most 10,000).
-        2. The network trains from its current weights for one epoch of
-           ``max_windows_per_epoch`` windows of ``X`` (cycling through them in
-           fresh random orders when ``X`` has fewer; every window once when
-           that is None), with a fresh Adam optimiser at ``lr``, in an order
-           drawn from ``random_state`` and the number of calls so far. The
-           cost of a call is therefore bounded: scoring ``X`` once and
-           ``max_windows_per_epoch`` training windows.
+        2. The network trains from its current weights for one epoch of the
+           least size ``fit`` uses, 1,024 windows of ``X`` (cycling through
+           them in fresh random orders when ``X`` has fewer; at most
+           ``max_windows_per_epoch``), with a fresh Adam optimiser at ``lr``,
+           in an order drawn from ``random_state`` and the number of calls so
+           far. The cost of a call is therefore bounded: scoring ``X`` once and
+           1,024 training windows.
 
         A detector that is not fitted yet is fitted with :meth:`fit`, as the
         first ``partial_fit`` of scikit-learn's incremental learners
@@ -642,7 +642,10 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                     lr=self.lr,
                     seed=seed,
                     noise_std=self.noise_std,
-                    max_windows=self.max_windows_per_epoch,
+                    max_windows=min(
+                        _net.MIN_WINDOWS_PER_EPOCH,
+                        self.max_windows_per_epoch or _net.MIN_WINDOWS_PER_EPOCH,
+                    ),
                 )
         except BaseException:
             self._module().load_state_dict(weights)
