@@ -184,6 +184,12 @@ def build_parser():
         "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
     )
     fit.add_argument(
+        "--causal",
+        action="store_true",
+        help="score each step with no data after it (what 'skae stream' needs; "
+        "the threshold is set on scores made the same way)",
+    )
+    fit.add_argument(
         "--random-state",
         type=int,
         default=None,
@@ -368,6 +374,7 @@ def _fit(args):
         contamination=args.contamination,
         device=args.device,
         random_state=args.random_state,
+        causal=args.causal,
         verbose=int(args.verbose),
     )
     _say(

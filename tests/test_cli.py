@@ -489,3 +489,20 @@ def test_stream_errors_are_one_line(causal_model, nab_csv, tmp_path):
     )
     _assert_one_line_error(result, 1)
     assert "causal=True" in result.stderr
+
+
+def test_fit_causal_makes_a_model_that_streams(nab_csv, tmp_path, capsys):
+    model = tmp_path / "model.skae"
+    status, _, err = _run(
+        capsys, "fit", nab_csv, "--model", model, "--train-size", "400",
+        "--random-state", "0", "--causal", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    from skae import load_model
+
+    detector = load_model(model)
+    assert detector.causal_ is True
+    # a model fitted without --causal is not one skae stream takes
+    plain = tmp_path / "plain.skae"
+    _run(capsys, "fit", nab_csv, "--model", plain, "--train-size", "400", *TINY)
+    assert load_model(plain).causal_ is False
