@@ -480,6 +480,7 @@ def _score(args):
             f"{args.series} has {X.shape[1]} feature column(s), but the model was "
             f"fitted on {detector.n_features_in_}"
         )
+    _check_scale(X, detector, args.series)
     try:
         scores = -detector.score_samples(X if names is not None else X.to_numpy())
     except (ValueError, TypeError, OSError) as error:
@@ -504,6 +505,25 @@ def _score(args):
     _say(f"wrote {args.out}")
     if args.plot is not None:
         _plot(args, series, scores, detector.threshold_)
+
+
+def _check_scale(X, detector, path):
+    """Name the file's cell that the network cannot take, in the file's terms."""
+    import numpy as np
+
+    from ._scaling import MAX_SCALED_MAGNITUDE
+
+    with np.errstate(all="ignore"):
+        scaled = (X.to_numpy() - detector.mean_) / detector.scale_
+    bad = ~(np.abs(scaled) <= MAX_SCALED_MAGNITUDE)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise _DataError(
+            f"{path}: column {X.columns[column]!r}, row {row + 1} (counted from 1 "
+            f"after the header) holds {X.iat[row, column]:.6g}, beyond "
+            f"{MAX_SCALED_MAGNITUDE:g} of the training data's standard deviations: "
+            "the network cannot take it; check the file for corrupt values"
+        )
 
 
 def _label_summary(labels, scores, is_anomaly):

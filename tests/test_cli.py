@@ -506,3 +506,20 @@ def test_fit_causal_makes_a_model_that_streams(nab_csv, tmp_path, capsys):
     plain = tmp_path / "plain.skae"
     _run(capsys, "fit", nab_csv, "--model", plain, "--train-size", "400", *TINY)
     assert load_model(plain).causal_ is False
+
+
+def test_a_cell_too_far_from_the_training_data_is_named_in_file_terms(
+    nab_csv, tmp_path, capsys
+):
+    model = tmp_path / "model.skae"
+    _run(capsys, "fit", nab_csv, "--model", model, "--train-size", "400", *TINY)
+    frame = pd.read_csv(nab_csv)
+    frame["value"] = frame["value"].astype(float)
+    frame.loc[40, "value"] = 1e300
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    status, _, err = _run(
+        capsys, "score", model, tmp_path / "big.csv", "--out", tmp_path / "s.csv"
+    )
+    assert status == 1
+    assert "column 'value', row 41" in err and "1e+300" in err
+    assert len(err.strip().splitlines()) == 1
