@@ -717,7 +717,9 @@ def model_file_cases(folder, memory):
             f"hidden_size = {hidden}, weights of 4", "weights", hidden_size=hidden
         )
         memory[f"hidden_size = {hidden}"] = path, _network_bytes(hidden, 1)
-    path = param("num_layers = 10^6, weights of 1 layer", "weights", num_layers=10**6)
+    path = param(
+        "num_layers = 10^6, weights of 1 layer", "num_layers", num_layers=10**6
+    )
     memory["num_layers = 10^6"] = path, _network_bytes(4, 10**6)
     memory["the untampered file (reference)"] = base, _network_bytes(4, 1)
     # the document

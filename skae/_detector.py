@@ -502,9 +502,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
         if self.anomaly_score_ == "mahalanobis":
             self.error_mean_, self.error_covariance_, self.error_precision_ = (
-                fit_error_gaussian(
-                    self._step_feature_errors(heldout, heldout_context)
-                )
+                fit_error_gaussian(self._step_feature_errors(heldout, heldout_context))
             )
         else:  # no stale Gaussian from an earlier fit
             for name in ("error_mean_", "error_covariance_", "error_precision_"):

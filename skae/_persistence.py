@@ -140,14 +140,18 @@ _INDICES = (
 # after partial_fit, mu and sigma are weighted over every error seen (heldout_weight_
 # their total weight), and heldout_errors_ holds only the most recent errors
 _MEAN = (
-    lambda v, d: v >= 0 if hasattr(d, "heldout_weight_") else _close(
-        v, np.mean(d.heldout_errors_)
+    lambda v, d: (
+        v >= 0
+        if hasattr(d, "heldout_weight_")
+        else _close(v, np.mean(d.heldout_errors_))
     ),
     "must be the mean of heldout_errors_ (>= 0 after partial_fit)",
 )
 _STD = (
-    lambda v, d: v >= 0 if hasattr(d, "heldout_weight_") else _close(
-        v, np.std(d.heldout_errors_)
+    lambda v, d: (
+        v >= 0
+        if hasattr(d, "heldout_weight_")
+        else _close(v, np.std(d.heldout_errors_))
     ),
     "must be the standard deviation of heldout_errors_ (>= 0 after partial_fit)",
 )

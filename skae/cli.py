@@ -723,7 +723,7 @@ def _stream(args):
             ):
                 stamp = ""
                 if time_index is not None:
-                    stamp = (fields[time_index] if time_index < len(fields) else "")
+                    stamp = fields[time_index] if time_index < len(fields) else ""
                     stamp = _csv_cell(stamp.strip(), args.sep) + args.sep
                 lines.append(f"{stamp}{score:.9g}{args.sep}{int(flag)}\n")
             out.write("".join(lines))
