@@ -10,8 +10,8 @@ from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
 from ._threads import uses_torch_threads
 from ._threshold import (
-    MIN_RELATIVE_SIGMA,
     contamination_threshold,
+    k_sigma_threshold,
     split_point,
     threshold_from_heldout,
 )
@@ -672,7 +672,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 recent, "pot", risk=self.false_alarm_risk
             )
         else:
-            threshold = mean + self.n_sigmas * max(std, MIN_RELATIVE_SIGMA * abs(mean))
+            threshold = k_sigma_threshold(mean, std, self.n_sigmas)
             info = {"rule": "mean_k_sigma", "n_sigmas": float(self.n_sigmas)}
         info.update(
             n_errors=int(recent.size),

@@ -238,6 +238,14 @@ def squared_errors(x, x_hat, lengths=None):
     return errors
 
 
+def draws_dropout(module):
+    """Return True when a training step of ``module`` draws dropout masks."""
+    return any(
+        isinstance(layer, torch.nn.RNNBase) and layer.num_layers > 1 and layer.dropout
+        for layer in module.modules()
+    )
+
+
 class AutoencoderNet(NeuralNet):
     """A skorch net whose target is its input: ``L = mean_t ||x_t - x^_t||^2``.
 
@@ -282,15 +290,6 @@ class AutoencoderNet(NeuralNet):
         noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
         return x + self.noise_std * noise.to(x.device)
 
-    def _draws_dropout(self):
-        """Return True when a training step draws dropout masks."""
-        return any(
-            isinstance(layer, torch.nn.RNNBase)
-            and layer.num_layers > 1
-            and layer.dropout > 0
-            for layer in self.module_.modules()
-        )
-
     def train_step(self, batch, **fit_params):
         """Run one training step; see the module docstring on dropout and seeds.
 
@@ -300,7 +299,7 @@ class AutoencoderNet(NeuralNet):
         the masks then depend on this fit's seed only, whatever other fits do
         in other threads.
         """
-        if self.generator is None or not self._draws_dropout():
+        if self.generator is None or not draws_dropout(self.module_):
             return super().train_step(batch, **fit_params)
         seed = int(torch.randint(2**62, (), generator=self.generator))
         with (
@@ -925,35 +924,30 @@ def continue_training(
         caller restores them.
     """
     generator = _generator(seed)
-    starts = torch.as_tensor(np.asarray(starts, dtype=np.int64))
     if len(starts) == 0:
         return float("nan")
     n_visits = len(starts) if max_windows is None else max_windows
-    order = torch.cat(
-        [
-            starts[torch.randperm(len(starts), generator=generator)]
-            for _ in range(-(-n_visits // len(starts)))
-        ]
-    )[:n_visits]
+    # exactly n_visits windows, cycling through fresh orders of a short series
+    batches = WindowBatches(
+        WindowDataset(series, window_size, starts),
+        batch_size,
+        shuffle=True,
+        max_windows=n_visits,
+        min_windows=n_visits,
+        generator=generator,
+    )
     device = module_device(module)
-    x_all = torch.as_tensor(np.ascontiguousarray(series, dtype=np.float32))
-    windows = x_all.unfold(0, window_size, 1)  # (n_windows, n_features, window)
     optimizer = torch.optim.Adam(module.parameters(), lr=lr)
     dropout_seed = int(torch.randint(2**62, (), generator=generator))
-    draws_dropout = any(
-        isinstance(layer, torch.nn.RNNBase) and layer.num_layers > 1 and layer.dropout
-        for layer in module.modules()
-    )
     losses = []
     module.train()
     try:
         with contextlib.ExitStack() as stack:
-            if draws_dropout:  # see AutoencoderNet.train_step
+            if draws_dropout(module):  # see AutoencoderNet.train_step
                 stack.enter_context(_GLOBAL_RNG_LOCK)
                 stack.enter_context(torch.random.fork_rng(devices=[]))
                 torch.manual_seed(dropout_seed)
-            for batch in order.split(batch_size):
-                x = windows[batch].transpose(1, 2).contiguous()
+            for x, _ in batches:
                 inputs = x
                 if noise_std:
                     noise = torch.randn(x.shape, generator=generator)
@@ -969,10 +963,10 @@ def continue_training(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(module.parameters(), GRADIENT_CLIP_NORM)
                 optimizer.step()
-                losses.append(loss.item() * len(batch))
+                losses.append(loss.item() * len(x))
     finally:
         module.eval()
-    return sum(losses) / len(order)
+    return sum(losses) / n_visits
 
 
 __all__ = [

@@ -81,7 +81,16 @@ def mean_k_sigma(errors, n_sigmas):
     errors = np.asarray(errors, dtype=np.float64)
     mu = float(np.mean(errors))
     sigma = float(np.std(errors))
-    return mu, sigma, mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * abs(mu))
+    return mu, sigma, k_sigma_threshold(mu, sigma, n_sigmas)
+
+
+def k_sigma_threshold(mu, sigma, n_sigmas):
+    """Return ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * |mu|)``.
+
+    The rule of :func:`mean_k_sigma` on statistics already at hand (the
+    weighted ones of ``partial_fit``), with the same floor on ``sigma``.
+    """
+    return mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * abs(mu))
 
 
 def contamination_threshold(errors, contamination):
