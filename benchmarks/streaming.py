@@ -66,6 +66,12 @@ def parse(argv=None):
     )
     parser.add_argument("--update-lr", type=float, default=None)
     parser.add_argument(
+        "--threshold-window",
+        type=int,
+        default=None,
+        help="StreamingScorer(threshold_window=...): rows the threshold follows",
+    )
+    parser.add_argument(
         "--params",
         default="{}",
         help="detector arguments as JSON, e.g. '{\"window_size\": 16}'",
@@ -93,6 +99,7 @@ def stream_one(X, n_train, args, params):
         detector,
         update_every=args.update_every,
         learn_from=args.learn_from,
+        threshold_window=args.threshold_window,
         context=X[:n_train],
     )
     result = scorer.push(X[n_train:])
@@ -284,6 +291,8 @@ def label_of(args):
             f"skae streaming, update_every={args.update_every}, "
             f"learn_from={args.learn_from}"
         )
+    if args.threshold_window is not None:
+        text += f", threshold_window={args.threshold_window}"
     if args.half_life is not None:
         text += f", forget_half_life={args.half_life:g}"
     if args.update_windows is not None:

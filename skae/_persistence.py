@@ -195,8 +195,14 @@ _FITTED = {
     "stream_info_": _Field("info", required=False),
     "stream_rows_": _Field("floats", (None, "F"), required=False),
     "stream_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_recent_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
 }
-_STREAM_STATE = ("stream_info_", "stream_rows_", "stream_errors_")
+_STREAM_STATE = (
+    "stream_info_",
+    "stream_rows_",
+    "stream_errors_",
+    "stream_recent_errors_",
+)
 # parameters added after the format's first version: older files get the default
 _LATER_PARAMS = {"causal": False, "forget_half_life": None}
 

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._threads import uses_torch_threads
+from ._threshold import MIN_RELATIVE_SIGMA
 from ._validation import check_is_fitted, check_series
 
 LEARN_FROM = ("normal", "all")
@@ -22,6 +23,13 @@ LEARN_FROM = ("normal", "all")
 def _with_threads_of(detector, function, *args):
     """Run ``function(*args)`` with the torch threads of ``detector.n_threads``."""
     return function(*args)
+
+
+def _mean_std(errors):
+    """Mean and std along the last axis; NaN where fewer than 2 errors."""
+    if errors.shape[-1] < 2:
+        return np.nan, np.nan
+    return errors.mean(axis=-1), errors.std(axis=-1)
 
 
 class StreamResult(NamedTuple):
@@ -75,6 +83,19 @@ class StreamingScorer:
         but a lasting change of regime stays flagged until the detector is
         refitted. ``"all"``: every row, so a lasting change becomes normal after
         a while, and so does a long anomaly.
+    threshold_window : int or None, default=None
+        Judge each row against the reconstruction errors of the
+        ``threshold_window`` rows before it instead of the detector's fixed
+        threshold: the threshold of a row is ``mu + n_sigmas * sigma`` of those
+        errors (``n_sigmas`` as the detector's threshold was set; at the start
+        of the stream, the errors the detector made on its held-out data stand
+        for the rows not yet seen). Every row's error enters the window, so a
+        lasting change of level stops being flagged after about
+        ``threshold_window`` rows, and so does an anomaly longer than that,
+        while a short anomaly stands out against the errors just before it.
+        ``None`` keeps the detector's threshold (``detector.threshold_``, as
+        updated by ``update_every``). Costs no training: it suits a series that
+        drifts, when updating the network is too slow or too risky.
     context : array-like of shape (n_rows, n_features), default=None
         Rows that came just before the stream (say, the end of the training
         data): the scorer keeps the last ``window_size - 1`` of them as context,
@@ -113,7 +134,13 @@ class StreamingScorer:
     """
 
     def __init__(
-        self, detector, *, update_every=None, learn_from="normal", context=None
+        self,
+        detector,
+        *,
+        update_every=None,
+        learn_from="normal",
+        threshold_window=None,
+        context=None,
     ):
         check_is_fitted(detector)
         if not detector.__dict__.get("causal_", False):
@@ -130,6 +157,15 @@ class StreamingScorer:
             raise ValueError(
                 f"update_every must be None or an int >= 1, got {update_every!r}."
             )
+        if threshold_window is not None and (
+            not isinstance(threshold_window, numbers.Integral)
+            or isinstance(threshold_window, bool)
+            or threshold_window < 2
+        ):
+            raise ValueError(
+                "threshold_window must be None or an int >= 2 (rows), got "
+                f"{threshold_window!r}."
+            )
         if learn_from not in LEARN_FROM:
             raise ValueError(
                 f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}."
@@ -143,6 +179,12 @@ class StreamingScorer:
         # update (with update_every), whose errors wait in _pending_errors
         self._rows = np.empty((0, detector.n_features_in_))
         self._pending_errors = np.empty(0)
+        self.threshold_window = None
+        self._recent_errors = np.empty(0)
+        if threshold_window is not None:
+            self.threshold_window = int(threshold_window)
+            held = np.asarray(detector.__dict__.get("heldout_errors_", []), float)
+            self._recent_errors = held[len(held) - min(len(held), threshold_window) :]
         if context is not None and len(context):
             self._rows = self._context(check_series(detector, context, reset=False))
 
@@ -176,7 +218,7 @@ class StreamingScorer:
             rows = X[position : position + take]
             errors = self._score(rows)
             scores.append(errors)
-            thresholds.append(np.full(len(rows), self.detector.threshold_))
+            thresholds.append(self._thresholds(errors))
             position += take
             self.n_steps_ += take
             if self.update_every is None:
@@ -188,6 +230,33 @@ class StreamingScorer:
                 self._update()
         scores, thresholds = np.concatenate(scores), np.concatenate(thresholds)
         return StreamResult(scores, scores > thresholds, thresholds)
+
+    def _thresholds(self, errors):
+        """The threshold of each of the new rows' ``errors``; remember them."""
+        if self.threshold_window is None:
+            return np.full(len(errors), self.detector.threshold_)
+        window = self.threshold_window
+        recent = np.r_[self._recent_errors, errors]
+        n_before = len(self._recent_errors)
+        # the errors before row i: recent[max(0, n_before + i - window) : n_before + i]
+        n_short = min(len(errors), max(0, window - n_before))
+        means, stds = np.empty(len(errors)), np.empty(len(errors))
+        for i in range(n_short):  # the window is not full yet: fewer errors
+            before = recent[: n_before + i]
+            means[i], stds[i] = _mean_std(before)
+        if n_short < len(errors):
+            full = np.lib.stride_tricks.sliding_window_view(recent, window)
+            full = full[n_before + n_short - window : n_before + len(errors) - window]
+            means[n_short:], stds[n_short:] = _mean_std(full)
+        self._recent_errors = recent[len(recent) - min(len(recent), window) :]
+        detector = self.detector
+        info = detector.__dict__.get("threshold_info_", {})
+        n_sigmas = info.get("n_sigmas", detector.n_sigmas)
+        sigmas = np.maximum(stds, MIN_RELATIVE_SIGMA * np.abs(means))
+        thresholds = means + n_sigmas * sigmas
+        # fewer than 2 errors seen (a detector without held-out errors): its own
+        thresholds[np.isnan(thresholds)] = detector.threshold_
+        return thresholds
 
     def _context(self, rows):
         """The last ``window_size - 1`` rows (all of them when fewer)."""
@@ -226,8 +295,11 @@ class StreamingScorer:
                 "n_steps": int(self.n_steps_),
                 "update_every": int(self.update_every or 0),
                 "learn_from": self.learn_from,
+                "threshold_window": int(self.threshold_window or 0),
             }
         }
+        if len(self._recent_errors):
+            state["stream_recent_errors_"] = self._recent_errors.copy()
         if len(self._rows):
             state["stream_rows_"] = self._rows.copy()
         if len(self._pending_errors):
@@ -286,7 +358,12 @@ class StreamingScorer:
         if info is None:
             raise ValueError(f"{path}: the stream state lacks stream_info_.")
         n_steps, update_every = info.get("n_steps"), info.get("update_every")
-        for name, value in (("n_steps", n_steps), ("update_every", update_every)):
+        window = info.get("threshold_window", 0)
+        for name, value in (
+            ("n_steps", n_steps),
+            ("update_every", update_every),
+            ("threshold_window", window),
+        ):
             if not isinstance(value, int) or value < 0:
                 raise ValueError(
                     f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
@@ -296,7 +373,15 @@ class StreamingScorer:
             detector,
             update_every=update_every or None,
             learn_from=info.get("learn_from"),
+            threshold_window=window or None,
         )
+        recent = state.get("stream_recent_errors_", np.empty(0))
+        if len(recent) > (window or 0):
+            raise ValueError(
+                f"{path}: the stream state is inconsistent: {len(recent)} recent "
+                f"errors (stream_recent_errors_) for threshold_window={window}."
+            )
+        scorer._recent_errors = recent
         rows = state.get("stream_rows_", np.empty((0, detector.n_features_in_)))
         errors = state.get("stream_errors_", np.empty(0))
         if (

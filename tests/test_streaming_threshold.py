@@ -1,0 +1,141 @@
+"""StreamingScorer(threshold_window=...): a threshold that follows the stream."""
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skae import LSTMAutoencoderDetector, StreamingScorer
+
+TINY = dict(
+    window_size=10,
+    hidden_size=5,
+    max_epochs=2,
+    max_windows_per_epoch=64,
+    n_threads=1,
+    random_state=0,
+    causal=True,
+)
+
+
+def _series(n, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)[:, None]
+    return np.sin(2 * np.pi * t / np.array([20, 27])) + 0.05 * rng.normal(size=(n, 2))
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return LSTMAutoencoderDetector(**TINY).fit(_series(300))
+
+
+def _push_in(scorer, X, sizes):
+    results, position = [], 0
+    for size in [*sizes, len(X)]:
+        results.append(scorer.push(X[position : position + size]))
+        position = min(len(X), position + size)
+    return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
+
+
+def test_the_threshold_is_mu_plus_k_sigma_of_the_errors_before_the_row(detector):
+    window = 50
+    X = _series(200, seed=1)
+    result = StreamingScorer(detector, threshold_window=window).push(X)
+    # oracle: the held-out errors, then the stream's own scores, in order
+    seen = np.r_[detector.heldout_errors_, result.scores]
+    start = len(detector.heldout_errors_)
+    expected = []
+    for t in range(len(X)):
+        before = seen[max(0, start + t - window) : start + t]
+        expected.append(before.mean() + detector.n_sigmas * before.std())
+    np.testing.assert_allclose(result.thresholds, expected, rtol=1e-10)
+    np.testing.assert_array_equal(result.flags, result.scores > result.thresholds)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 90), max_size=6),
+    update_every=st.sampled_from([None, 40]),
+)
+def test_any_chunking_gives_the_thresholds_of_one_push(detector, sizes, update_every):
+    X = _series(260, seed=2)
+    X[150:160] += 2.0
+
+    def scorer():
+        return StreamingScorer(
+            copy.deepcopy(detector), update_every=update_every, threshold_window=30
+        )
+
+    one = scorer().push(X)
+    scores, flags, thresholds = _push_in(scorer(), X, sizes)
+    # the network sees the windows in batches of other sizes: float32 rounding
+    np.testing.assert_allclose(scores, one.scores, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(thresholds, one.thresholds, rtol=1e-5)
+    near = np.isclose(one.scores, one.thresholds, rtol=1e-5)
+    np.testing.assert_array_equal(flags[~near], one.flags[~near])
+    assert len(np.unique(one.thresholds)) > 100  # it moves with every row
+
+
+def test_a_threshold_does_not_depend_on_later_rows(detector):
+    X = _series(240, seed=3)
+    changed = X.copy()
+    changed[180:] *= 3.0
+    a = StreamingScorer(detector, threshold_window=40).push(X)
+    b = StreamingScorer(detector, threshold_window=40).push(changed)
+    np.testing.assert_allclose(b.thresholds[:181], a.thresholds[:181], rtol=1e-12)
+    assert not np.allclose(b.thresholds[182:], a.thresholds[182:])
+
+
+def test_a_lasting_level_shift_stops_being_flagged(detector):
+    X = _series(900, seed=4)
+    X[300:] += 1.5  # a new regime, for good
+    frozen = StreamingScorer(detector).push(X)
+    moving = StreamingScorer(detector, threshold_window=100).push(X)
+    assert frozen.flags[300:330].any() and moving.flags[300:330].any()
+    assert frozen.flags[700:].mean() > 0.5  # the fixed threshold flags it forever
+    assert not moving.flags[700:].any()  # the moving one has learned it
+
+
+def test_a_short_spike_stands_out_against_the_rows_before_it(detector):
+    X = _series(600, seed=5)
+    X[400:403] += 3.0
+    result = StreamingScorer(detector, threshold_window=200).push(X)
+    assert result.flags[400:412].any()
+    assert not result.flags[:400].any()
+
+
+def test_a_saved_scorer_resumes_with_its_recent_errors(detector, tmp_path):
+    X = _series(300, seed=6)
+    one = StreamingScorer(detector, threshold_window=70).push(X)
+    scorer = StreamingScorer(detector, threshold_window=70)
+    scorer.push(X[:120])
+    scorer.save(tmp_path / "stream.skae")
+    resumed = StreamingScorer.load(tmp_path / "stream.skae")
+    assert resumed.threshold_window == 70
+    rest = resumed.push(X[120:])
+    np.testing.assert_allclose(rest.thresholds, one.thresholds[120:], rtol=1e-6)
+
+
+def test_more_recent_errors_than_the_window_are_refused(detector, tmp_path):
+    scorer = StreamingScorer(detector, threshold_window=20)
+    scorer.push(_series(50))
+    scorer._recent_errors = np.r_[scorer._recent_errors, scorer._recent_errors]
+    scorer.save(tmp_path / "bad.skae")
+    with pytest.raises(ValueError, match="stream_recent_errors_"):
+        StreamingScorer.load(tmp_path / "bad.skae")
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2.5, True, "100"])
+def test_a_bad_threshold_window_is_refused(detector, bad):
+    with pytest.raises(ValueError, match="threshold_window"):
+        StreamingScorer(detector, threshold_window=bad)
+
+
+def test_without_heldout_errors_the_detectors_threshold_starts_the_stream(detector):
+    bare = copy.deepcopy(detector)
+    bare.heldout_errors_ = np.empty(0)
+    result = StreamingScorer(bare, threshold_window=10).push(_series(30, seed=7))
+    assert result.thresholds[0] == result.thresholds[1] == bare.threshold_
+    assert result.thresholds[2] != bare.threshold_
