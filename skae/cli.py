@@ -261,6 +261,14 @@ def build_parser():
         "(default: normal)",
     )
     stream.add_argument(
+        "--threshold-window",
+        type=_positive_int,
+        metavar="N",
+        help="judge each row against mu + n_sigmas * sigma of the errors of the N "
+        "rows before it, so the threshold follows a drifting series (default: the "
+        "model's fixed threshold)",
+    )
+    stream.add_argument(
         "--save",
         metavar="STATE.skae",
         help="at the end of the input (or on Ctrl-C), save the model and the "
@@ -688,6 +696,7 @@ def _stream(args):
                 detector,
                 update_every=args.update_every,
                 learn_from=args.learn_from,
+                threshold_window=args.threshold_window,
                 context=scorer._rows,
             )
     except ValueError as error:

@@ -139,3 +139,33 @@ def test_without_heldout_errors_the_detectors_threshold_starts_the_stream(detect
     result = StreamingScorer(bare, threshold_window=10).push(_series(30, seed=7))
     assert result.thresholds[0] == result.thresholds[1] == bare.threshold_
     assert result.thresholds[2] != bare.threshold_
+
+
+def test_skae_stream_threshold_window(detector, tmp_path):
+    import io
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from skae import save_model
+
+    path = tmp_path / "causal.skae"
+    save_model(detector, path)
+    X = _series(120, seed=8)
+    X[80:] += 1.0
+    text = pd.DataFrame(X, columns=["a", "b"]).to_csv(index=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "skae", "stream", str(path), "--threshold-window", "40"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = pd.read_csv(io.StringIO(result.stdout))
+    expected = StreamingScorer(detector, threshold_window=40).push(X)
+    frozen = StreamingScorer(detector).push(X)
+    assert not np.array_equal(expected.flags, frozen.flags)  # the option matters
+    np.testing.assert_allclose(out["score"], expected.scores, rtol=1e-6)
+    np.testing.assert_array_equal(out["is_anomaly"], expected.flags.astype(int))
