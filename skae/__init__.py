@@ -24,9 +24,9 @@ from ._dask import score_dask
 from ._detector import LSTMAutoencoderDetector
 from ._encoder import LSTMEncoderTransformer
 from ._module import LSTMAutoencoder
-from ._net import TrainingDivergedError
 from ._persistence import load_model, save_model
 from ._streaming import StreamingScorer, StreamResult
+from ._training import TrainingDivergedError
 from ._windowing import SlidingWindowTransformer
 
 __version__ = "0.1.0"

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 
-from . import _net
+from . import _net, _training
 from ._forgetting import error_buffer_size, merge_errors
 from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
@@ -27,11 +27,9 @@ from ._validation import (
     feature_indices,
     is_sequence_input,
 )
-from ._window_inference import causal_step_errors, series_step_means
-from ._windowing import check_length, iter_window_batches, window_starts
+from ._windowing import check_length, window_starts
 
-# Windows per forward pass when scoring; 64 to 256 measured fastest on CPU.
-_SCORE_BATCH = 256
+_SCORE_BATCH = _net.BATCH_SIZE  # the former name, for code that imports it
 # what partial_fit adds to a fitted detector; fit removes it
 _PARTIAL_FIT_STATE = ("heldout_weight_", "n_partial_fits_")
 
@@ -446,8 +444,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 len(sequences), self.validation_fraction, 1, "sequences"
             )
             self._set_scaling(np.concatenate(sequences[:n_train]))
-            train = _net.SequenceDataset([self._scale(s) for s in sequences[:n_train]])
-            valid = _net.SequenceDataset([self._scale(s) for s in sequences[n_train:]])
+            train = _training.SequenceDataset(
+                [self._scale(s) for s in sequences[:n_train]]
+            )
+            valid = _training.SequenceDataset(
+                [self._scale(s) for s in sequences[n_train:]]
+            )
             heldout = sequences[n_train:]
             data = sequences
         else:
@@ -458,10 +460,10 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
             self._set_scaling(X[:n_train])
             scaled = self._scale(X)
-            train = _net.WindowDataset(
+            train = _training.WindowDataset(
                 scaled, self.window_size, self._training_starts(n_train)
             )
-            valid = _net.WindowDataset(
+            valid = _training.WindowDataset(
                 scaled,
                 self.window_size,
                 n_train + self._training_starts(len(X) - n_train),
@@ -479,7 +481,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         self.device_ = device
         self.centered_features_ = feature_indices(self, self.centered_features)
-        self.net_ = _net.fit_net(
+        self.net_ = _training.fit_net(
             train,
             valid,
             n_features=self.n_features_in_,
@@ -631,7 +633,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         try:
             self._update_threshold(errors)
             if len(starts):
-                _net.continue_training(
+                _training.continue_training(
                     self._module(),
                     self._scale(X),
                     self._fitted_setting("window_size"),
@@ -641,8 +643,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                     seed=seed,
                     noise_std=self.noise_std,
                     max_windows=min(
-                        _net.MIN_WINDOWS_PER_EPOCH,
-                        self.max_windows_per_epoch or _net.MIN_WINDOWS_PER_EPOCH,
+                        _training.MIN_WINDOWS_PER_EPOCH,
+                        self.max_windows_per_epoch or _training.MIN_WINDOWS_PER_EPOCH,
                     ),
                 )
         except BaseException:
@@ -727,25 +729,24 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         With causal scores, the first ``n_context`` steps of ``X`` are read as
         context and get no row of their own (offline scores take no context).
         """
+        window_size = self._fitted_setting("window_size")
+        smoothing = self._fitted_setting("score_smoothing")
         if self._is_causal():
-            return causal_step_errors(
+            return _net.causal_series_errors(
                 self._module(),
                 self._scale(X),
-                self._fitted_setting("window_size"),
-                _SCORE_BATCH,
-                self._fitted_setting("score_smoothing"),
-                mean_features,
-                n_context,
+                window_size,
+                smoothing=smoothing,
+                mean_features=mean_features,
+                n_context=n_context,
             )
-        return series_step_means(
+        return _net.series_errors(
             self._module(),
             self._scale(X),
-            self._fitted_setting("window_size"),
+            window_size,
             self.score_stride_,
-            _SCORE_BATCH,
-            "errors",
-            self._fitted_setting("score_smoothing"),
-            mean_features,
+            smoothing=smoothing,
+            mean_features=mean_features,
         )
 
     def _sequence_feature_errors(self, sequences):
@@ -754,12 +755,10 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         if len({len(s) for s in sequences}) == 1:
             stacked = np.stack(sequences)
             scaled = self._scale(stacked.reshape(-1, stacked.shape[2]))
-            return _net.equal_length_errors(
-                self._module(), scaled.reshape(stacked.shape), _SCORE_BATCH
-            )
-        return _net.sequence_outputs(
-            self._module(), [self._scale(s) for s in sequences], _SCORE_BATCH, "errors"
-        )
+            scaled = scaled.reshape(stacked.shape)
+        else:
+            scaled = [self._scale(s) for s in sequences]
+        return _net.sequence_errors(self._module(), scaled)
 
     def _step_feature_errors(self, data, n_context=0):
         """Per-step, per-feature squared errors of a series or of all sequences."""
@@ -913,18 +912,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         is_sequences, data = self._validate(X)
         if is_sequences:
-            codes = _net.sequence_outputs(
-                self._module(), [self._scale(s) for s in data], _SCORE_BATCH, "codes"
-            )
-            return np.stack(codes)
-        batches = iter_window_batches(
+            return _net.sequence_codes(self._module(), [self._scale(s) for s in data])
+        return _net.window_codes(
+            self._module(),
             self._scale(data),
             self._fitted_setting("window_size"),
             self.stride,
-            _SCORE_BATCH,
-        )
-        return np.concatenate(
-            [_net.window_codes(self._module(), windows) for _, windows, _ in batches]
         )
 
     @uses_torch_threads
@@ -945,20 +938,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         is_sequences, data = self._validate(X)
         if is_sequences:
-            recon = _net.sequence_outputs(
-                self._module(),
-                [self._scale(s) for s in data],
-                _SCORE_BATCH,
-                "reconstruction",
+            recon = _net.sequence_reconstructions(
+                self._module(), [self._scale(s) for s in data]
             )
             recon = [r * self.scale_ + self.mean_ for r in recon]
             return np.stack(recon) if isinstance(X, np.ndarray) else recon
-        recon = series_step_means(
-            self._module(),
-            self._scale(data),
-            self._fitted_setting("window_size"),
-            1,
-            _SCORE_BATCH,
-            "reconstruction",
+        recon = _net.series_reconstruction(
+            self._module(), self._scale(data), self._fitted_setting("window_size")
         )
         return recon * self.scale_ + self.mean_

@@ -1,6 +1,5 @@
 """Sequence compression as a scikit-learn transformer: data in, latent codes out."""
 
-import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -8,7 +7,7 @@ from sklearn.base import (
 )
 
 from . import _net
-from ._detector import _SCORE_BATCH, LSTMAutoencoderDetector
+from ._detector import LSTMAutoencoderDetector
 from ._validation import (
     _fit_context,
     check_is_fitted,
@@ -16,7 +15,6 @@ from ._validation import (
     check_series,
     is_sequence_input,
 )
-from ._windowing import iter_window_batches
 
 # The autoencoder's parameters that this transformer shares with the detector.
 _SHARED = (
@@ -221,19 +219,7 @@ class LSTMEncoderTransformer(
         if is_sequence_input(X):
             return detector.encode(check_sequences(self, X, reset=False))
         X = check_series(self, X, reset=False)
-        scaled = detector._scale(X)
-        module = detector._module()
-        head = min(self.window_size, len(X))
-        codes = np.empty((len(X), self.hidden_size))
-        codes[:head] = _net.prefix_codes(module, scaled[:head])
-        if len(X) > self.window_size:
-            for starts, windows, _ in iter_window_batches(
-                scaled, self.window_size, 1, _SCORE_BATCH
-            ):
-                codes[starts + self.window_size - 1] = _net.window_codes(
-                    module, windows
-                )
-        return codes
+        return _net.step_codes(detector._module(), detector._scale(X), self.window_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

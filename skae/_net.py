@@ -1,43 +1,35 @@
-"""All skorch and torch glue: datasets, the net, device choice, seeding, inference.
+"""Running a trained network on data: the device, batching, every forward pass.
 
-Training goes through skorch (its loop, callbacks and epoch table); scoring runs the
-module directly under :func:`torch.inference_mode`, batch by batch, which measured
-faster than skorch's ``predict`` path (see ``shared/PERFORMANCE.md``). Everything that
-leaves this module is NumPy float64.
+This is the only code that calls an :class:`LSTMAutoencoder` to score,
+reconstruct or encode data (training is :mod:`skae._training`). Each function
+takes the trained module (in eval mode) and scaled NumPy data, and returns NumPy
+float64. The module runs under :func:`torch.inference_mode`, batch by batch, on
+its own device (which measured faster than skorch's ``predict`` path, see
+``shared/PERFORMANCE.md``); an output that is not finite is a clear ValueError,
+and squared errors are taken in float64, so that a large one does not overflow.
 
-Randomness: a fit owns a :class:`torch.Generator`, seeded from ``random_state``, that
-draws the initial weights, the batch order and the training noise, so that fits in
-parallel threads (``GridSearchCV(n_jobs=k)`` with a threading backend) give the
-results they give one after another, and torch's global generator is never used.
-The one exception is dropout between stacked LSTM layers, which torch draws from the
-global generator: those training steps run under a process-wide lock, with the
-global generator seeded from the fit's own one and restored afterwards (on CUDA,
-cuDNN keeps a dropout state of its own, which a fit's seed does not reach).
+A series is converted once to a float32 tensor; its windows are strided views of
+it (:meth:`torch.Tensor.unfold`), in the batches of
+:func:`skae._windowing.window_batches` (the grid ``0, stride, ...`` and an
+end-aligned tail window), and per-position values go back to time steps through
+:class:`skae._windowing.StepAccumulator`, which holds the tail rule. So memory
+grows with ``n_timesteps * n_features``, never with ``n_timesteps *
+window_size``. Equal-length sequences are run as slices of one array;
+variable-length ones in batches of similar length, padded by :func:`pad_batch`.
 """
-
-import contextlib
-import math
-import re
-import sys
-import threading
 
 import numpy as np
 import torch
-from skorch import NeuralNet
-from skorch.callbacks import (
-    Callback,
-    EarlyStopping,
-    GradientNormClipping,
-    LRScheduler,
-    PrintLog,
-)
-from skorch.dataset import unpack_data
-from skorch.helper import predefined_split
-from skorch.utils import to_tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ._module import LSTMAutoencoder
-from ._window_batches import WindowBatches
+from ._scoring import local_mean
+from ._windowing import StepAccumulator, window_batches
+
+# Windows (or sequences) per forward pass when scoring; 64 to 256 measured
+# fastest on CPU.
+BATCH_SIZE = 256
+# Most padded time steps in one scoring batch of variable-length sequences (256
+# windows of 128 steps): batch tensors stay small whatever the longest sequence.
+MAX_BATCH_STEPS = 32768
 
 DEVICE_FORMS = (
     '"auto", "cpu", "cuda", "cuda:N" (N a GPU index) or "mps" (Apple GPUs, where '
@@ -101,49 +93,9 @@ def resolve_device(device):
     return str(device)
 
 
-def _cuda_indices(device):
-    """Return ``[index]`` of a CUDA device string, ``[]`` for any other device."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
-
-
 def module_device(module):
     """Return the device the module's parameters live on."""
     return next(module.parameters()).device
-
-
-class WindowDataset(Dataset):
-    """Windows of a series, cut on demand from one tensor (no copy per window)."""
-
-    def __init__(self, series, window_size, starts):
-        self.series = torch.as_tensor(np.ascontiguousarray(series, dtype=np.float32))
-        self.window_size = window_size
-        self.starts = np.asarray(starts)
-
-    def __len__(self):
-        return len(self.starts)
-
-    def __getitem__(self, i):
-        start = int(self.starts[i])
-        return self.series[start : start + self.window_size], 0
-
-
-class SequenceDataset(Dataset):
-    """Sequences of possibly different lengths."""
-
-    def __init__(self, sequences):
-        self.sequences = [
-            torch.as_tensor(np.ascontiguousarray(s, dtype=np.float32))
-            for s in sequences
-        ]
-
-    def __len__(self):
-        return len(self.sequences)
-
-    def __getitem__(self, i):
-        return self.sequences[i], 0
 
 
 def pad_batch(sequences):
@@ -155,549 +107,13 @@ def pad_batch(sequences):
     return {"x": padded, "lengths": lengths}
 
 
-class LengthBucketSampler(Sampler):
-    """Batches of sequences of similar length, so padding stays proportional to
-    the total length.
+def squared_error(x, x_hat):
+    """Return ``(x - x_hat) ** 2`` elementwise, for arrays or tensors, in their dtype.
 
-    Each epoch draws a random permutation, cuts it into pools of ``pool_batches``
-    batches, sorts each pool by length and cuts it into batches, then shuffles the
-    order of the batches. Without ``shuffle`` the batches are simply consecutive
-    runs of the length-sorted sequences.
-
-    Parameters
-    ----------
-    lengths : sequence of int
-        Length of each sequence of the dataset.
-    batch_size : int
-        Sequences per batch.
-    shuffle : bool
-        Draw new batches in a random order every epoch.
-    pool_batches : int, default=16
-        Batches per sorted pool: larger pools pad less, smaller pools mix more.
-    generator : torch.Generator, default=None
-        Generator of all random draws; ``None`` uses torch's global generator.
+    Scoring passes float64 (a large deviation squared would overflow float32);
+    the training loss, float32 tensors.
     """
-
-    def __init__(self, lengths, batch_size, shuffle, pool_batches=16, generator=None):
-        self.lengths = torch.as_tensor(np.asarray(lengths, dtype=np.int64))
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.pool_batches = pool_batches
-        self.generator = generator
-
-    def __len__(self):
-        return -(-len(self.lengths) // self.batch_size)
-
-    def __iter__(self):
-        n = len(self.lengths)
-        if not self.shuffle:
-            order = torch.argsort(self.lengths, stable=True)
-            yield from (b.tolist() for b in order.split(self.batch_size))
-            return
-        permutation = torch.randperm(n, generator=self.generator)
-        batches = []
-        for pool in permutation.split(self.batch_size * self.pool_batches):
-            pool = pool[torch.argsort(self.lengths[pool], stable=True)]
-            batches.extend(pool.split(self.batch_size))
-        for i in torch.randperm(len(batches), generator=self.generator).tolist():
-            yield batches[i].tolist()
-
-
-def length_bucketed_loader(
-    dataset, batch_size, shuffle=False, generator=None, **kwargs
-):
-    """A ``DataLoader`` over a :class:`SequenceDataset` with length-bucketed batches.
-
-    Takes the arguments skorch gives its iterators (``batch_size``, ``shuffle``,
-    ``collate_fn``, ``generator``, ...). The ``DataLoader`` gets the generator
-    too: it draws a seed from it at every pass, even without worker processes.
-    """
-    sampler = LengthBucketSampler(
-        [len(s) for s in dataset.sequences], batch_size, shuffle, generator=generator
-    )
-    return DataLoader(dataset, batch_sampler=sampler, generator=generator, **kwargs)
-
-
-def collate_sequences(batch):
-    """Collate ``(sequence, 0)`` pairs into a padded batch for skorch."""
-    return pad_batch([item[0] for item in batch]), torch.zeros(len(batch))
-
-
-def squared_errors(x, x_hat, lengths=None):
-    """Return per-position squared errors averaged over features, shape (batch, T).
-
-    Positions past a sequence's length are set to zero.
-    """
-    errors = (x - x_hat).pow(2).mean(dim=-1)
-    if lengths is not None:
-        mask = (
-            torch.arange(x.shape[1], device=x.device)[None, :]
-            < lengths.to(x.device)[:, None]
-        )
-        errors = errors * mask
-    return errors
-
-
-def draws_dropout(module):
-    """Return True when a training step of ``module`` draws dropout masks."""
-    return any(
-        isinstance(layer, torch.nn.RNNBase) and layer.num_layers > 1 and layer.dropout
-        for layer in module.modules()
-    )
-
-
-class AutoencoderNet(NeuralNet):
-    """A skorch net whose target is its input: ``L = mean_t ||x_t - x^_t||^2``.
-
-    Padded steps of variable-length batches are masked out of the loss. With
-    ``noise_std > 0`` it trains a denoising autoencoder: during training steps the
-    module reads its input plus Gaussian noise of that standard deviation, while
-    the loss compares the output with the clean input. Validation and inference
-    see clean inputs.
-
-    Parameters
-    ----------
-    *args, **kwargs
-        As for :class:`skorch.NeuralNet`.
-    noise_std : float, default=0.0
-        Standard deviation of the training noise, in the units of the input.
-    generator : torch.Generator, default=None
-        The fit's own (CPU) generator, for the training noise and for seeding
-        dropout; ``None`` uses torch's global generator.
-    """
-
-    @property
-    def _default_callbacks(self):
-        return [
-            (name, PlainPrintLog() if name == "print_log" else callback)
-            for name, callback in super()._default_callbacks
-        ]
-
-    def __init__(self, *args, noise_std=0.0, generator=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.noise_std = noise_std
-        self.generator = generator
-
-    def _corrupt(self, X):
-        """Return ``X`` plus noise drawn from the net's generator.
-
-        The noise is drawn on the CPU and then moved, so a seed gives the same
-        noise on any device.
-        """
-        if isinstance(X, dict):
-            return {**X, "x": self._corrupt(X["x"])}
-        x = to_tensor(X, device=self.device)
-        noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype)
-        return x + self.noise_std * noise.to(x.device)
-
-    def train_step(self, batch, **fit_params):
-        """Run one training step; see the module docstring on dropout and seeds.
-
-        Dropout masks come from torch's global generator, so with dropout and a
-        generator of its own, the step holds a process-wide lock, seeds the
-        global generator from the net's generator and restores it afterwards:
-        the masks then depend on this fit's seed only, whatever other fits do
-        in other threads.
-        """
-        if self.generator is None or not draws_dropout(self.module_):
-            return super().train_step(batch, **fit_params)
-        seed = int(torch.randint(2**62, (), generator=self.generator))
-        with (
-            _GLOBAL_RNG_LOCK,
-            torch.random.fork_rng(devices=_cuda_indices(self.device)),
-        ):
-            torch.manual_seed(seed)
-            return super().train_step(batch, **fit_params)
-
-    def train_step_single(self, batch, **fit_params):
-        """Compute the loss of a noisy input against its clean self, and backprop."""
-        if not self.noise_std:
-            return super().train_step_single(batch, **fit_params)
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        y_pred = self.infer(self._corrupt(Xi), **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        loss.backward()
-        return {"loss": loss, "y_pred": y_pred}
-
-    def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Return the mean squared reconstruction error of the batch (``y_true`` is
-        unused: the target is ``X``).
-
-        The held-out loss is computed in float64: held-out data may lie far
-        outside the range of the (standardised) training data, and its squared
-        errors must not overflow float32 when the weights themselves are fine.
-        """
-        if isinstance(X, dict):
-            x = to_tensor(X["x"], device=self.device)
-            lengths = X.get("lengths")
-        else:
-            x, lengths = to_tensor(X, device=self.device), None
-        if not training:
-            x, y_pred = x.double(), y_pred.double()
-        if lengths is None:
-            return self.criterion_(y_pred, x)
-        errors = squared_errors(x, y_pred, lengths)
-        return errors.sum() / lengths.to(errors.device).sum()
-
-
-# Held while a training step draws dropout masks from torch's global generator.
-_GLOBAL_RNG_LOCK = threading.Lock()
-
-
-class TrainingDivergedError(FloatingPointError, ValueError):
-    """Raised by ``fit`` when training diverges.
-
-    That is, when the training or held-out loss stops being finite, or the
-    training loss grows orders of magnitude beyond the scale of the data (see
-    :class:`StopOnDivergence`). Such weights are broken, so training stops at
-    once rather than returning a model whose scores would be NaN or huge. The usual
-    causes are a learning rate ``lr`` that is far too large, or (with
-    ``standardize=False``) data whose magnitudes overflow the network's float32
-    arithmetic. It is a :class:`FloatingPointError` and, so that code which
-    catches bad input with ``except ValueError`` catches it too, a
-    :class:`ValueError`.
-    """
-
-
-def _mean_square(X):
-    """Return ``mean(x ** 2)`` over the real (unpadded) values of a batch."""
-    if isinstance(X, dict):
-        x, lengths = X["x"], X.get("lengths")
-    else:
-        x, lengths = X, None
-    x = torch.as_tensor(x).double()
-    if lengths is None:
-        return float(x.pow(2).mean())
-    errors = squared_errors(x, torch.zeros_like(x), lengths)
-    return float(errors.sum() / lengths.to(errors.device).sum())
-
-
-class StopOnDivergence(Callback):
-    """Stop training with :class:`TrainingDivergedError` when it diverges.
-
-    Two rules, both checked after every training batch (so a diverged optimiser
-    does not run another epoch on broken weights), the first also on the
-    held-out loss after every epoch:
-
-    - a loss is NaN or infinite;
-    - the training loss, summed over all batches so far, exceeds ``factor``
-      times the sum over the same batches of ``mean(x ** 2) + 1``.
-
-    ``mean(x ** 2)`` is the loss of predicting zero, and ``+ 1`` covers a freshly
-    initialised network, whose outputs are of order one: any network whose
-    outputs stay within the scale of the data or of its initial outputs has a
-    loss below about ``2 * (mean(x ** 2) + 1)``, so the default ``factor=1e4``
-    only fires when the outputs are a hundred times too large, which normal
-    training never reaches (``lr=1e6`` does at the second batch). The sums run
-    over the whole fit, so a batch of unusually small values cannot fire it.
-
-    Parameters
-    ----------
-    factor : float, default=1e4
-        How many times the reference the training loss may reach.
-    """
-
-    def __init__(self, factor=1e4):
-        self.factor = factor
-
-    def initialize(self):
-        self.loss_sum_ = 0.0
-        self.reference_sum_ = 0.0
-        return self
-
-    def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        # skorch has just recorded the batch's loss as a Python float
-        loss = net.history[-1, "batches", -1, "train_loss"]
-        epoch = len(net.history)
-        if not math.isfinite(loss):
-            self._raise(net, f"the training loss became {loss} in epoch {epoch}")
-        self.loss_sum_ += loss
-        self.reference_sum_ += _mean_square(unpack_data(batch)[0]) + 1.0
-        if self.loss_sum_ > self.factor * self.reference_sum_:
-            self._raise(
-                net,
-                f"the training loss grew to {loss:.3g} in epoch {epoch}, more than "
-                f"{self.factor:g} times the loss of predicting zero (plus one)",
-            )
-
-    def on_epoch_end(self, net, **kwargs):
-        loss = net.history[-1].get("valid_loss")
-        if loss is not None and not math.isfinite(loss):
-            self._raise(
-                net, f"the held-out loss became {loss} in epoch {len(net.history)}"
-            )
-
-    @staticmethod
-    def _raise(net, what):
-        raise TrainingDivergedError(
-            f"Training diverged: {what}, so the weights are no longer usable. Use "
-            f"a smaller learning rate (lr={net.lr:g} now), and keep "
-            "standardize=True or rescale data with very large values."
-        )
-
-
-# The former name, kept for code that refers to it.
-StopOnNonFiniteLoss = StopOnDivergence
-
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class PlainPrintLog(PrintLog):
-    """skorch's epoch table, without colour codes unless stdout is a terminal.
-
-    :class:`~skorch.callbacks.PrintLog` colours the best values with ANSI escape
-    codes, which are noise in a file (``skae fit -v > log``). Like it, this prints
-    only when the net's ``verbose`` is set.
-    """
-
-    def _sink(self, text, verbose):
-        if not verbose:
-            return
-        isatty = getattr(sys.stdout, "isatty", None)
-        if not (isatty is not None and isatty()):
-            text = _ANSI_ESCAPE.sub("", str(text))
-        self.sink(text)
-
-
-# Gradients are clipped to this L2 norm: a first learning rate large enough to
-# learn fast must not let one bad batch throw the LSTM's weights far off.
-GRADIENT_CLIP_NORM = 1.0
-# An epoch on a series is at least this many windows (several passes over a short
-# series), so that ``patience`` epochs are enough optimiser steps to judge a
-# plateau of the held-out loss whatever the length of the series.
-MIN_WINDOWS_PER_EPOCH = 1024
-# A held-out loss is a new best when it is this much (relative) below the best so
-# far: smaller gains, which clean periodic series keep making for hundreds of
-# epochs, neither reset the patience nor delay the learning-rate decay.
-REL_TOLERANCE = 1e-2
-# The learning rate is multiplied by this after a plateau of the held-out loss.
-LR_DECAY = 0.5
-
-
-def convergence_callbacks(patience):
-    """Return the callbacks that train to convergence and stop there.
-
-    - gradient-norm clipping at :data:`GRADIENT_CLIP_NORM`;
-    - the learning rate halves (:data:`LR_DECAY`) after ``max(1, patience // 3)``
-      epochs without a new best held-out loss (skorch's ``LRScheduler`` with
-      ``ReduceLROnPlateau``), so the noise of the last epochs shrinks and the
-      held-out loss settles instead of wandering;
-    - training stops after ``patience`` epochs without a new best held-out loss
-      (skorch's ``EarlyStopping``) and keeps the best epoch's weights: by then
-      the learning rate has been halved about three times without a gain;
-    - a diverging loss raises :class:`TrainingDivergedError`.
-
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement before training stops.
-
-    Returns
-    -------
-    callbacks : list of (str, skorch.callbacks.Callback)
-    """
-    return [
-        ("stop_on_divergence", StopOnDivergence()),
-        ("gradient_clipping", GradientNormClipping(GRADIENT_CLIP_NORM)),
-        (
-            "lr_schedule",
-            LRScheduler(
-                policy="ReduceLROnPlateau",
-                monitor="valid_loss",
-                factor=LR_DECAY,
-                patience=max(1, patience // 3),
-                threshold=REL_TOLERANCE,
-                threshold_mode="rel",
-            ),
-        ),
-        (
-            "early_stopping",
-            EarlyStopping(
-                monitor="valid_loss",
-                patience=patience,
-                threshold=REL_TOLERANCE,
-                threshold_mode="rel",
-                load_best=True,
-            ),
-        ),
-    ]
-
-
-def make_net(
-    *,
-    n_features,
-    hidden_size,
-    num_layers,
-    dropout,
-    decoder_feed,
-    max_epochs=1,
-    batch_size=64,
-    lr=1e-3,
-    patience=5,
-    noise_std=0.0,
-    max_windows_per_epoch=None,
-    centered_features=None,
-    device="cpu",
-    verbose=0,
-    train_split=None,
-    sequences=False,
-    generator=None,
-):
-    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`.
-
-    ``fit_net`` trains one, passing its ``generator`` (initial weights, batch
-    order, noise, dropout seeds); loading a saved model rebuilds one with the
-    same architecture and then sets its weights.
-    """
-    if sequences:
-        iterators = {
-            "iterator_train": length_bucketed_loader,
-            "iterator_valid": length_bucketed_loader,
-            "iterator_train__collate_fn": collate_sequences,
-            "iterator_valid__collate_fn": collate_sequences,
-        }
-    else:
-        iterators = {
-            "iterator_train": WindowBatches,
-            "iterator_valid": WindowBatches,
-            "iterator_train__max_windows": max_windows_per_epoch,
-            "iterator_train__min_windows": MIN_WINDOWS_PER_EPOCH,
-            "iterator_valid__max_windows": max_windows_per_epoch,
-        }
-    iterators["iterator_train__generator"] = generator
-    iterators["iterator_valid__generator"] = generator
-    return AutoencoderNet(
-        LSTMAutoencoder,
-        module__n_features=n_features,
-        module__hidden_size=hidden_size,
-        module__num_layers=num_layers,
-        module__dropout=dropout,
-        module__decoder_feed=decoder_feed,
-        module__centered_features=centered_features,
-        module__generator=generator,
-        criterion=torch.nn.MSELoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        noise_std=noise_std,
-        generator=generator,
-        iterator_train__shuffle=True,
-        **iterators,
-        train_split=train_split,
-        callbacks=convergence_callbacks(patience),
-        device=device,
-        verbose=verbose,
-    )
-
-
-# Most weights a network may have: 2**30 float32 values are 4 GiB, far beyond what
-# an LSTM autoencoder of a time series needs, and a typo such as
-# hidden_size=100_000 would otherwise fail deep inside torch's allocator.
-MAX_PARAMETERS = 2**30
-
-
-def check_network_size(n_features, hidden_size, num_layers, decoder_feed):
-    """Raise a ValueError naming the parameters when the network is too large.
-
-    Counted before anything is allocated: an LSTM layer with ``n_in`` inputs has
-    ``4 * hidden_size * (n_in + hidden_size + 2)`` weights and biases.
-    """
-
-    def layers(n_in):
-        first = 4 * hidden_size * (n_in + hidden_size + 2)
-        return first + (num_layers - 1) * 4 * hidden_size * (2 * hidden_size + 2)
-
-    decoder_in = hidden_size if decoder_feed == "repeat" else 1
-    total = layers(n_features) + layers(decoder_in) + (hidden_size + 1) * n_features
-    if total > MAX_PARAMETERS:
-        raise ValueError(
-            f"hidden_size={hidden_size} with num_layers={num_layers} and "
-            f"{n_features} feature(s) makes a network of {total:,} weights "
-            f"({4 * total / 2**30:,.1f} GiB in float32), more than the "
-            f"{MAX_PARAMETERS:,} skae allows; use a smaller hidden_size or "
-            "num_layers."
-        )
-
-
-def fit_net(
-    train_dataset,
-    valid_dataset,
-    *,
-    n_features,
-    hidden_size,
-    num_layers,
-    dropout,
-    decoder_feed,
-    max_epochs,
-    batch_size,
-    lr,
-    patience,
-    device,
-    verbose,
-    seed,
-    noise_std=0.0,
-    max_windows_per_epoch=None,
-    centered_features=None,
-):
-    """Train an :class:`LSTMAutoencoder` through skorch and return the net.
-
-    Early stopping watches the loss on ``valid_dataset`` and restores the best
-    weights; a diverging loss raises :class:`TrainingDivergedError`. All the fit's
-    randomness (initial weights, batch order, training noise, dropout seeds) is
-    drawn from its own :class:`torch.Generator`, seeded with ``seed`` (a fresh,
-    unpredictable seed when it is None), so that fits running in parallel threads
-    are reproducible and torch's global generator is untouched.
-    Variable-length sequences are batched by length (:class:`LengthBucketSampler`);
-    windows of a series by :class:`WindowBatches` (one indexing op per batch), where
-    ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
-    windows and the held-out loss to a fixed, evenly spaced subset.
-    """
-    check_network_size(n_features, hidden_size, num_layers, decoder_feed)
-    net = make_net(
-        n_features=n_features,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        dropout=dropout,
-        decoder_feed=decoder_feed,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        patience=patience,
-        noise_std=noise_std,
-        max_windows_per_epoch=max_windows_per_epoch,
-        centered_features=centered_features,
-        device=device,
-        verbose=verbose,
-        train_split=predefined_split(valid_dataset),
-        sequences=isinstance(train_dataset, SequenceDataset),
-        generator=_generator(seed),
-    )
-    net.fit(train_dataset, y=None)
-    net.module_.eval()
-    return net
-
-
-def _generator(seed):
-    """Return a CPU generator seeded with ``seed``, or unpredictably when None."""
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    return generator
-
-
-def _to_numpy(tensor):
-    return tensor.detach().to("cpu", torch.float64).numpy()
-
-
-def _as_input(windows, device):
-    windows = np.ascontiguousarray(windows, dtype=np.float32)
-    return torch.as_tensor(windows, device=device)
+    return (x - x_hat) ** 2
 
 
 NON_FINITE_OUTPUT = (
@@ -707,99 +123,252 @@ NON_FINITE_OUTPUT = (
 )
 
 
-def _finite_output(tensor):
-    """Return ``tensor`` as float64 NumPy; a non-finite output is a clear error.
+def _checked(output):
+    """Return ``output``; a NaN or infinity in it is a clear error.
 
     Inputs are checked before they get here, so a NaN or infinity here means values
     so large (relative to the training data) that the float32 network overflows.
     """
-    result = _to_numpy(tensor)
-    if not np.isfinite(result).all():
+    if not bool(torch.isfinite(output).all()):
         raise ValueError(NON_FINITE_OUTPUT)
+    return output
+
+
+def _numpy(tensor):
+    return tensor.detach().to("cpu", torch.float64).numpy()
+
+
+def _series_tensor(module, series):
+    series = np.ascontiguousarray(series, dtype=np.float32)
+    return torch.as_tensor(series, device=module_device(module))
+
+
+def _window_batches(x, window_size, stride, batch_size):
+    """Yield ``(starts, tail, windows)``: the windows of a series tensor ``x`` in
+    the batches of :func:`skae._windowing.window_batches`, each batch one
+    contiguous tensor ``(len(starts), window_size, n_features)`` cut from a view."""
+    view = x.unfold(0, window_size, 1)  # (n_windows, n_features, window_size)
+    batch_size = batch_size or BATCH_SIZE
+    for starts, tail in window_batches(len(x), window_size, stride, batch_size):
+        batch = view[int(starts[0]) : int(starts[-1]) + 1 : stride]
+        yield starts, tail, batch.transpose(1, 2).contiguous()
+
+
+def _window_errors(module, windows, smoothing=0, mean_features=False):
+    """Squared errors of a batch of windows, ``(n_windows, window_size, n_values)``:
+    per feature, or their mean (one value) with ``mean_features``; smoothed inside
+    each window over ``smoothing`` positions on either side."""
+    errors = squared_error(windows.double(), _checked(module(windows)).double())
+    if mean_features:
+        errors = errors.mean(dim=-1, keepdim=True)
+    return local_mean(errors, smoothing)
+
+
+def _step_means(module, series, window_size, stride, batch_size, n_values, run):
+    """Mean over the windows covering each step of ``run(windows)``, a per-position
+    tensor ``(n_windows, window_size, n_values)``."""
+    steps = StepAccumulator(len(series), window_size, (n_values,))
+    with torch.inference_mode():
+        x = _series_tensor(module, series)
+        batches = _window_batches(x, window_size, stride, batch_size)
+        for starts, tail, windows in batches:
+            steps.add(starts, _numpy(run(windows)), tail=tail)
+    return steps.result()
+
+
+def series_errors(
+    module,
+    series,
+    window_size,
+    stride,
+    *,
+    smoothing=0,
+    mean_features=False,
+    batch_size=None,
+):
+    """Return each step's squared errors: the mean over the windows covering it.
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+    series : ndarray of shape (n_timesteps, n_features)
+        At least one window long.
+    window_size : int
+    stride : int
+        Steps between the starts of consecutive windows; at most ``window_size``
+        so that every step is covered by a grid window or by the tail window.
+    smoothing : int, default=0
+        Inside each window, replace each position's error by the mean over the
+        positions within ``smoothing`` of it (:func:`skae._scoring.local_mean`)
+        before averaging over windows.
+    mean_features : bool, default=False
+        Average the errors over features inside each batch, so that one value per
+        step is accumulated (the squared-error score needs no more).
+    batch_size : int, default=None
+        Windows per forward pass; None is ``BATCH_SIZE``.
+
+    Returns
+    -------
+    errors : ndarray of shape (n_timesteps, n_features), or (n_timesteps, 1) with \
+``mean_features``
+    """
+    return _step_means(
+        module,
+        series,
+        window_size,
+        stride,
+        batch_size,
+        1 if mean_features else series.shape[1],
+        lambda windows: _window_errors(module, windows, smoothing, mean_features),
+    )
+
+
+def series_reconstruction(module, series, window_size, *, batch_size=None):
+    """Return the reconstruction of a (scaled) series, ``(n_timesteps,
+    n_features)``: each step's mean over the reconstructions of all the windows
+    covering it (stride 1)."""
+    return _step_means(
+        module,
+        series,
+        window_size,
+        1,
+        batch_size,
+        series.shape[1],
+        lambda windows: _checked(module(windows)),
+    )
+
+
+def causal_series_errors(
+    module,
+    series,
+    window_size,
+    *,
+    smoothing=0,
+    mean_features=False,
+    n_context=0,
+    batch_size=None,
+):
+    """Return per-step errors that use no data after the step (causal scores).
+
+    Step ``t`` is judged by the window that ends at ``t``: its squared errors at
+    its last ``smoothing + 1`` positions, averaged. A step with fewer than
+    ``window_size - 1`` steps before it (in ``series``) is judged by the prefix
+    ``series[: t + 1]`` instead, which the LSTM reads like any sequence. So the
+    value of step ``t`` depends on ``series[max(0, t - window_size + 1) : t + 1]``
+    only: appending data changes no value, and the latency is 0.
+
+    Parameters
+    ----------
+    module : LSTMAutoencoder
+    series : ndarray of shape (n_timesteps, n_features)
+        At least one step long.
+    window_size : int
+    smoothing : int, default=0
+        Average the errors of the last ``smoothing + 1`` positions of the window
+        (of the prefix, when it is shorter): the causal half of
+        ``score_smoothing``.
+    mean_features : bool, default=False
+        Average over features first; the result then has one column.
+    n_context : int, default=0
+        The first ``n_context`` steps are context only: they are read by the
+        windows of later steps but get no value themselves.
+    batch_size : int, default=None
+        Windows per forward pass; None is ``BATCH_SIZE``.
+
+    Returns
+    -------
+    errors : ndarray of shape (n_timesteps - n_context, n_features), or \
+(n_timesteps - n_context, 1) with ``mean_features``
+    """
+    n_timesteps, n_features = series.shape
+    positions = smoothing + 1
+    result = np.empty((n_timesteps - n_context, 1 if mean_features else n_features))
+    with torch.inference_mode():
+        x = _series_tensor(module, series)
+        # the first steps: prefixes, one short forward pass each
+        for t in range(n_context, min(window_size - 1, n_timesteps)):
+            errors = _window_errors(module, x[None, : t + 1], 0, mean_features)
+            result[t - n_context] = _numpy(errors[0, -positions:].mean(dim=0))
+        first_window = max(n_context, window_size - 1) - (window_size - 1)
+        if n_timesteps < window_size or first_window > n_timesteps - window_size:
+            return result
+        # (n_windows, n_features, window_size), a view of x; window j ends at
+        # step j + window_size - 1
+        windows = x.unfold(0, window_size, 1)
+        n_windows = n_timesteps - window_size + 1
+        batch_size = batch_size or BATCH_SIZE
+        for start in range(first_window, n_windows, batch_size):
+            stop = min(start + batch_size, n_windows)
+            batch = windows[start:stop].transpose(1, 2).contiguous()
+            errors = _window_errors(module, batch, 0, mean_features)
+            first_step = start + window_size - 1 - n_context
+            result[first_step : first_step + stop - start] = _numpy(
+                errors[:, -positions:].mean(dim=1)
+            )
     return result
 
 
-def window_errors(module, windows):
-    """Return per-position reconstruction errors of a batch of windows.
-
-    The difference is taken in float64 against the float64 input, so a large error
-    does not overflow float32.
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-    windows : ndarray of shape (n_windows, window_size, n_features)
+def window_codes(module, series, window_size, stride, *, batch_size=None):
+    """Return the latent code of each window of a series: the grid ``0, stride,
+    ...`` and, when it misses the last steps, the end-aligned tail window.
 
     Returns
     -------
-    errors : ndarray of shape (n_windows, window_size, n_features)
-        Squared error of every value (average over the last axis for the
-        per-position error).
+    codes : ndarray of shape (n_windows, hidden_size)
     """
     with torch.inference_mode():
-        x_hat = _finite_output(module(_as_input(windows, module_device(module))))
-    return np.square(np.asarray(windows, dtype=np.float64) - x_hat)
-
-
-def window_reconstructions(module, windows):
-    """Return the reconstruction of a batch of windows, same shape as ``windows``."""
-    with torch.inference_mode():
-        return _finite_output(module(_as_input(windows, module_device(module))))
-
-
-def window_codes(module, windows):
-    """Return the latent codes of a batch of windows, shape (n_windows, hidden)."""
-    with torch.inference_mode():
-        return _finite_output(module.encode(_as_input(windows, module_device(module))))
-
-
-def prefix_codes(module, series):
-    """Return the code of every prefix of a short series, shape (n_steps, hidden).
-
-    Row ``t`` is the encoder's last-layer state after reading ``series[: t + 1]``,
-    which is what :meth:`LSTMAutoencoder.encode` returns for that prefix.
-    """
-    device = module_device(module)
-    with torch.inference_mode():
-        x = torch.as_tensor(
-            np.ascontiguousarray(series, dtype=np.float32), device=device
+        x = _series_tensor(module, series)
+        batches = _window_batches(x, window_size, stride, batch_size)
+        return np.concatenate(
+            [_numpy(_checked(module.encode(windows))) for _, _, windows in batches]
         )
-        output, _ = module.encoder(x.unsqueeze(0))
-        return _to_numpy(output[0])
 
 
-def equal_length_errors(module, sequences, batch_size):
-    """Return the squared errors of equal-length sequences, batch by batch.
+def step_codes(module, series, window_size, *, batch_size=None):
+    """Return one code per step: the code of the window that ends at the step.
 
-    The sequences are one array, so each batch is a slice of one float32 tensor:
-    no padding, sorting or per-sequence work (the ragged path, through
-    :func:`sequence_outputs`, gives the same values).
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-    sequences : ndarray of shape (n_sequences, seq_len, n_features), float64
-    batch_size : int
+    A step with fewer than ``window_size - 1`` steps before it gets the code of
+    the prefix up to it: the encoder's last-layer state after reading
+    ``series[: t + 1]``, which is what :meth:`LSTMAutoencoder.encode` returns for
+    that prefix.
 
     Returns
     -------
-    errors : ndarray of shape (n_sequences, seq_len, n_features)
-        Squared error of every value, taken in float64 against the float64 input.
+    codes : ndarray of shape (n_timesteps, hidden_size)
+    """
+    n_timesteps = len(series)
+    head = min(window_size, n_timesteps)
+    codes = np.empty((n_timesteps, module.hidden_size))
+    with torch.inference_mode():
+        x = _series_tensor(module, series)
+        output, _ = module.encoder(x[None, :head])
+        codes[:head] = _numpy(output[0])
+        if n_timesteps > window_size:
+            for starts, _, windows in _window_batches(x, window_size, 1, batch_size):
+                codes[starts + window_size - 1] = _numpy(
+                    _checked(module.encode(windows))
+                )
+    return codes
+
+
+def equal_length_errors(module, sequences, batch_size=None):
+    """Return the squared errors of equal-length (scaled) sequences, one float64
+    array ``(n_sequences, seq_len, n_features)``, of the same shape.
+
+    Each batch is a slice of one float32 tensor: no padding, sorting or
+    per-sequence work (:func:`sequence_errors` of a list of them gives the same
+    values). The errors are taken against the float64 input.
     """
     device = module_device(module)
     errors = np.empty(sequences.shape)
     inputs = torch.as_tensor(np.ascontiguousarray(sequences, dtype=np.float32))
+    batch_size = batch_size or BATCH_SIZE
     with torch.inference_mode():
         for start in range(0, len(sequences), batch_size):
-            stop = start + batch_size
-            x_hat = _finite_output(module(inputs[start:stop].to(device)))
-            errors[start:stop] = np.square(sequences[start:stop] - x_hat)
+            batch = slice(start, start + batch_size)
+            x_hat = _numpy(_checked(module(inputs[batch].to(device))))
+            errors[batch] = squared_error(sequences[batch], x_hat)
     return errors
-
-
-# Most padded time steps in one scoring batch of variable-length sequences (256
-# windows of 128 steps): batch tensors stay small whatever the longest sequence.
-MAX_BATCH_STEPS = 32768
 
 
 def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
@@ -823,169 +392,68 @@ def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
         yield np.array(batch)
 
 
-def sequence_outputs(module, sequences, batch_size, what):
-    """Run the module over variable-length sequences, batch by batch.
-
-    Sequences are batched in order of length (:func:`length_sorted_batches`) so
-    that padding stays small; a sequence's result does not depend on which others
-    share its batch.
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-    sequences : list of ndarray of shape (seq_len_i, n_features)
-    batch_size : int
-    what : {"errors", "reconstruction", "codes"}
-        ``"errors"``: per-position, per-feature squared errors
-        ``(seq_len_i, n_features)``; ``"reconstruction"``: ``(seq_len_i,
-        n_features)``; ``"codes"``: ``(hidden_size,)``.
-
-    Returns
-    -------
-    outputs : list of ndarray, in the order of ``sequences``
-    """
+def _by_length(module, sequences, batch_size, run):
+    """Return ``run(x, lengths)`` of each sequence, in the order of ``sequences``,
+    from batches of similar length (:func:`length_sorted_batches`); a sequence's
+    result does not depend on which others share its batch."""
     device = module_device(module)
     outputs = [None] * len(sequences)
+    lengths = [len(s) for s in sequences]
     with torch.inference_mode():
-        for index in length_sorted_batches([len(s) for s in sequences], batch_size):
+        for index in length_sorted_batches(lengths, batch_size or BATCH_SIZE):
             batch = pad_batch(
                 [torch.as_tensor(sequences[i], dtype=torch.float32) for i in index]
             )
-            x = batch["x"].to(device)
-            lengths = batch.get("lengths")
-            if what == "codes":
-                result = _finite_output(module.encode(x, lengths))
-            else:
-                result = _finite_output(module(x, lengths))
+            result = _numpy(_checked(run(batch["x"].to(device), batch.get("lengths"))))
             for row, i in enumerate(index):
-                out_i = result[row]
-                if what != "codes":
-                    out_i = out_i[: len(sequences[i])]
-                if what == "errors":
-                    out_i = np.square(np.asarray(sequences[i], np.float64) - out_i)
-                outputs[i] = out_i
+                outputs[i] = result[row]
     return outputs
 
 
-def continue_training(
-    module,
-    series,
-    window_size,
-    starts,
-    *,
-    batch_size,
-    lr,
-    seed,
-    noise_std=0.0,
-    max_windows=None,
-):
-    """Train ``module`` in place for one pass over windows of a series.
-
-    This is the training step of ``partial_fit``: it continues from the current
-    weights with a fresh Adam optimiser (so that it depends on nothing a model
-    file does not store), clips gradients at :data:`GRADIENT_CLIP_NORM` as ``fit``
-    does, and visits ``max_windows`` windows: one epoch in the sense of
-    ``max_windows_per_epoch``, cycling through fresh random orders of the given
-    windows when there are fewer (a chunk of 50 new windows is visited about
-    10 times for 512), drawn from a generator seeded with ``seed``. Its cost is
-    therefore ``max_windows`` forward and backward passes, whatever the number
-    of windows given.
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-        The trained module; left in eval mode.
-    series : ndarray of shape (n_timesteps, n_features)
-        The (scaled) series.
-    window_size : int
-        Length of a window.
-    starts : ndarray of int
-        Start of each window that may be trained on.
-    batch_size : int
-        Windows per optimiser step.
-    lr : float
-        Adam's learning rate.
-    seed : int or None
-        Seed of the window order and of the training noise; None draws one.
-    noise_std : float, default=0.0
-        Gaussian noise added to the inputs (a denoising autoencoder), as in ``fit``.
-    max_windows : int or None, default=None
-        Windows visited; None visits every one once.
-
-    Returns
-    -------
-    loss : float
-        The mean training loss over the pass (NaN when there was no window).
-
-    Raises
-    ------
-    TrainingDivergedError
-        When the loss stops being finite; the weights are then broken and the
-        caller restores them.
-    """
-    generator = _generator(seed)
-    if len(starts) == 0:
-        return float("nan")
-    n_visits = len(starts) if max_windows is None else max_windows
-    # exactly n_visits windows, cycling through fresh orders of a short series
-    batches = WindowBatches(
-        WindowDataset(series, window_size, starts),
-        batch_size,
-        shuffle=True,
-        max_windows=n_visits,
-        min_windows=n_visits,
-        generator=generator,
-    )
-    device = module_device(module)
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
-    dropout_seed = int(torch.randint(2**62, (), generator=generator))
-    losses = []
-    module.train()
-    try:
-        with contextlib.ExitStack() as stack:
-            if draws_dropout(module):  # see AutoencoderNet.train_step
-                stack.enter_context(_GLOBAL_RNG_LOCK)
-                stack.enter_context(torch.random.fork_rng(devices=[]))
-                torch.manual_seed(dropout_seed)
-            for x, _ in batches:
-                inputs = x
-                if noise_std:
-                    noise = torch.randn(x.shape, generator=generator)
-                    inputs = x + noise_std * noise
-                x, inputs = x.to(device), inputs.to(device)
-                loss = torch.nn.functional.mse_loss(module(inputs), x)
-                if not bool(torch.isfinite(loss)):
-                    raise TrainingDivergedError(
-                        f"Training diverged in partial_fit: the loss became "
-                        f"{loss.item()}. Use a smaller learning rate (lr={lr:g})."
-                    )
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(module.parameters(), GRADIENT_CLIP_NORM)
-                optimizer.step()
-                losses.append(loss.item() * len(x))
-    finally:
-        module.eval()
-    return sum(losses) / n_visits
+def sequence_reconstructions(module, sequences, *, batch_size=None):
+    """Return the reconstruction of each of a list of (scaled) sequences of any
+    lengths: a list of arrays ``(seq_len_i, n_features)``."""
+    padded = _by_length(module, sequences, batch_size, module)
+    return [r[: len(s)] for r, s in zip(padded, sequences, strict=True)]
 
 
-__all__ = [
-    "AutoencoderNet",
-    "LengthBucketSampler",
-    "SequenceDataset",
-    "StopOnDivergence",
-    "StopOnNonFiniteLoss",
-    "TrainingDivergedError",
-    "WindowDataset",
-    "fit_net",
-    "length_bucketed_loader",
-    "length_sorted_batches",
-    "make_net",
-    "prefix_codes",
-    "resolve_device",
-    "sequence_outputs",
-    "unpack_data",
-    "window_codes",
-    "window_errors",
-    "window_reconstructions",
-]
+def sequence_errors(module, sequences, *, batch_size=None):
+    """Return the per-position, per-feature squared errors of (scaled) sequences:
+    one array of their shape for one array ``(n_sequences, seq_len, n_features)``
+    (:func:`equal_length_errors`), a list of arrays for a list."""
+    if isinstance(sequences, np.ndarray):
+        return equal_length_errors(module, sequences, batch_size)
+    reconstructions = sequence_reconstructions(module, sequences, batch_size=batch_size)
+    return [
+        squared_error(np.asarray(s, dtype=np.float64), r)
+        for s, r in zip(sequences, reconstructions, strict=True)
+    ]
+
+
+def sequence_codes(module, sequences, *, batch_size=None):
+    """Return the latent code of each of a list of (scaled) sequences of any
+    lengths, shape ``(n_sequences, hidden_size)``."""
+    return np.stack(_by_length(module, sequences, batch_size, module.encode))
+
+
+def sequence_outputs(module, sequences, batch_size, what):
+    """The former entry point, with a mode string ``what`` in ``{"errors",
+    "reconstruction", "codes"}``: a list, one result per sequence. Kept for code
+    that calls it; use :func:`sequence_errors`, :func:`sequence_reconstructions`
+    or :func:`sequence_codes`."""
+    run = {
+        "errors": sequence_errors,
+        "reconstruction": sequence_reconstructions,
+        "codes": sequence_codes,
+    }[what]
+    return list(run(module, list(sequences), batch_size=batch_size))
+
+
+def __getattr__(name):
+    # training lived here before skae._training: its names stay importable
+    if not name.startswith("__"):
+        from . import _training
+
+        if hasattr(_training, name):
+            return getattr(_training, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -355,7 +355,7 @@ def _load_model_and_state(path, device):
     from safetensors.torch import load as load_tensors
     from skorch.history import History
 
-    from . import _net
+    from . import _net, _training
 
     path = os.fspath(path)
     members = _read_zip(path)
@@ -398,7 +398,7 @@ def _load_model_and_state(path, device):
             f"num_layers={detector.num_layers}, decoder_feed="
             f"{detector.decoder_feed!r}): {problem}."
         )
-    detector.net_ = _rebuild_net(detector, state_dict, target, _net)
+    detector.net_ = _rebuild_net(detector, state_dict, target, _training)
     detector.net_.history = History(history)
     detector.history_ = detector.net_.history
     state = {n: detector.__dict__.pop(n) for n in _STREAM_STATE if n in vars(detector)}
@@ -827,10 +827,10 @@ def _target_device(trained_on, device, _net):
     return target
 
 
-def _rebuild_net(detector, state_dict, device, _net):
+def _rebuild_net(detector, state_dict, device, _training):
     import torch
 
-    net = _net.make_net(
+    net = _training.make_net(
         n_features=detector.n_features_in_,
         hidden_size=detector.hidden_size,
         num_layers=detector.num_layers,

@@ -77,6 +77,19 @@ def window_view(X, window_size):
     return sliding_window_view(X, window_size, axis=0).transpose(0, 2, 1)
 
 
+def window_batches(n_timesteps, window_size, stride, batch_size):
+    """Yield ``(starts, tail)``: the window starts of a series, batch by batch.
+
+    The grid windows come first, ``batch_size`` at a time; ``tail`` is True for
+    the single end-aligned tail window, which comes last, alone.
+    """
+    grid_starts, tail_start = window_starts(n_timesteps, window_size, stride)
+    for first in range(0, len(grid_starts), batch_size):
+        yield grid_starts[first : first + batch_size], False
+    if tail_start is not None:
+        yield np.array([tail_start]), True
+
+
 def iter_window_batches(X, window_size, stride, batch_size):
     """Yield ``(starts, windows, tail)`` batches of the windows of a series.
 
@@ -84,12 +97,8 @@ def iter_window_batches(X, window_size, stride, batch_size):
     n_features)``; ``tail`` is True for the single end-aligned tail window.
     """
     view = window_view(X, window_size)
-    grid_starts, tail_start = window_starts(len(X), window_size, stride)
-    for first in range(0, len(grid_starts), batch_size):
-        starts = grid_starts[first : first + batch_size]
-        yield starts, view[starts[0] : starts[-1] + 1 : stride], False
-    if tail_start is not None:
-        yield np.array([tail_start]), view[tail_start : tail_start + 1], True
+    for starts, tail in window_batches(len(X), window_size, stride, batch_size):
+        yield starts, view[starts[0] : starts[-1] + 1 : stride], tail
 
 
 class StepAccumulator:

@@ -20,7 +20,13 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from skae import LSTMAutoencoder, LSTMAutoencoderDetector, _net, load_model, save_model
+from skae import (
+    LSTMAutoencoder,
+    LSTMAutoencoderDetector,
+    _training,
+    load_model,
+    save_model,
+)
 from skae import _persistence as persistence
 
 # ------------------------------------------------------------------- forging
@@ -140,7 +146,7 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a network was built for a file that is refused")
 
-    monkeypatch.setattr(_net, "make_net", refuse)
+    monkeypatch.setattr(_training, "make_net", refuse)
     monkeypatch.setattr(torch.nn.LSTM, "__init__", refuse)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
-from skae._window_inference import series_step_means
+from skae._net import series_errors
 
 WINDOW = 8
 
@@ -125,17 +125,15 @@ def test_reconstruct_still_averages_every_window(fitted):
     )
 
 
-def test_series_step_means_batches_do_not_change_the_result(fitted):
+def test_series_errors_batches_do_not_change_the_result(fitted):
     detector, X = fitted
     scaled = (X - detector.mean_) / detector.scale_
     module = detector.net_.module_
     scaled = scaled[:60]
-    one = series_step_means(module, scaled, WINDOW, 3, 1, "errors")
-    many = series_step_means(module, scaled, WINDOW, 3, 1000, "errors")
+    one = series_errors(module, scaled, WINDOW, 3, batch_size=1)
+    many = series_errors(module, scaled, WINDOW, 3, batch_size=1000)
     np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-9)
     assert one.shape == scaled.shape and one.dtype == np.float64
-    with pytest.raises(ValueError, match="what"):
-        series_step_means(module, scaled, WINDOW, 3, 16, "codes")
 
 
 def test_transformer_aggregate_adds_only_into_the_covered_span():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from sklearn.model_selection import TimeSeriesSplit, cross_validate
 
-from skae import LSTMAutoencoderDetector, _net, _threads
+from skae import LSTMAutoencoderDetector, _threads, _training
 from skae._threads import auto_threads, torch_threads
 
 X = np.sin(np.arange(240) / 4.0)[:, None]
@@ -26,13 +26,13 @@ def test_n_threads_applies_during_fit_and_scoring_and_is_restored(
     two_threads, monkeypatch
 ):
     seen = []
-    fit_net = _net.fit_net
+    fit_net = _training.fit_net
 
     def recording_fit_net(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return fit_net(*args, **kwargs)
 
-    monkeypatch.setattr(_net, "fit_net", recording_fit_net)
+    monkeypatch.setattr(_training, "fit_net", recording_fit_net)
     detector = LSTMAutoencoderDetector(n_threads=1, device="cpu", **TINY).fit(X)
     assert seen == [1]
     assert torch.get_num_threads() == 2
@@ -199,7 +199,7 @@ def test_busy_cores_reads_this_machine():
 
 def test_detector_auto_passes_its_sizes_and_restores(two_threads, monkeypatch):
     seen, asked = [], []
-    fit_net = _net.fit_net
+    fit_net = _training.fit_net
 
     def recording_fit_net(*args, **kwargs):
         seen.append(torch.get_num_threads())
@@ -211,7 +211,7 @@ def test_detector_auto_passes_its_sizes_and_restores(two_threads, monkeypatch):
         asked.append(sizes)
         return auto(**sizes)
 
-    monkeypatch.setattr(_net, "fit_net", recording_fit_net)
+    monkeypatch.setattr(_training, "fit_net", recording_fit_net)
     monkeypatch.setattr(_threads, "auto_threads", recording_auto)
     X3 = np.column_stack([X, X, X])
     params = {**TINY, "hidden_size": 64, "n_threads": "auto", "device": "cpu"}

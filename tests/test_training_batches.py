@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from skae import LSTMAutoencoderDetector
-from skae._net import MIN_WINDOWS_PER_EPOCH, WindowDataset
+from skae._training import MIN_WINDOWS_PER_EPOCH, WindowDataset
 from skae._window_batches import WindowBatches
 
 
@@ -103,7 +103,7 @@ def _epoch_of(iterator):
 def test_batch_order_comes_from_the_fits_generator_only():
     # before: every shuffled epoch drew from torch's global generator, which
     # fits in other threads were seeding at the same time
-    from skae._net import (
+    from skae._training import (
         LengthBucketSampler,
         SequenceDataset,
         collate_sequences,
