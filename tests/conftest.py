@@ -1,8 +1,9 @@
-"""Shared fixtures."""
+"""Shared fixtures, and helpers that build tiny models and small data."""
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -41,3 +42,63 @@ def _torch_threads():
     torch.set_num_threads(int(os.environ.get("SKAE_TEST_THREADS", "1")))
     yield
     torch.set_num_threads(previous)
+
+
+# ----------------------------------------------------- tiny models and small data
+#
+# Plain helpers rather than fixtures, so that module-scoped fixtures and
+# ``parametrize`` lists can use them too: ``from conftest import tiny_detector``.
+
+TINY = dict(
+    window_size=16,
+    hidden_size=8,
+    max_epochs=2,
+    batch_size=32,
+    device="cpu",
+    random_state=0,
+)
+"""Settings under which a fit on a few hundred steps takes about a second."""
+
+
+def tiny_detector(**params):
+    """Return an unfitted detector with the ``TINY`` settings; ``params`` win."""
+    from skae import LSTMAutoencoderDetector
+
+    return LSTMAutoencoderDetector(**{**TINY, **params})
+
+
+def tiny_encoder(**params):
+    """Return an unfitted encoder with the ``TINY`` settings; ``params`` win."""
+    from skae import LSTMEncoderTransformer
+
+    return LSTMEncoderTransformer(**{**TINY, **params})
+
+
+def waves(n_timesteps=800, periods=(40, 25), *, noise=0.05, seed=0, slopes=None):
+    """Return a periodic series plus Gaussian noise, ``(n_timesteps, len(periods))``.
+
+    Column ``j`` is ``sin`` (``j`` even) or ``cos`` (``j`` odd) of
+    ``2 pi t / periods[j]``, plus ``slopes[j] * t`` when ``slopes`` is given, plus
+    ``noise`` times standard normal draws from ``numpy.random.default_rng(seed)``.
+    """
+    t = np.arange(n_timesteps)
+    X = np.stack(
+        [
+            (np.cos if j % 2 else np.sin)(2 * np.pi * t / period)
+            for j, period in enumerate(periods)
+        ],
+        axis=1,
+    )
+    if slopes is not None:
+        X = X + np.outer(t, slopes)
+    return X + noise * np.random.default_rng(seed).normal(size=X.shape)
+
+
+def ragged_waves(lengths, n_features=2, *, seed=0):
+    """Return sequences of the given lengths: sines of random phase plus noise."""
+    rng = np.random.default_rng(seed)
+    return [
+        np.sin(np.arange(n)[:, None] / 4 + rng.uniform(0, 6, n_features))
+        + 0.1 * rng.standard_normal((n, n_features))
+        for n in lengths
+    ]

@@ -1,5 +1,6 @@
 """scikit-learn's API checks on every public estimator."""
 
+from conftest import tiny_detector, tiny_encoder
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import (
@@ -50,11 +51,9 @@ def _expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [
-        LSTMAutoencoderDetector(
+        tiny_detector(
             window_size=3,
             hidden_size=4,
-            max_epochs=2,
-            batch_size=32,
             validation_fraction=0.3,
             # check_outliers_fit_predict needs some training rows flagged: with
             # the default n_sigmas=6 none of its 300 blob points is, nor with 3
@@ -62,13 +61,7 @@ def _expected_failed_checks(estimator):
             n_sigmas=1.0,
         ),
         SlidingWindowTransformer(window_size=3),
-        LSTMEncoderTransformer(
-            window_size=3,
-            hidden_size=4,
-            max_epochs=2,
-            batch_size=32,
-            validation_fraction=0.3,
-        ),
+        tiny_encoder(window_size=3, hidden_size=4, validation_fraction=0.3),
     ],
     expected_failed_checks=_expected_failed_checks,
 )

@@ -3,20 +3,16 @@
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_detector, tiny_encoder, waves
 from sklearn.cluster import KMeans
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import adjusted_rand_score
 from sklearn.pipeline import make_pipeline
 
-from skae import (
-    LSTMAutoencoderDetector,
-    LSTMEncoderTransformer,
-    SlidingWindowTransformer,
-)
+from skae import SlidingWindowTransformer
 
-TINY = {"hidden_size": 6, "max_epochs": 3, "device": "cpu", "random_state": 0}
 # enough training steps on 30 to 40 short sequences for codes that tell kinds apart
-TRAINED = {**TINY, "max_epochs": 5, "lr": 1e-2, "batch_size": 8}
+TRAINED = {"max_epochs": 5, "lr": 1e-2, "batch_size": 8}
 
 
 def _two_kinds(n_per_kind, seed):
@@ -37,20 +33,18 @@ def _two_kinds(n_per_kind, seed):
 
 @pytest.fixture(scope="module")
 def series():
-    rng = np.random.default_rng(1)
-    t = np.arange(300)[:, None]
-    return np.sin(2 * np.pi * t / 20) + 0.05 * rng.standard_normal((300, 1))
+    return waves(300, periods=(20,), seed=1)
 
 
 @pytest.fixture(scope="module")
 def series_detector(series):
-    return LSTMAutoencoderDetector(window_size=12, stride=5, **TINY).fit(series)
+    return tiny_detector(window_size=12, stride=5).fit(series)
 
 
 def test_encode_series_gives_one_code_per_window(series, series_detector):
     codes = series_detector.encode(series)
     windows = SlidingWindowTransformer(window_size=12, stride=5).fit_transform(series)
-    assert codes.shape == (len(windows), 6)
+    assert codes.shape == (len(windows), 8)
     module = series_detector.net_.module_
     scaled = (windows - series_detector.mean_) / series_detector.scale_
     with torch.inference_mode():
@@ -60,9 +54,9 @@ def test_encode_series_gives_one_code_per_window(series, series_detector):
 
 def test_encode_ragged_and_3d_sequences():
     sequences, _ = _two_kinds(6, seed=0)
-    detector = LSTMAutoencoderDetector(**TINY).fit(sequences)
+    detector = tiny_detector().fit(sequences)
     codes = detector.encode(sequences)
-    assert codes.shape == (12, 6)
+    assert codes.shape == (12, 8)
     # a sequence's code is its own, whichever others are encoded with it
     np.testing.assert_allclose(
         detector.encode(sequences[3:4])[0], codes[3], rtol=1e-5, atol=1e-6
@@ -80,7 +74,7 @@ def test_codes_decode_to_the_reconstruction():
     """The code is the whole compressed form: decoding it gives reconstruct."""
     sequences, _ = _two_kinds(5, seed=2)
     X = np.stack([s[:30] for s in sequences])
-    detector = LSTMAutoencoderDetector(**TINY).fit(X)
+    detector = tiny_detector().fit(X)
     codes = detector.encode(X)
     with torch.inference_mode():
         decoded = detector.net_.module_.decode(
@@ -91,9 +85,9 @@ def test_codes_decode_to_the_reconstruction():
 
 
 def test_transformer_series_codes_are_trailing_windows_and_prefixes(series):
-    encoder = LSTMEncoderTransformer(window_size=12, **TINY).fit(series)
+    encoder = tiny_encoder(window_size=12).fit(series)
     codes = encoder.transform(series)
-    assert codes.shape == (300, 6)
+    assert codes.shape == (300, 8)
     detector = encoder.detector_
     # step t >= window_size - 1: the code of the window ending at t
     window_codes = detector.encode(
@@ -110,14 +104,14 @@ def test_transformer_series_codes_are_trailing_windows_and_prefixes(series):
     # a series shorter than a window still gets one code per step
     np.testing.assert_allclose(encoder.transform(series[:5]), codes[:5], atol=1e-6)
     assert list(encoder.get_feature_names_out()) == [
-        f"lstmencodertransformer{i}" for i in range(6)
+        f"lstmencodertransformer{i}" for i in range(8)
     ]
 
 
 def test_pipeline_kmeans_clusters_ragged_sequences_by_shape():
     sequences, labels = _two_kinds(20, seed=3)
     pipe = make_pipeline(
-        LSTMEncoderTransformer(**TRAINED),
+        tiny_encoder(**TRAINED),
         KMeans(n_clusters=2, n_init=10, random_state=0),
     )
     clusters = pipe.fit_predict(sequences)
@@ -127,14 +121,14 @@ def test_pipeline_kmeans_clusters_ragged_sequences_by_shape():
 def test_pipeline_logistic_regression_classifies_sequences():
     sequences, labels = _two_kinds(20, seed=4)
     test_sequences, test_labels = _two_kinds(10, seed=5)
-    pipe = make_pipeline(LSTMEncoderTransformer(**TRAINED), LogisticRegression())
+    pipe = make_pipeline(tiny_encoder(**TRAINED), LogisticRegression())
     pipe.fit(sequences, labels)
     assert pipe.score(test_sequences, test_labels) >= 0.9
-    assert pipe[0].transform(test_sequences).shape == (20, 6)
+    assert pipe[0].transform(test_sequences).shape == (20, 8)
 
 
 def test_transformer_checks_its_input(series):
-    encoder = LSTMEncoderTransformer(window_size=12, **TINY).fit(series)
+    encoder = tiny_encoder(window_size=12).fit(series)
     with pytest.raises(ValueError, match="features"):
         encoder.transform(np.zeros((20, 3)))
     with pytest.raises(ValueError, match="Sequence 1"):

@@ -3,36 +3,23 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_detector, waves
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skae import LSTMAutoencoderDetector
 
-FAST = dict(window_size=16, hidden_size=8, max_epochs=3, batch_size=32)
-
-
-def fast(**params):
-    """A tiny, quick detector; ``params`` override the defaults above."""
-    return LSTMAutoencoderDetector(**{**FAST, **params})
-
-
-def _series(n=800, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    X = np.c_[np.sin(2 * np.pi * t / 40), np.cos(2 * np.pi * t / 25)]
-    return X + 0.05 * rng.normal(size=X.shape)
-
 
 @pytest.fixture(scope="module")
 def fitted():
-    X = _series()
-    return fast(random_state=0).fit(X), X
+    X = waves()
+    return tiny_detector().fit(X), X
 
 
 def test_planted_shape_change_is_flagged():
     # the shape of the first sensor changes (a square wave replaces the sine) for
     # 40 steps; the flags must fall on those steps
-    X = _series(2400)
+    X = waves(2400)
     train, test = X[:1500], X[1500:].copy()
     start, stop = 500, 540
     test[start:stop, 0] = np.sign(test[start:stop, 0]) * 1.5
@@ -67,9 +54,9 @@ def test_threshold_is_mean_plus_k_sigma_of_heldout_errors(fitted):
 
 
 def test_n_sigmas_moves_the_threshold():
-    X = _series()
-    low = fast(n_sigmas=1.0, random_state=0).fit(X)
-    high = fast(n_sigmas=5.0, random_state=0).fit(X)
+    X = waves()
+    low = tiny_detector(n_sigmas=1.0).fit(X)
+    high = tiny_detector(n_sigmas=5.0).fit(X)
     np.testing.assert_allclose(low.heldout_errors_, high.heldout_errors_)
     assert high.threshold_ - low.threshold_ == pytest.approx(
         4 * low.heldout_errors_.std()
@@ -97,10 +84,10 @@ def test_every_time_step_gets_a_score(fitted):
 
 
 def test_same_random_state_gives_identical_scores():
-    X = _series()
-    a = fast(random_state=7).fit(X)
-    b = fast(random_state=7).fit(X)
-    c = fast(random_state=8).fit(X)
+    X = waves()
+    a = tiny_detector(random_state=7).fit(X)
+    b = tiny_detector(random_state=7).fit(X)
+    c = tiny_detector(random_state=8).fit(X)
     np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
     assert not np.array_equal(a.score_samples(X), c.score_samples(X))
 
@@ -111,7 +98,7 @@ def test_fit_does_not_touch_global_torch_rng():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    fast(max_epochs=1, random_state=0).fit(_series(200))
+    tiny_detector(max_epochs=1).fit(waves(200))
     np.testing.assert_array_equal(torch.rand(3), expected)
 
 
@@ -132,8 +119,8 @@ def test_threshold_does_not_depend_on_scored_data(fitted):
 
 
 def test_pipeline_with_scaler_fits_and_predicts():
-    X = _series() * 50 + 300
-    pipe = make_pipeline(StandardScaler(), fast())
+    X = waves() * 50 + 300
+    pipe = make_pipeline(StandardScaler(), tiny_detector())
     pipe.set_params(lstmautoencoderdetector__random_state=0)
     labels = pipe.fit(X).predict(X)
     assert labels.shape == (len(X),)
@@ -142,8 +129,8 @@ def test_pipeline_with_scaler_fits_and_predicts():
 
 
 def test_contamination_float_flags_that_share_of_training_steps():
-    X = _series()
-    detector = fast(contamination=0.1, random_state=0)
+    X = waves()
+    detector = tiny_detector(contamination=0.1)
     labels = detector.fit_predict(X)
     assert abs((labels == -1).mean() - 0.1) < 0.01
     errors = -detector.score_samples(X)
@@ -151,8 +138,8 @@ def test_contamination_float_flags_that_share_of_training_steps():
 
 
 def test_dataframe_keeps_feature_names():
-    X = pd.DataFrame(_series(300), columns=["pressure", "flow"])
-    detector = fast(max_epochs=1, random_state=0).fit(X)
+    X = pd.DataFrame(waves(300), columns=["pressure", "flow"])
+    detector = tiny_detector(max_epochs=1).fit(X)
     np.testing.assert_array_equal(detector.feature_names_in_, ["pressure", "flow"])
     with pytest.raises(ValueError, match="feature names"):
         detector.score_samples(X.rename(columns={"flow": "temperature"}))
@@ -170,11 +157,9 @@ def test_reconstruct_and_encode_series(fitted):
 
 @pytest.mark.parametrize("decoder_feed", ["repeat", "state"])
 def test_three_d_sequences_score_per_sequence(decoder_feed):
-    X = _series(2000)
+    X = waves(2000)
     sequences = np.stack([X[i : i + 30] for i in range(0, 1950, 30)])
-    detector = LSTMAutoencoderDetector(
-        hidden_size=8, max_epochs=3, decoder_feed=decoder_feed, random_state=0
-    ).fit(sequences)
+    detector = tiny_detector(decoder_feed=decoder_feed).fit(sequences)
     scores = detector.score_samples(sequences)
     assert scores.shape == (len(sequences),)
     assert detector.heldout_errors_.shape == (13,)  # ceil(0.2 * 65)
@@ -187,14 +172,14 @@ def test_three_d_sequences_score_per_sequence(decoder_feed):
 
 
 def test_ragged_list_scores_each_sequence():
-    X = _series(3000)
+    X = waves(3000)
     rng = np.random.default_rng(1)
     starts = np.arange(0, 2800, 70)
     sequences = [
         X[s : s + n]
         for s, n in zip(starts, rng.integers(15, 60, len(starts)), strict=True)
     ]
-    detector = LSTMAutoencoderDetector(hidden_size=8, max_epochs=2, random_state=0)
+    detector = tiny_detector()
     detector.fit(sequences)
     scores = detector.score_samples(sequences)
     assert scores.shape == (len(sequences),)
@@ -205,31 +190,31 @@ def test_ragged_list_scores_each_sequence():
 
 
 def test_callers_arrays_are_not_modified():
-    X = _series(400)
+    X = waves(400)
     X_before = X.copy()
     sequences = [X[:50].copy(), X[50:120].copy(), X[120:160].copy(), X[200:260].copy()]
     seq_before = [s.copy() for s in sequences]
-    detector = fast(max_epochs=1, random_state=0).fit(X)
+    detector = tiny_detector(max_epochs=1).fit(X)
     detector.score_samples(X)
     detector.predict(X)
     detector.reconstruct(X)
     detector.encode(X)
     np.testing.assert_array_equal(X, X_before)
-    detector = LSTMAutoencoderDetector(hidden_size=4, max_epochs=1, random_state=0)
+    detector = tiny_detector(hidden_size=4, max_epochs=1)
     detector.fit(sequences).score_samples(sequences)
     for s, before in zip(sequences, seq_before, strict=True):
         np.testing.assert_array_equal(s, before)
 
 
 def test_verbose_prints_the_epoch_table(capsys):
-    fast(max_epochs=2, verbose=1, random_state=0).fit(_series(200))
+    tiny_detector(verbose=1).fit(waves(200))
     out = capsys.readouterr().out
     assert "train_loss" in out and "valid_loss" in out
 
 
 def test_history_and_early_stopping():
-    detector = fast(max_epochs=200, patience=2, lr=0.05, random_state=0)
-    detector.fit(_series(300))
+    detector = tiny_detector(max_epochs=200, patience=2, lr=0.05)
+    detector.fit(waves(300))
     epochs = len(detector.history_)
     assert 3 <= epochs < 200
     valid = detector.history_[:, "valid_loss"]

@@ -7,9 +7,9 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+from conftest import tiny_detector, waves  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from skae import LSTMAutoencoderDetector  # noqa: E402
 from skae.plotting import (  # noqa: E402
     _runs,
     plot_detection,
@@ -109,12 +109,8 @@ def test_plot_scores_checks_lengths():
 
 @pytest.fixture(scope="module")
 def fitted():
-    t = np.arange(400)
-    X = np.sin(2 * np.pi * t / 20).reshape(-1, 1)
-    detector = LSTMAutoencoderDetector(
-        window_size=10, hidden_size=4, max_epochs=3, random_state=0
-    ).fit(X)
-    return detector, X
+    X = waves(400, periods=(20,), noise=0.0)
+    return tiny_detector().fit(X), X
 
 
 def test_plot_detection_uses_the_detectors_scores_and_threshold(fitted):

@@ -3,27 +3,17 @@
 import numpy as np
 import pytest
 import torch
+from conftest import ragged_waves, tiny_detector
 
-from skae import LSTMAutoencoder, LSTMAutoencoderDetector, _net
+from skae import LSTMAutoencoder, _net
 from skae._detector import _SCORE_BATCH
-
-TINY = {"hidden_size": 4, "max_epochs": 2, "device": "cpu", "random_state": 0}
-
-
-def _ragged(lengths, n_features=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return [
-        np.sin(np.arange(n)[:, None] / 4 + rng.uniform(0, 6, n_features))
-        + 0.1 * rng.standard_normal((n, n_features))
-        for n in lengths
-    ]
 
 
 @pytest.fixture(scope="module")
 def fitted():
     lengths = np.random.default_rng(1).integers(5, 80, size=40)
-    sequences = _ragged(lengths)
-    return LSTMAutoencoderDetector(batch_size=8, **TINY).fit(sequences), sequences
+    sequences = ragged_waves(lengths)
+    return tiny_detector(batch_size=8).fit(sequences), sequences
 
 
 def test_a_sequence_scores_the_same_alone_and_in_a_ragged_batch(fitted):
@@ -45,7 +35,7 @@ def test_a_sequence_scores_the_same_alone_and_in_a_ragged_batch(fitted):
             detector.feature_contributions(alone)[0], contributions[i], rtol=1e-5
         )
     # with a much longer neighbour the padding grows, the score does not
-    longer = [sequences[3], _ragged([400], seed=5)[0]]
+    longer = [sequences[3], ragged_waves([400], seed=5)[0]]
     np.testing.assert_allclose(
         detector.score_samples(longer)[0], together[3], rtol=1e-5
     )
@@ -103,7 +93,7 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
     (Random batches would pad every batch to about 500 steps: about 1.9 times the
     total length here.)"""
     lengths = np.random.default_rng(3).integers(20, 501, size=1000)
-    sequences = _ragged(lengths, n_features=1)
+    sequences = ragged_waves(lengths, n_features=1)
     span = lengths.max() - lengths.min()
     shapes = []
     pad_batch = _net.pad_batch
@@ -114,9 +104,7 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
         return padded
 
     monkeypatch.setattr(_net, "pad_batch", spy)
-    detector = LSTMAutoencoderDetector(
-        hidden_size=2, max_epochs=1, batch_size=64, device="cpu", random_state=0
-    ).fit(sequences)
+    detector = tiny_detector(hidden_size=2, max_epochs=1, batch_size=64).fit(sequences)
     # one epoch of the 800 training sequences, the 200 held out for validation,
     # and the scoring of those 200 for the threshold
     assert sum(n for n, _ in shapes) == 800 + 200 + 200
@@ -138,7 +126,7 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
 def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
     rng = np.random.default_rng(3)
     X = np.sin(np.arange(20) / 3)[None, :, None] + 0.1 * rng.normal(size=(300, 20, 2))
-    detector = LSTMAutoencoderDetector(**TINY).fit(X)
+    detector = tiny_detector().fit(X)
     module = detector.net_.module_
     scaled = (X - detector.mean_) / detector.scale_
     # the array path gives the ragged path's values, batch for batch

@@ -4,24 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import tiny_detector, waves
 
 from skae import (
     LSTMAutoencoder,
-    LSTMAutoencoderDetector,
     SlidingWindowTransformer,
     load_model,
     save_model,
 )
 from skae._scoring import local_mean
 
-FAST = dict(window_size=12, hidden_size=8, max_epochs=2, batch_size=32)
 
-
-def _series(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    X = np.c_[np.sin(2 * np.pi * t / 30), 0.01 * t + np.cos(2 * np.pi * t / 17)]
-    return X + 0.05 * rng.normal(size=X.shape)
+def _series():
+    """A wave, and a wave on a slow drift (the feature to centre)."""
+    return waves(300, periods=(30, 17), slopes=(0.0, 0.01))
 
 
 def test_local_mean_is_the_mean_over_the_neighbourhood_inside_the_window():
@@ -39,30 +35,30 @@ def test_local_mean_is_the_mean_over_the_neighbourhood_inside_the_window():
 @pytest.mark.parametrize("smoothing", [0, 3])
 def test_step_score_is_the_mean_of_local_means_over_covering_windows(smoothing):
     X = _series()
-    detector = LSTMAutoencoderDetector(
-        **FAST, score_smoothing=smoothing, score_stride=1, random_state=0
-    ).fit(X)
+    detector = tiny_detector(score_smoothing=smoothing, score_stride=1).fit(X)
     # recompute by brute force: every window, its squared errors, their local
     # means, then the mean over the windows covering each step
-    windows = SlidingWindowTransformer(window_size=12).fit_transform(
+    w = detector.window_size
+    windows = SlidingWindowTransformer(window_size=w).fit_transform(
         (X - detector.mean_) / detector.scale_
     )
     with torch.inference_mode():
         x = torch.as_tensor(windows, dtype=torch.float32)
         errors = (x - detector.net_.module_(x)).pow(2).mean(dim=-1).double().numpy()
-    positions = np.arange(12)
     local = np.stack(
         [
-            errors[:, max(p - smoothing, 0) : min(p + smoothing, 11) + 1].mean(axis=1)
-            for p in positions
+            errors[:, max(p - smoothing, 0) : min(p + smoothing, w - 1) + 1].mean(
+                axis=1
+            )
+            for p in range(w)
         ],
         axis=1,
     )
     expected = np.zeros(len(X))
     counts = np.zeros(len(X))
     for start in range(len(windows)):
-        expected[start : start + 12] += local[start]
-        counts[start : start + 12] += 1
+        expected[start : start + w] += local[start]
+        counts[start : start + w] += 1
     np.testing.assert_allclose(
         -detector.score_samples(X), expected / counts, rtol=1e-5, atol=1e-7
     )
@@ -72,9 +68,7 @@ def test_smoothing_spreads_a_spike_over_its_neighbours_only():
     X = _series()
     # smoothing does not touch training: one seed gives one network for both
     raw_detector, detector = (
-        LSTMAutoencoderDetector(
-            **FAST, score_stride=1, score_smoothing=smoothing, random_state=0
-        ).fit(X)
+        tiny_detector(score_stride=1, score_smoothing=smoothing).fit(X)
         for smoothing in (0, 4)
     )
     spiked = X.copy()
@@ -84,7 +78,8 @@ def test_smoothing_spreads_a_spike_over_its_neighbours_only():
     # the spike step itself loses weight to its neighbours...
     assert smooth[150] < raw[150]
     # ...and steps out of reach of every window covering the spike are untouched
-    far = np.r_[0 : 150 - 11 - 4, 150 + 11 + 5 : len(X)]
+    reach = detector.window_size - 1 + 4
+    far = np.r_[0 : 150 - reach, 150 + reach + 1 : len(X)]
     base = -detector.score_samples(X)
     np.testing.assert_allclose(smooth[far], base[far], rtol=1e-6)
 
@@ -116,37 +111,29 @@ def test_module_passes_the_level_of_centred_features_around_the_code():
 def test_a_level_shift_of_a_centred_feature_does_not_change_the_scores():
     X = _series()
     shifted = X + np.array([0.0, 3.0])
-    centred = LSTMAutoencoderDetector(
-        **FAST, centered_features=[1], random_state=0
-    ).fit(X)
+    centred = tiny_detector(centered_features=[1]).fit(X)
     np.testing.assert_allclose(
         centred.score_samples(shifted), centred.score_samples(X), rtol=1e-4
     )
     np.testing.assert_allclose(
         centred.reconstruct(shifted), centred.reconstruct(X) + [0.0, 3.0], atol=1e-4
     )
-    plain = LSTMAutoencoderDetector(**FAST, random_state=0).fit(X)
+    plain = tiny_detector().fit(X)
     assert plain.score_samples(shifted).mean() < plain.score_samples(X).mean() - 1.0
 
 
 def test_centred_features_by_name_and_for_sequences():
     X = _series()
     frame = pd.DataFrame(X, columns=["wave", "drift"])
-    by_name = LSTMAutoencoderDetector(
-        **FAST, centered_features=["drift"], random_state=0
-    ).fit(frame)
-    by_index = LSTMAutoencoderDetector(
-        **FAST, centered_features=[-1], random_state=0
-    ).fit(X)
+    by_name = tiny_detector(centered_features=["drift"]).fit(frame)
+    by_index = tiny_detector(centered_features=[-1]).fit(X)
     np.testing.assert_allclose(
         by_name.score_samples(frame), by_index.score_samples(X), rtol=1e-6
     )
-    both = LSTMAutoencoderDetector(**FAST, centered_features=[0, "drift"]).fit(frame)
+    both = tiny_detector(centered_features=[0, "drift"]).fit(frame)
     assert both.centered_features_ == [0, 1]
     sequences = [X[:40], X[40:100] + [0.0, 2.0], X[100:130], X[130:200]]
-    seq = LSTMAutoencoderDetector(
-        hidden_size=8, max_epochs=2, centered_features=[1], random_state=0
-    ).fit(sequences)
+    seq = tiny_detector(centered_features=[1]).fit(sequences)
     moved = [s + [0.0, 5.0] for s in sequences]
     np.testing.assert_allclose(
         seq.score_samples(moved), seq.score_samples(sequences), rtol=1e-4
@@ -162,14 +149,14 @@ def test_centred_features_by_name_and_for_sequences():
     ],
 )
 def test_bad_centred_features(features, error, match):
-    detector = LSTMAutoencoderDetector(**FAST, centered_features=features)
+    detector = tiny_detector(centered_features=features)
     with pytest.raises(error, match=match):
         detector.fit(_series())
 
 
 def test_unknown_feature_name():
     frame = pd.DataFrame(_series(), columns=["wave", "drift"])
-    detector = LSTMAutoencoderDetector(**FAST, centered_features=["temperature"])
+    detector = tiny_detector(centered_features=["temperature"])
     with pytest.raises(ValueError, match="unknown feature 'temperature'"):
         detector.fit(frame)
 
@@ -178,9 +165,7 @@ def test_centred_features_survive_both_ways_of_saving(tmp_path):
     import joblib
 
     X = _series()
-    detector = LSTMAutoencoderDetector(
-        **FAST, centered_features=[1], score_smoothing=2, random_state=0
-    ).fit(X)
+    detector = tiny_detector(centered_features=[1], score_smoothing=2).fit(X)
     assert detector.centered_features_ == [1]
     shifted = X + np.array([0.0, 4.0])
     expected = detector.score_samples(shifted)
@@ -196,12 +181,9 @@ def test_centred_features_survive_both_ways_of_saving(tmp_path):
 def test_smoothing_is_applied_on_the_default_stride_too():
     X = _series()
     raw_detector, detector = (
-        LSTMAutoencoderDetector(**FAST, score_smoothing=smoothing, random_state=0).fit(
-            X
-        )
-        for smoothing in (0, 3)
+        tiny_detector(score_smoothing=smoothing).fit(X) for smoothing in (0, 3)
     )
-    assert detector.score_stride_ == 3
+    assert detector.score_stride_ == 4  # window_size // 4
     raw = raw_detector.score_samples(X)
     smooth = detector.score_samples(X)
     assert not np.allclose(raw, smooth)

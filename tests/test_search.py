@@ -2,17 +2,14 @@
 
 import numpy as np
 import pytest
+from conftest import tiny_detector, waves
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
-from skae import LSTMAutoencoderDetector
 from skae.metrics import anomaly_scorer, auc_pr
 
 
-def _labelled_series(n=900, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    X = np.c_[np.sin(2 * np.pi * t / 30), np.cos(2 * np.pi * t / 45)]
-    X += 0.05 * rng.normal(size=X.shape)
+def _labelled_series(n=900):
+    X = waves(n, periods=(30, 45))
     y = np.zeros(n, dtype=int)
     for start in (420, 700, 820):  # one anomaly in each test fold of the split
         X[start : start + 15, 0] += 2.0
@@ -23,15 +20,11 @@ def _labelled_series(n=900, seed=0):
 GRID = {"window_size": [8, 16], "hidden_size": [2, 12]}
 
 
-def _detector():
-    return LSTMAutoencoderDetector(max_epochs=4, batch_size=32, random_state=0)
-
-
 def test_grid_search_with_per_step_labels_and_anomaly_scorer():
     X, y = _labelled_series()
     cv = TimeSeriesSplit(n_splits=2)
     search = GridSearchCV(
-        _detector(), GRID, scoring=anomaly_scorer("average_precision"), cv=cv
+        tiny_detector(), GRID, scoring=anomaly_scorer("average_precision"), cv=cv
     ).fit(X, y)
     results = search.cv_results_
     assert len(results["params"]) == 4
@@ -41,7 +34,7 @@ def test_grid_search_with_per_step_labels_and_anomaly_scorer():
     assert search.best_score_ == pytest.approx(np.max(results["mean_test_score"]))
     # recompute one fold by hand: fit on the fold's train part, AUC-PR on its test
     train, test = list(cv.split(X))[1]
-    model = _detector().set_params(**search.best_params_).fit(X[train])
+    model = tiny_detector().set_params(**search.best_params_).fit(X[train])
     expected = auc_pr(y[test], -model.score_samples(X[test]))
     assert results["split1_test_score"][search.best_index_] == pytest.approx(expected)
     assert search.best_estimator_.window_size == search.best_params_["window_size"]
@@ -49,7 +42,7 @@ def test_grid_search_with_per_step_labels_and_anomaly_scorer():
 
 def test_grid_search_without_labels_prefers_lower_reconstruction_error():
     X, _ = _labelled_series()
-    search = GridSearchCV(_detector(), GRID, cv=TimeSeriesSplit(n_splits=2)).fit(X)
+    search = GridSearchCV(tiny_detector(), GRID, cv=TimeSeriesSplit(n_splits=2)).fit(X)
     # the estimator's own score (mean negated error) favours the wider code
     assert search.best_params_["hidden_size"] == 12
     best = search.best_estimator_
@@ -60,7 +53,7 @@ def test_string_scorer_ranks_anomalies_backwards():
     # the trap DESIGN.md warns about, on this detector: the string scorer sees the
     # complement of the right ranking
     X, y = _labelled_series()
-    detector = _detector().set_params(window_size=8, hidden_size=12).fit(X[:400])
+    detector = tiny_detector().set_params(window_size=8, hidden_size=12).fit(X[:400])
     right = anomaly_scorer("average_precision")(detector, X[400:], y[400:])
     from sklearn.metrics import get_scorer
 
