@@ -1,25 +1,21 @@
 """Denoising: the reconstruction of a series, and training on corrupted inputs."""
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from conftest import tiny_detector, waves
 
 from skae import LSTMAutoencoderDetector, SlidingWindowTransformer, _net
-
-TINY = {"hidden_size": 6, "max_epochs": 2, "device": "cpu", "random_state": 0}
+from skae.datasets import load_nab
 
 
 @pytest.fixture(scope="module")
 def series():
-    rng = np.random.default_rng(0)
-    t = np.arange(240)[:, None]
-    clean = np.c_[np.sin(2 * np.pi * t / 20), np.cos(2 * np.pi * t / 30)]
-    return clean + 0.1 * rng.standard_normal(clean.shape)
+    return waves(240, periods=(20, 30), noise=0.1)
 
 
 def test_reconstruct_series_averages_the_window_reconstructions(series):
-    detector = LSTMAutoencoderDetector(window_size=10, **TINY).fit(series)
+    detector = tiny_detector(window_size=10).fit(series)
     windows = SlidingWindowTransformer(window_size=10).fit(series)
     scaled = (windows.transform(series) - detector.mean_) / detector.scale_
     with torch.inference_mode():
@@ -69,9 +65,9 @@ def test_denoising_loss_compares_the_noisy_input_output_with_the_clean_input():
 
 
 def test_noise_std_is_reproducible_and_only_changes_training(series):
-    plain = LSTMAutoencoderDetector(window_size=10, **TINY).fit(series)
-    noisy_a = LSTMAutoencoderDetector(window_size=10, noise_std=0.5, **TINY).fit(series)
-    noisy_b = LSTMAutoencoderDetector(window_size=10, noise_std=0.5, **TINY).fit(series)
+    plain = tiny_detector().fit(series)
+    noisy_a = tiny_detector(noise_std=0.5).fit(series)
+    noisy_b = tiny_detector(noise_std=0.5).fit(series)
     np.testing.assert_array_equal(
         noisy_a.score_samples(series), noisy_b.score_samples(series)
     )
@@ -93,14 +89,15 @@ def _snr_db(clean, estimate):
     return 10 * np.log10(signal / np.mean((estimate - clean) ** 2))
 
 
-def test_reconstruction_denoises_a_real_nab_series(shared_data):
-    """NYC taxi demand plus white noise: the reconstruction by a denoising
-    autoencoder is closer to the original than the noisy copy is, by at least
-    3 dB of signal-to-noise ratio (about 6 dB measured)."""
-    path = shared_data / "NAB" / "data" / "realKnownCause" / "nyc_taxi.csv"
-    clean = pd.read_csv(path)["value"].to_numpy(dtype=np.float64)[:3000, None]
+def test_reconstruction_denoises_a_real_nab_series():
+    """NYC taxi demand plus white noise (a signal-to-noise ratio of about 6 dB):
+    the reconstruction by a denoising autoencoder, which never saw the clean
+    series, is closer to it than the noisy copy is, by at least 3 dB (about
+    4 dB measured), and what it removes is mostly the added noise."""
+    clean = load_nab("nyc_taxi").data[:3000]
     rng = np.random.default_rng(0)
-    noisy = clean + 0.5 * clean.std() * rng.standard_normal(clean.shape)
+    noise = 0.5 * clean.std() * rng.standard_normal(clean.shape)
+    noisy = clean + noise
     detector = LSTMAutoencoderDetector(
         window_size=24,
         hidden_size=16,
@@ -113,6 +110,12 @@ def test_reconstruction_denoises_a_real_nab_series(shared_data):
         random_state=0,
     ).fit(noisy)
     denoised = detector.reconstruct(noisy)
-    before, after = _snr_db(clean, noisy), _snr_db(clean, denoised)
-    assert before == pytest.approx(6.0, abs=0.3)
-    assert after > before + 3.0
+    assert denoised.shape == noisy.shape
+    after = _snr_db(clean, denoised)
+    assert after > 9.0  # 10.1 dB measured
+    assert after > _snr_db(clean, noisy) + 3.0
+    # nearer the clean series than the noisy input it was given (0.3 measured)...
+    assert np.mean((denoised - clean) ** 2) < 0.5 * np.mean((denoised - noisy) ** 2)
+    # ...because what it takes away is the noise (correlation 0.84 measured)
+    removed = (noisy - denoised).ravel()
+    assert np.corrcoef(removed, noise.ravel())[0, 1] > 0.75
