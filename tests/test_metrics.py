@@ -293,13 +293,29 @@ def test_nab_score_matches_nab_unit_test_cases(y_pred, y_true, probation, expect
 
 
 def test_nab_false_positive_cost_depends_on_distance_after_window():
-    y_true = [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-    just_after = [0] * 17
-    just_after[7] = 1  # 2 steps after a 4-step window: sigma(2 / 3)
-    cost = 0.11 * (2 / (1 + math.exp(5 * 2 / 3)) - 1)
-    assert cost == pytest.approx(-0.1024220, abs=1e-6)
-    score = nab_score(y_true, just_after, probationary_length=0)
-    assert score == pytest.approx(-1.0 + cost)
+    y_true = [0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # ends at step 5
+    missed = nab_score(y_true, [0] * 17, probationary_length=0)
+    assert missed == pytest.approx(-1.0)
+
+    def false_positive_cost(step):
+        """What one detection at ``step`` adds to the score of the missed window."""
+        y_pred = [0] * 17
+        y_pred[step] = 1
+        return nab_score(y_true, y_pred, probationary_length=0) - missed
+
+    # NAB's formula, written out: A_FP * (2 / (1 + e^(5 d)) - 1) at d = distance
+    # past the window's end over (width - 1), and the full A_FP beyond d = 3
+    for step in range(6, 17):
+        distance = (step - 5) / 3
+        expected = (
+            -0.11 if distance > 3 else 0.11 * (2 / (1 + math.exp(5 * distance)) - 1)
+        )
+        assert false_positive_cost(step) == pytest.approx(expected, abs=1e-12), step
+    # 2 steps after a 4-step window (d = 2 / 3), the value NAB's formula gives
+    assert false_positive_cost(7) == pytest.approx(-0.1024220, abs=1e-6)
+    # the cost grows with the distance, up to the full A_FP
+    costs = [false_positive_cost(step) for step in range(6, 17)]
+    assert np.all(np.diff(costs) <= 0) and costs[-1] == pytest.approx(-0.11)
     far_after = [0] * 17
     far_after[16] = 1  # 11 steps after: beyond 3 widths, the full cost
     assert nab_score(y_true, far_after, probationary_length=0) == pytest.approx(-1.11)
