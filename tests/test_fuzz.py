@@ -2,7 +2,12 @@
 
 For any input, a call returns finite scores of the right shape or raises a
 ``ValueError``/``TypeError`` with a message; it never returns NaN, never raises
-anything else, and inputs that are valid must be accepted. Each test draws at most
+anything else, and inputs that are valid must be accepted. A valid series may be
+refused for two documented reasons only: a value further than 1e30 training
+standard deviations from the training data, judged here from statistics the test
+computes itself rather than from skae's scaling, and, with ``standardize=False``,
+raw values so large that the float32 training loss overflows
+(``TrainingDivergedError``). Each test draws at most
 ``SKAE_FUZZ_EXAMPLES`` examples (30 by default) from a derandomised profile, so CI
 runs the same examples every time; ``SKAE_FUZZ_EXPLORE=1`` draws fresh ones (and
 ``SKAE_FUZZ_EXAMPLES=500`` more of them) when hunting for new bugs. Every bug these
@@ -15,12 +20,12 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from conftest import tiny_detector
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from skae import LSTMAutoencoderDetector
-from skae._scaling import MAX_SCALED_MAGNITUDE, fit_scaling
+from skae import TrainingDivergedError
 
 settings.register_profile(
     "skae-fuzz",
@@ -41,20 +46,23 @@ OFFSETS = [0.0, 1.0, -1e6, 1e30]
 DTYPES = ["float64", "float32", "float16", "int64", "int32", "uint8", "bool"]
 CORRUPTIONS = [None, None, np.nan, np.inf, -np.inf]
 VALIDATION_FRACTION = 0.25
+# a detector that fits in a fraction of a second
+FUZZ = dict(
+    window_size=3,
+    hidden_size=2,
+    max_epochs=1,
+    batch_size=16,
+    validation_fraction=VALIDATION_FRACTION,
+)
 
-
-def tiny_detector(**params):
-    """A detector small enough to fit in a fraction of a second."""
-    defaults = dict(
-        window_size=3,
-        hidden_size=2,
-        max_epochs=1,
-        batch_size=16,
-        validation_fraction=VALIDATION_FRACTION,
-        device="cpu",
-        random_state=0,
-    )
-    return LSTMAutoencoderDetector(**{**defaults, **params})
+# The documented limit (docs/distributed.rst): a value further than this from the
+# training data, in training standard deviations (in raw units with
+# standardize=False), is refused with a ValueError, not fed to the float32 network.
+LIMIT = 1e30
+# With standardize=False the float32 training loss squares raw values; from this
+# magnitude on, training may stop with TrainingDivergedError (its docstring names
+# this cause). Below it, the squares of a whole batch stay far below float32's 3e38.
+RAW_OVERFLOW = 1e15
 
 
 @st.composite
@@ -110,20 +118,63 @@ def split_fits(n_samples, min_part):
     return n_samples - n_heldout >= min_part and n_heldout >= min_part
 
 
-def beyond_network_range(train_part, everything, standardize):
-    """True when a value lies further than the network takes (``1e30`` in the
-    scaling fitted on the training part): the documented refusal."""
-    train_part = np.asarray(train_part, dtype=np.float64)
-    mean, scale = fit_scaling(train_part, standardize)
-    with np.errstate(all="ignore"):
-        scaled = (np.asarray(everything, dtype=np.float64) - mean) / scale
-    return not (np.abs(scaled) <= MAX_SCALED_MAGNITUDE).all()
+def scaling_oracle(train_part):
+    """Per-feature ``(mean, low, high)``: the training part's mean, and bounds on
+    the scale the detector may divide each feature by, computed here with numpy
+    rather than by skae.
 
-
-def refused_as_beyond_range(error, train_part, everything, standardize):
-    return "after scaling" in str(error) and beyond_network_range(
-        train_part, everything, standardize
+    The statistics are taken of the values divided by each feature's largest
+    magnitude, so that squaring 1e300 cannot overflow. A feature that varies is
+    divided by its standard deviation (up to rounding). A feature constant up to
+    float64 rounding keeps its units instead of being divided by (almost) zero
+    (docs/distributed.rst); skae's ``_scaling`` divides such a feature by 1, or by
+    its rounding level once that exceeds 1, or by its standard deviation: so the
+    scale lies between the smaller and the larger of these.
+    """
+    values = np.asarray(train_part, dtype=np.float64)
+    magnitude = np.max(np.abs(values), axis=0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    unit = values / magnitude
+    mean = unit.mean(axis=0) * magnitude
+    std = unit.std(axis=0) * magnitude
+    constant = np.ptp(unit, axis=0) <= 1e-10
+    rounding = 1e-12 * np.abs(mean)
+    low = np.where(constant, np.where(std > 0, np.minimum(std, 1.0), 1.0), std)
+    high = np.where(
+        constant, np.maximum.reduce([std, np.ones_like(std), rounding]), std
     )
+    return mean, low * (1 - 1e-6), high * (1 + 1e-6)
+
+
+def distance_bounds(train_part, everything, standardize=True):
+    """Bounds on the largest distance of a value of ``everything`` from the
+    training part, in the units the detector scales by (raw units when
+    ``standardize=False``)."""
+    everything = np.asarray(everything, dtype=np.float64)
+    if not standardize:
+        largest = float(np.max(np.abs(everything), initial=0.0))
+        return largest, largest
+    mean, low, high = scaling_oracle(train_part)
+    with np.errstate(all="ignore"):
+        deviation = np.abs(everything - mean)
+        return float(np.max(deviation / high)), float(np.max(deviation / low))
+
+
+def check_range_refusal(error, train_part, everything, standardize=True):
+    """Assert that a valid input was refused only as beyond the network's range,
+    and that an input surely beyond it was refused."""
+    nearest, furthest = distance_bounds(train_part, everything, standardize)
+    if nearest > LIMIT:  # the documented refusal, naming the value
+        assert "after scaling" in str(error), f"{nearest:.3g} away: {error!r}"
+    if error is None:
+        return
+    if "after scaling" in str(error):
+        assert furthest > LIMIT, f"refused, though within range: {error!r}"
+        return
+    raw = np.max(np.abs(np.asarray(everything, dtype=np.float64)), initial=0.0)
+    assert isinstance(error, TrainingDivergedError) and (
+        not standardize and raw >= RAW_OVERFLOW
+    ), f"a valid input was refused: {error!r}"
 
 
 def assert_scores(scores, n_expected, anomaly_score="squared_error"):
@@ -134,6 +185,12 @@ def assert_scores(scores, n_expected, anomaly_score="squared_error"):
         assert (scores <= 0).all()
 
 
+NOISE = np.random.default_rng(0).normal(size=(12, 2))
+# a constant training part and a held-out tail 1e40 above it: 1e40 is beyond the
+# limit in units, but not in the rounding level of 1e50 that skae may divide by
+CONSTANT_THEN_STEP = np.r_[np.full((9, 1), 1e50), np.full((3, 1), 1e50 + 1e40)]
+
+
 @quiet_inf
 @fuzz
 @given(
@@ -142,43 +199,56 @@ def assert_scores(scores, n_expected, anomaly_score="squared_error"):
     standardize=st.booleans(),
     anomaly_score=st.sampled_from(["squared_error", "mahalanobis"]),
 )
+# each outcome at least once, whatever the draws: NaN without standardisation
+# (refused all the same), a held-out tail and raw values beyond the limit
+# (refused), raw values whose squares overflow float32 (may diverge), and
+# magnitudes or a constant part that standardisation handles (accepted)
+@example(np.r_[NOISE[:11], [[np.nan, 0.0]]], 2, False, "squared_error")
+@example(np.r_[NOISE[:9], np.full((3, 2), 1e35)], 2, True, "squared_error")
+@example(1e31 * NOISE, 2, False, "squared_error")
+@example(1e20 * NOISE, 2, False, "squared_error")
+@example(1e300 * NOISE, 2, True, "mahalanobis")
+@example(CONSTANT_THEN_STEP, 1, True, "mahalanobis")
 def test_fit_and_score_any_series(X, window_size, standardize, anomaly_score):
     X_before = X.copy()
     detector = tiny_detector(
-        window_size=window_size, standardize=standardize, anomaly_score=anomaly_score
+        **{**FUZZ, "window_size": window_size},
+        standardize=standardize,
+        anomaly_score=anomaly_score,
     )
     fitted, error = outcome(detector.fit, X)
     np.testing.assert_array_equal(X, X_before)
 
-    valid = (
-        X.shape[1] >= 1
-        and finite_float64(X)
-        and split_fits(len(X), window_size)
-        # without standardisation the float32 network squares raw values
-        and (standardize or np.max(np.abs(X.astype(np.float64)), initial=0) < 1e15)
-    )
-    if error is not None:
-        n_train = len(X) - math.ceil(VALIDATION_FRACTION * len(X))
-        assert not valid or refused_as_beyond_range(
-            error, X[:n_train], X, standardize
-        ), f"a valid series was refused: {error!r}"
+    valid = X.shape[1] >= 1 and finite_float64(X) and split_fits(len(X), window_size)
+    if not valid:
+        assert error is not None, "an invalid series was accepted"
         return
-    assert valid or not standardize, "an invalid series was accepted"
-    assert math.isfinite(fitted.threshold_)
-    scores, error = outcome(fitted.score_samples, X)
-    if error is None:
-        assert_scores(scores, len(X), anomaly_score)
-        assert set(np.unique(fitted.predict(X))) <= {-1, 1}
+    n_train = len(X) - math.ceil(VALIDATION_FRACTION * len(X))
+    check_range_refusal(error, X[:n_train], X, standardize)
+    if error is not None:
+        return
+    # the scaling is the training part's, as computed here
+    if standardize:
+        mean, low, high = scaling_oracle(X[:n_train])
+        magnitude = np.max(np.abs(X[:n_train].astype(np.float64)), axis=0)
+        assert np.all(np.abs(fitted.mean_ - mean) <= 1e-9 * magnitude)
+        assert np.all((low <= fitted.scale_) & (fitted.scale_ <= high))
     else:
-        # only data beyond what the float32 network takes, unstandardised
-        assert not standardize, f"training data could not be scored: {error!r}"
+        np.testing.assert_array_equal(fitted.mean_, 0.0)
+        np.testing.assert_array_equal(fitted.scale_, 1.0)
+    assert math.isfinite(fitted.threshold_)
+    # a fitted model scores its own training data, whatever its magnitude
+    scores, error = outcome(fitted.score_samples, X)
+    assert error is None, f"training data could not be scored: {error!r}"
+    assert_scores(scores, len(X), anomaly_score)
+    assert set(np.unique(fitted.predict(X))) <= {-1, 1}
     np.testing.assert_array_equal(X, X_before)
 
 
 @functools.cache
 def fitted_on_noise():
     X = np.random.default_rng(0).normal(size=(60, 2))
-    return tiny_detector().fit(X)
+    return tiny_detector(**FUZZ).fit(X), X[: 60 - math.ceil(VALIDATION_FRACTION * 60)]
 
 
 def anything():
@@ -205,7 +275,7 @@ def anything():
 @fuzz
 @given(X=anything())
 def test_score_anything(X):
-    detector = fitted_on_noise()
+    detector, train_part = fitted_on_noise()
     scores, error = outcome(detector.score_samples, X)
     if error is not None:
         is_valid_series = (
@@ -215,10 +285,7 @@ def test_score_anything(X):
             and len(X) >= detector.window_size
             and X.dtype.kind in "biuf"
             and finite_float64(X)
-            and np.all(
-                np.abs((X.astype(float) - detector.mean_) / detector.scale_)
-                <= MAX_SCALED_MAGNITUDE
-            )
+            and distance_bounds(train_part, X)[1] <= LIMIT
         )
         assert not is_valid_series, f"a valid series was refused: {error!r}"
         return
@@ -247,7 +314,7 @@ def ragged(draw):
 @given(sequences=ragged(), decoder_feed=st.sampled_from(["repeat", "state"]))
 def test_fit_and_score_ragged_sequences(sequences, decoder_feed):
     before = [s.copy() for s in sequences]
-    detector = tiny_detector(decoder_feed=decoder_feed)
+    detector = tiny_detector(**FUZZ, decoder_feed=decoder_feed)
     fitted, error = outcome(detector.fit, sequences)
     for member, copy in zip(sequences, before, strict=True):
         np.testing.assert_array_equal(member, copy)
@@ -256,15 +323,16 @@ def test_fit_and_score_ragged_sequences(sequences, decoder_feed):
         and len({s.shape[1] for s in sequences}) == 1
         and all(len(s) > 0 and finite_float64(s) for s in sequences)
     )
-    if error is not None:
-        n_train = len(sequences) - math.ceil(VALIDATION_FRACTION * len(sequences))
-        assert not valid or refused_as_beyond_range(
-            error, np.concatenate(sequences[:n_train]), np.concatenate(sequences), True
-        ), f"valid sequences were refused: {error!r}"
+    if not valid:
+        assert error is not None, "invalid sequences were accepted"
         if sequences and any(len(s) == 0 for s in sequences):
             assert "0 sample" in str(error) or "Sequence" in str(error)
         return
-    assert valid, "invalid sequences were accepted"
+    n_train = len(sequences) - math.ceil(VALIDATION_FRACTION * len(sequences))
+    train_part = np.concatenate(sequences[:n_train])
+    check_range_refusal(error, train_part, np.concatenate(sequences))
+    if error is not None:
+        return
     assert math.isfinite(fitted.threshold_)
     assert_scores(fitted.score_samples(sequences), len(sequences))
     recon = fitted.reconstruct(sequences)
