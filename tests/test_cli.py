@@ -9,33 +9,24 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_detector
 
+from skae import LSTMAutoencoderDetector, load_model, save_model
 from skae.cli import main
+from skae.datasets import load_nab
 
 TINY = ["--max-epochs", "2", "--hidden-size", "4", "--window-size", "16"]
 
 
-def _taxi_csv(request):
-    """NAB's nyc_taxi.csv: the copy shipped in skae, else the shared benchmark."""
-    from importlib import resources
-
-    try:
-        shipped = resources.files("skae.datasets") / "data" / "nyc_taxi.csv"
-        if shipped.is_file():
-            return shipped
-    except ModuleNotFoundError:
-        pass
-    shared = request.getfixturevalue("shared_data")
-    return shared / "NAB" / "data" / "realKnownCause" / "nyc_taxi.csv"
-
-
 @pytest.fixture(scope="module")
-def nab_csv(tmp_path_factory, request):
-    """A 700-row slice of NAB's nyc_taxi series (timestamp,value), as a CSV file."""
-    with _taxi_csv(request).open("rb") as file:
-        frame = pd.read_csv(file)
+def nab_csv(tmp_path_factory):
+    """A 700-row slice of NAB's nyc_taxi series (timestamp,value), as a CSV file.
+
+    The series ships inside skae, so a broken ``skae.datasets`` fails here
+    rather than skipping the command-line tests.
+    """
     out = tmp_path_factory.mktemp("nab") / "taxi.csv"
-    frame.iloc[:700].to_csv(out, index=False)
+    load_nab("nyc_taxi").frame.iloc[:700].to_csv(out)
     return out
 
 
@@ -231,13 +222,12 @@ def test_score_rejects_a_file_that_is_not_a_model(nab_csv, tmp_path, capsys):
 
 
 def test_safe_model_format_round_trip(nab_csv, tmp_path, capsys):
-    persistence = pytest.importorskip("skae._persistence")
     model = tmp_path / "model.skae"
     status, out, err = _run(
         capsys, "fit", nab_csv, "--model", model, "--train-size", "400", *TINY
     )
     assert status == 0, err
-    detector = persistence.load_model(model)  # a safe file, not a pickle
+    detector = load_model(model)  # a safe file, not a pickle
     scores_csv = tmp_path / "scores.csv"
     status, out, err = _run(capsys, "score", model, nab_csv, "--out", scores_csv)
     assert status == 0, err
@@ -354,8 +344,6 @@ def test_errors_from_loading_and_scoring_are_one_line(
     assert status == 1 and err.count("\n") == 1 and "threshold_ must be" in err
     assert err.startswith("skae: error: ")
 
-    from skae import LSTMAutoencoderDetector
-
     monkeypatch.setattr(LSTMAutoencoderDetector, "score_samples", refuse)
     status, _, err = _run(capsys, "score", model, csv, *args)
     assert status == 1
@@ -391,12 +379,9 @@ def test_verbose_fit_writes_no_colour_codes_to_a_pipe(nab_csv, tmp_path):
 @pytest.fixture(scope="module")
 def causal_model(nab_csv, tmp_path_factory):
     """A tiny causal model of the taxi slice, saved as .skae, and the frame."""
-    from skae import LSTMAutoencoderDetector, save_model
-
     frame = pd.read_csv(nab_csv)
-    detector = LSTMAutoencoderDetector(
-        window_size=16, hidden_size=4, max_epochs=2, causal=True, random_state=0
-    ).fit(frame[["value"]].iloc[:400])
+    detector = tiny_detector(hidden_size=4, causal=True)
+    detector.fit(frame[["value"]].iloc[:400])
     path = tmp_path_factory.mktemp("stream") / "causal.skae"
     save_model(detector, path)
     return path, detector, frame
@@ -498,8 +483,6 @@ def test_fit_causal_makes_a_model_that_streams(nab_csv, tmp_path, capsys):
         "--random-state", "0", "--causal", *TINY,
     )  # fmt: skip
     assert status == 0, err
-    from skae import load_model
-
     detector = load_model(model)
     assert detector.causal_ is True
     # a model fitted without --causal is not one skae stream takes
