@@ -484,21 +484,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.net_ = _training.fit_net(
             train,
             valid,
+            _training.NetConfig.of(self),
             n_features=self.n_features_in_,
-            hidden_size=self.hidden_size,
-            num_layers=self.num_layers,
-            dropout=self.dropout,
-            decoder_feed=self.decoder_feed,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            patience=self.patience,
+            centered_features=self.centered_features_,
             device=device,
             verbose=self.verbose,
             seed=seed,
-            noise_std=self.noise_std,
-            max_windows_per_epoch=self.max_windows_per_epoch,
-            centered_features=self.centered_features_,
         )
         self.history_ = self.net_.history
 
@@ -806,9 +797,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
-(n_sequences, seq_len, n_features), or list of ndarray
-            Data to explain, in one of the forms ``fit`` accepts.
+        X : array-like or list of ndarray
+            Data to explain, in any form :meth:`score_samples` takes.
 
         Returns
         -------
@@ -848,9 +838,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
-(n_sequences, seq_len, n_features), or list of ndarray
-            Data to score.
+        X : array-like or list of ndarray
+            Data to score, in any form :meth:`score_samples` takes.
 
         Returns
         -------
@@ -863,9 +852,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
-(n_sequences, seq_len, n_features), or list of ndarray
-            Data to classify.
+        X : array-like or list of ndarray
+            Data to classify, in any form :meth:`score_samples` takes.
 
         Returns
         -------

@@ -1,5 +1,7 @@
 """Sequence compression as a scikit-learn transformer: data in, latent codes out."""
 
+import inspect
+
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -8,6 +10,7 @@ from sklearn.base import (
 
 from . import _net
 from ._detector import LSTMAutoencoderDetector
+from ._scaling import apply_scaling
 from ._validation import (
     _fit_context,
     check_is_fitted,
@@ -35,6 +38,26 @@ _SHARED = (
     "verbose",
     "noise_std",
 )
+
+
+def _detector_init(names):
+    """Return an ``__init__`` that stores the keyword-only parameters ``names``,
+    with the signature, and so the defaults, of the detector's.
+
+    scikit-learn reads an estimator's parameters from its ``__init__`` signature;
+    deriving this one writes the defaults once, in the detector's ``__init__``.
+    """
+    detector = inspect.signature(LSTMAutoencoderDetector.__init__).parameters
+    signature = inspect.Signature([detector["self"], *(detector[n] for n in names)])
+
+    def __init__(self, *args, **params):
+        arguments = signature.bind(self, *args, **params)
+        arguments.apply_defaults()
+        for name in names:
+            setattr(self, name, arguments.arguments[name])
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class LSTMEncoderTransformer(
@@ -138,42 +161,7 @@ class LSTMEncoderTransformer(
         name: LSTMAutoencoderDetector._parameter_constraints[name] for name in _SHARED
     }
 
-    def __init__(
-        self,
-        *,
-        window_size=32,
-        stride=1,
-        hidden_size=64,
-        num_layers=1,
-        dropout=0.0,
-        decoder_feed="repeat",
-        max_epochs=300,
-        batch_size=64,
-        lr=3e-3,
-        patience=10,
-        validation_fraction=0.2,
-        standardize=True,
-        device="auto",
-        random_state=None,
-        verbose=0,
-        noise_std=0.0,
-    ):
-        self.window_size = window_size
-        self.stride = stride
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.decoder_feed = decoder_feed
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.standardize = standardize
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.noise_std = noise_std
+    __init__ = _detector_init(_SHARED)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -219,7 +207,8 @@ class LSTMEncoderTransformer(
         if is_sequence_input(X):
             return detector.encode(check_sequences(self, X, reset=False))
         X = check_series(self, X, reset=False)
-        return _net.step_codes(detector._module(), detector._scale(X), self.window_size)
+        scaled = apply_scaling(X, detector.mean_, detector.scale_)
+        return _net.step_codes(detector.net_.module_, scaled, self.window_size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

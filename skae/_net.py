@@ -259,10 +259,8 @@ def causal_series_errors(
 
     Parameters
     ----------
-    module : LSTMAutoencoder
-    series : ndarray of shape (n_timesteps, n_features)
-        At least one step long.
-    window_size : int
+    module, series, window_size
+        As for :func:`series_errors`, but ``series`` may be shorter than a window.
     smoothing : int, default=0
         Average the errors of the last ``smoothing + 1`` positions of the window
         (of the prefix, when it is shorter): the causal half of

@@ -831,16 +831,8 @@ def _rebuild_net(detector, state_dict, device, _training):
     import torch
 
     net = _training.make_net(
+        _training.NetConfig.of(detector),
         n_features=detector.n_features_in_,
-        hidden_size=detector.hidden_size,
-        num_layers=detector.num_layers,
-        dropout=detector.dropout,
-        decoder_feed=detector.decoder_feed,
-        max_epochs=detector.max_epochs,
-        batch_size=detector.batch_size,
-        lr=detector.lr,
-        patience=detector.patience,
-        noise_std=detector.noise_std,
         centered_features=detector.centered_features_,
         device=device,
         verbose=detector.verbose,

@@ -19,6 +19,7 @@ import math
 import re
 import sys
 import threading
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -456,19 +457,34 @@ def convergence_callbacks(patience):
     ]
 
 
+class NetConfig(NamedTuple):
+    """The network and training parameters of an autoencoder: the one list of them.
+
+    Their defaults are those of :class:`LSTMAutoencoderDetector`, whose parameters
+    of these names fill a configuration through :meth:`of`.
+    """
+
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    decoder_feed: str
+    max_epochs: int
+    batch_size: int
+    lr: float
+    patience: int
+    noise_std: float
+    max_windows_per_epoch: int | None
+
+    @classmethod
+    def of(cls, estimator):
+        """Return the configuration that an estimator's parameters hold."""
+        return cls(*(getattr(estimator, name) for name in cls._fields))
+
+
 def make_net(
+    config,
     *,
     n_features,
-    hidden_size,
-    num_layers,
-    dropout,
-    decoder_feed,
-    max_epochs=1,
-    batch_size=64,
-    lr=1e-3,
-    patience=5,
-    noise_std=0.0,
-    max_windows_per_epoch=None,
     centered_features=None,
     device="cpu",
     verbose=0,
@@ -476,7 +492,8 @@ def make_net(
     sequences=False,
     generator=None,
 ):
-    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`.
+    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`
+    of the :class:`NetConfig` ``config``.
 
     ``fit_net`` trains one, passing its ``generator`` (initial weights, batch
     order, noise, dropout seeds); loading a saved model rebuilds one with the
@@ -493,32 +510,30 @@ def make_net(
         iterators = {
             "iterator_train": WindowBatches,
             "iterator_valid": WindowBatches,
-            "iterator_train__max_windows": max_windows_per_epoch,
+            "iterator_train__max_windows": config.max_windows_per_epoch,
             "iterator_train__min_windows": MIN_WINDOWS_PER_EPOCH,
-            "iterator_valid__max_windows": max_windows_per_epoch,
+            "iterator_valid__max_windows": config.max_windows_per_epoch,
         }
     iterators["iterator_train__generator"] = generator
     iterators["iterator_valid__generator"] = generator
+    architecture = ("hidden_size", "num_layers", "dropout", "decoder_feed")
     return AutoencoderNet(
         LSTMAutoencoder,
+        **{f"module__{name}": getattr(config, name) for name in architecture},
         module__n_features=n_features,
-        module__hidden_size=hidden_size,
-        module__num_layers=num_layers,
-        module__dropout=dropout,
-        module__decoder_feed=decoder_feed,
         module__centered_features=centered_features,
         module__generator=generator,
         criterion=torch.nn.MSELoss,
         optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        noise_std=noise_std,
+        lr=config.lr,
+        max_epochs=config.max_epochs,
+        batch_size=config.batch_size,
+        noise_std=config.noise_std,
         generator=generator,
         iterator_train__shuffle=True,
         **iterators,
         train_split=train_split,
-        callbacks=convergence_callbacks(patience),
+        callbacks=convergence_callbacks(config.patience),
         device=device,
         verbose=verbose,
     )
@@ -530,18 +545,19 @@ def make_net(
 MAX_PARAMETERS = 2**30
 
 
-def check_network_size(n_features, hidden_size, num_layers, decoder_feed):
+def check_network_size(config, n_features):
     """Raise a ValueError naming the parameters when the network is too large.
 
     Counted before anything is allocated: an LSTM layer with ``n_in`` inputs has
     ``4 * hidden_size * (n_in + hidden_size + 2)`` weights and biases.
     """
+    hidden_size, num_layers = config.hidden_size, config.num_layers
 
     def layers(n_in):
         first = 4 * hidden_size * (n_in + hidden_size + 2)
         return first + (num_layers - 1) * 4 * hidden_size * (2 * hidden_size + 2)
 
-    decoder_in = hidden_size if decoder_feed == "repeat" else 1
+    decoder_in = hidden_size if config.decoder_feed == "repeat" else 1
     total = layers(n_features) + layers(decoder_in) + (hidden_size + 1) * n_features
     if total > MAX_PARAMETERS:
         raise ValueError(
@@ -556,24 +572,16 @@ def check_network_size(n_features, hidden_size, num_layers, decoder_feed):
 def fit_net(
     train_dataset,
     valid_dataset,
+    config,
     *,
     n_features,
-    hidden_size,
-    num_layers,
-    dropout,
-    decoder_feed,
-    max_epochs,
-    batch_size,
-    lr,
-    patience,
+    centered_features,
     device,
     verbose,
     seed,
-    noise_std=0.0,
-    max_windows_per_epoch=None,
-    centered_features=None,
 ):
-    """Train an :class:`LSTMAutoencoder` through skorch and return the net.
+    """Train an :class:`LSTMAutoencoder` of the :class:`NetConfig` ``config``
+    through skorch and return the net.
 
     Early stopping watches the loss on ``valid_dataset`` and restores the best
     weights; a diverging loss raises :class:`TrainingDivergedError`. All the fit's
@@ -586,19 +594,10 @@ def fit_net(
     ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
     windows and the held-out loss to a fixed, evenly spaced subset.
     """
-    check_network_size(n_features, hidden_size, num_layers, decoder_feed)
+    check_network_size(config, n_features)
     net = make_net(
+        config,
         n_features=n_features,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        dropout=dropout,
-        decoder_feed=decoder_feed,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        lr=lr,
-        patience=patience,
-        noise_std=noise_std,
-        max_windows_per_epoch=max_windows_per_epoch,
         centered_features=centered_features,
         device=device,
         verbose=verbose,

@@ -106,10 +106,8 @@ class StepAccumulator:
 
     Parameters
     ----------
-    n_timesteps : int
-        Length of the series.
-    window_size : int
-        Length of a window.
+    n_timesteps, window_size : int
+        As for :func:`window_starts`.
     trailing_shape : tuple of int, default=()
         Shape of the value at one position (``(n_features,)`` for a reconstruction).
     """
