@@ -27,9 +27,8 @@ from ._module import LSTMAutoencoder
 from ._persistence import load_model, save_model
 from ._streaming import StreamingScorer, StreamResult
 from ._training import TrainingDivergedError
+from ._version import __version__
 from ._windowing import SlidingWindowTransformer
-
-__version__ = "0.1.0"
 
 __all__ = [
     "LSTMAutoencoder",

@@ -5,17 +5,13 @@ import time
 import numpy as np
 
 from ._detector import LSTMAutoencoderDetector
+from ._labels import runs
+from ._threshold import k_sigma_threshold
 from .datasets import load_nab
 from .metrics import auc_pr
 
 # NAB's machine_temperature series is sampled every 5 minutes: one week is 2,016 steps.
 _TRAIN_STEPS = 2016
-
-
-def _segments(mask):
-    """Return ``[start, stop)`` pairs of the runs of True in ``mask``."""
-    edges = np.flatnonzero(np.diff(np.r_[0, mask.astype(np.int8), 0]))
-    return edges.reshape(-1, 2)
 
 
 # Settings measured on machine_temperature_system_failure, seeds 0 to 2, one thread
@@ -111,7 +107,7 @@ def run_demo(
     flagged_all = scores_all < detector.offset_
     scores, flagged = scores_all[n_train:], flagged_all[n_train:]
 
-    windows = _segments(y_test == 1)
+    windows = np.column_stack(runs(y_test == 1))
     caught = [bool(flagged[a:b].any()) for a, b in windows]
     false_flags = int((flagged & (y_test == 0)).sum())
     normal = max(1, int((y_test == 0).sum()))
@@ -143,7 +139,8 @@ def run_demo(
     # the threshold trades false alarms for missed windows: the same scores, cut
     # at stricter multiples of the held-out sigma
     for k in (3.0, 6.0, 12.0):
-        cut = -scores > detector.heldout_mean_ + k * detector.heldout_std_
+        tau = k_sigma_threshold(detector.heldout_mean_, detector.heldout_std_, k)
+        cut = -scores > tau
         hits = sum(bool(cut[a:b].any()) for a, b in windows)
         print_fn(
             f"  tau = mu + {k:g} sigma: caught {hits} of {len(windows)} windows, "

@@ -444,12 +444,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 len(sequences), self.validation_fraction, 1, "sequences"
             )
             self._set_scaling(np.concatenate(sequences[:n_train]))
-            train = _training.SequenceDataset(
-                [self._scale(s) for s in sequences[:n_train]]
-            )
-            valid = _training.SequenceDataset(
-                [self._scale(s) for s in sequences[n_train:]]
-            )
+            scaled = [self._scale(s) for s in sequences]
+            train = _training.SequenceDataset(scaled[:n_train])
+            valid = _training.SequenceDataset(scaled[n_train:])
             heldout = sequences[n_train:]
             data = sequences
         else:
@@ -720,25 +717,12 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         With causal scores, the first ``n_context`` steps of ``X`` are read as
         context and get no row of their own (offline scores take no context).
         """
-        window_size = self._fitted_setting("window_size")
+        series = (self._module(), self._scale(X), self._fitted_setting("window_size"))
         smoothing = self._fitted_setting("score_smoothing")
+        options = {"smoothing": smoothing, "mean_features": mean_features}
         if self._is_causal():
-            return _net.causal_series_errors(
-                self._module(),
-                self._scale(X),
-                window_size,
-                smoothing=smoothing,
-                mean_features=mean_features,
-                n_context=n_context,
-            )
-        return _net.series_errors(
-            self._module(),
-            self._scale(X),
-            window_size,
-            self.score_stride_,
-            smoothing=smoothing,
-            mean_features=mean_features,
-        )
+            return _net.causal_series_errors(*series, n_context=n_context, **options)
+        return _net.series_errors(*series, self.score_stride_, **options)
 
     def _sequence_feature_errors(self, sequences):
         """Per-position, per-feature squared errors of each validated sequence:

@@ -103,10 +103,18 @@ def _labels_and_flags(y_true, y_pred, anomaly_label):
     return y, flagged
 
 
+def runs(mask):
+    """Return ``(starts, ends)`` of the runs of True (or 1) in a 1-D mask; ``ends``
+    are exclusive indices."""
+    mask = np.asarray(mask, dtype=bool)
+    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def _segments(y):
     """Return the first and last index (inclusive) of each run of 1s in ``y``."""
-    edges = np.diff(np.concatenate(([0], y.astype(np.int8), [0])))
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    starts, ends = runs(y)
+    return starts, ends - 1
 
 
 def _segment_ids(y, starts):

@@ -435,23 +435,17 @@ def sequence_codes(module, sequences, *, batch_size=None):
 
 
 def sequence_outputs(module, sequences, batch_size, what):
-    """The former entry point, with a mode string ``what`` in ``{"errors",
-    "reconstruction", "codes"}``: a list, one result per sequence. Kept for code
-    that calls it; use :func:`sequence_errors`, :func:`sequence_reconstructions`
-    or :func:`sequence_codes`."""
-    run = {
-        "errors": sequence_errors,
-        "reconstruction": sequence_reconstructions,
-        "codes": sequence_codes,
-    }[what]
+    """The former entry point, a list per sequence of ``what`` ("errors",
+    "reconstruction" or "codes"), kept for code that calls it."""
+    modes = ("errors", "reconstruction", "codes")
+    run = (sequence_errors, sequence_reconstructions, sequence_codes)[modes.index(what)]
     return list(run(module, list(sequences), batch_size=batch_size))
 
 
 def __getattr__(name):
     # training lived here before skae._training: its names stay importable
-    if not name.startswith("__"):
-        from . import _training
+    from . import _training
 
-        if hasattr(_training, name):
-            return getattr(_training, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name.startswith("__") or not hasattr(_training, name):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(_training, name)

@@ -137,24 +137,24 @@ _INDICES = (
     lambda v, d: all(0 <= i < d.n_features_in_ for i in v or ()),
     "must be feature indices below n_features_in_",
 )
-# after partial_fit, mu and sigma are weighted over every error seen (heldout_weight_
-# their total weight), and heldout_errors_ holds only the most recent errors
-_MEAN = (
-    lambda v, d: (
-        v >= 0
-        if hasattr(d, "heldout_weight_")
-        else _close(v, np.mean(d.heldout_errors_))
-    ),
-    "must be the mean of heldout_errors_ (>= 0 after partial_fit)",
-)
-_STD = (
-    lambda v, d: (
-        v >= 0
-        if hasattr(d, "heldout_weight_")
-        else _close(v, np.std(d.heldout_errors_))
-    ),
-    "must be the standard deviation of heldout_errors_ (>= 0 after partial_fit)",
-)
+
+
+def _statistic_of_errors(statistic, what):
+    # after partial_fit, mu and sigma are weighted over every error seen
+    # (heldout_weight_ their total weight), and heldout_errors_ holds only the
+    # most recent errors
+    return (
+        lambda v, d: (
+            v >= 0
+            if hasattr(d, "heldout_weight_")
+            else _close(v, statistic(d.heldout_errors_))
+        ),
+        f"must be the {what} of heldout_errors_ (>= 0 after partial_fit)",
+    )
+
+
+_MEAN = _statistic_of_errors(np.mean, "mean")
+_STD = _statistic_of_errors(np.std, "standard deviation")
 _PRECISION = (
     lambda v, d: np.array_equal(v, v.T) and np.linalg.eigvalsh(v).min() > 0,
     "must be symmetric positive definite",
@@ -411,7 +411,7 @@ def _load_model_and_state(path, device):
 def _versions():
     import torch
 
-    from . import __version__
+    from ._version import __version__
 
     return {"skae": __version__, "torch": torch.__version__, "numpy": np.__version__}
 

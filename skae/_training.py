@@ -370,9 +370,6 @@ class StopOnDivergence(Callback):
         )
 
 
-# The former name, kept for code that refers to it.
-StopOnNonFiniteLoss = StopOnDivergence
-
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

@@ -97,8 +97,8 @@ def build_parser():
     -------
     parser : argparse.ArgumentParser
     """
-    from . import __version__
     from ._detector import LSTMAutoencoderDetector
+    from ._version import __version__
 
     # the detector's defaults, so the help cannot drift from them
     defaults = LSTMAutoencoderDetector().get_params()
@@ -147,30 +147,21 @@ def build_parser():
         metavar="N",
         help="train on the first N rows only (default: all rows)",
     )
-    fit.add_argument(
-        "--window-size",
-        type=_positive_int,
-        default=defaults["window_size"],
-        metavar="N",
-        help="time steps per window, about one cycle of the series (default: "
-        f"{defaults['window_size']})",
-    )
-    fit.add_argument(
-        "--hidden-size",
-        type=_positive_int,
-        default=defaults["hidden_size"],
-        metavar="N",
-        help="size of the LSTM states and of the latent code (default: "
-        f"{defaults['hidden_size']})",
-    )
-    fit.add_argument(
-        "--max-epochs",
-        type=_positive_int,
-        default=defaults["max_epochs"],
-        metavar="N",
-        help="most epochs; training stops earlier, when the held-out loss has "
-        f"converged (default: {defaults['max_epochs']})",
-    )
+    for name, what in (
+        ("window_size", "time steps per window, about one cycle of the series"),
+        ("hidden_size", "size of the LSTM states and of the latent code"),
+        (
+            "max_epochs",
+            "most epochs; training stops earlier, when the held-out loss has converged",
+        ),
+    ):
+        fit.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_positive_int,
+            default=defaults[name],
+            metavar="N",
+            help=f"{what} (default: {defaults[name]})",
+        )
     fit.add_argument(
         "--contamination",
         type=_contamination,
@@ -312,13 +303,22 @@ def _say(*parts):
     print(*parts, flush=True)
 
 
-def _read(path, **kwargs):
+def _read(args, columns):
+    """Read ``args.series`` with the table options given, and say what it holds."""
     from ._table import TableError, read_series
 
     try:
-        return read_series(path, **kwargs)
+        series = read_series(
+            args.series,
+            columns=columns,
+            timestamp_column=args.timestamp_column,
+            sep=args.sep,
+            dayfirst=args.dayfirst,
+        )
     except TableError as error:
         raise _DataError(str(error)) from None
+    _say(_describe(series, args.series))
+    return series
 
 
 def _describe(series, path):
@@ -359,14 +359,7 @@ def _fit(args):
             "(see 'skae fit --help')"
         )
     _check_output(model, "--model")
-    series = _read(
-        args.series,
-        columns=args.columns,
-        timestamp_column=args.timestamp_column,
-        sep=args.sep,
-        dayfirst=args.dayfirst,
-    )
-    _say(_describe(series, args.series))
+    series = _read(args, args.columns)
     X = series.features
     if args.train_size is not None:
         if args.train_size > len(X):
@@ -474,14 +467,7 @@ def _score(args):
         _check_output(args.plot, "--plot")
     detector = _load_model(args.model)
     names = getattr(detector, "feature_names_in_", None)
-    series = _read(
-        args.series,
-        columns=None if names is None else list(names),
-        timestamp_column=args.timestamp_column,
-        sep=args.sep,
-        dayfirst=args.dayfirst,
-    )
-    _say(_describe(series, args.series))
+    series = _read(args, None if names is None else list(names))
     X = series.features
     if names is None and X.shape[1] != detector.n_features_in_:
         raise _DataError(
@@ -537,9 +523,9 @@ def _check_scale(X, detector, path):
 def _label_summary(labels, scores, is_anomaly):
     from sklearn.metrics import average_precision_score
 
-    from .plotting import _runs
+    from ._labels import runs
 
-    starts, ends = _runs(labels == 1)
+    starts, ends = runs(labels == 1)
     caught = sum(bool(is_anomaly[s:e].any()) for s, e in zip(starts, ends, strict=True))
     text = f"caught {caught} of {len(starts)} labelled anomaly windows"
     if 0 < labels.sum() < len(labels):

@@ -6,6 +6,8 @@ inside each function, so ``import skae`` never needs it.
 
 import numpy as np
 
+from ._labels import runs as _runs
+
 _LABEL_COLOR = "tab:orange"
 _FLAG_COLOR = "tab:red"
 _SCORE_COLOR = "tab:blue"
@@ -20,16 +22,6 @@ def _pyplot():
             "(or pip install matplotlib)."
         ) from error
     return plt
-
-
-def _runs(mask):
-    """Return ``(starts, ends)`` of the runs of True in a 1-D boolean mask.
-
-    ``ends`` are exclusive indices.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
 def _x_values(n_timesteps, timestamps):
