@@ -16,6 +16,10 @@ Figures:
   threshold on the standardised scores that maximises the total score over the
   benchmark, as NAB's own optimisation step does for the published scoreboard
   (``NAB/results/final_results.json``), which therefore uses the labels.
+- Each method's own threshold (``predict``, no labels): the share of NAB's
+  labelled windows (one per anomaly) with at least one flagged step, and the
+  share of normal steps (outside the windows, after the probationary period)
+  flagged, pooled over the series and as the median of the series.
 
 Run from the repository root::
 
@@ -43,7 +47,7 @@ from _quality import (
 )
 
 from skae.datasets import fetch_nab, nab_series_names
-from skae.metrics import auc_pr, nab_normalized_score
+from skae.metrics import auc_pr, event_recall, nab_normalized_score
 
 QUICK_SERIES = [
     "artificialWithAnomaly/art_daily_jumpsup",
@@ -183,7 +187,50 @@ def main(argv=None):
                     [[name, f"{score:.1f}"] for name, score in board],
                 )
             )
+    print("\nEach method's own threshold (events = NAB's labelled windows):")
+    print(markdown_table(*threshold_table(methods, results, labels, starts)))
     print(f"\nTotal wall time {total:.0f} s.")
+
+
+def threshold_table(methods, results, labels, starts):
+    """Events flagged and normal steps flagged by each method's own flags."""
+    scored = [i for i, y in enumerate(labels) if y[starts[i] :].any()]
+    rows = []
+    for method in methods:
+        flags = [
+            f[starts[i] :] > 0 for i, f in enumerate(results[method.name]["flags"])
+        ]
+        truth = [y[starts[i] :] > 0 for i, y in enumerate(labels)]
+        hits = sum(
+            round(
+                event_recall(truth[i], flags[i], anomaly_label=1) * n_events(truth[i])
+            )
+            for i in scored
+        )
+        events = sum(n_events(truth[i]) for i in scored)
+        normal = [f[~y] for f, y in zip(flags, truth, strict=True)]
+        rows.append(
+            [
+                method.name,
+                f"{hits}/{events} ({100 * hits / events:.0f} %)",
+                f"{100 * np.concatenate(normal).mean():.2f}",
+                f"{100 * np.median([n.mean() for n in normal if len(n)]):.2f}",
+                f"{sum(bool(n.any()) for n in normal)}/{len(normal)}",
+            ]
+        )
+    header = [
+        "method",
+        "events flagged",
+        "normal steps flagged %",
+        "median per series %",
+        "series with a false alarm",
+    ]
+    return header, rows
+
+
+def n_events(y):
+    """Number of runs of True in ``y``."""
+    return int(np.count_nonzero(np.diff(np.r_[0, y.astype(int)]) == 1))
 
 
 if __name__ == "__main__":
