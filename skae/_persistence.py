@@ -674,16 +674,20 @@ def _decoded(value, name, path):
         raise ValueError(f"{path}: {exc}") from exc
 
 
+def _refuse_unknown(names, known, what, path, or_else=""):
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{path} has {what} {unknown} that this skae does not know; it was "
+            f"written by a newer skae{or_else}."
+        )
+
+
 def _rebuild_detector(model, path):
     """Return the detector of the checked parameters and fitted attributes."""
     known = LSTMAutoencoderDetector().get_params(deep=False)
     params = {k: _decoded(v, k, path) for k, v in model["params"].items()}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise ValueError(
-            f"{path} has parameters {unknown} that this skae does not know; it was "
-            "written by a newer skae."
-        )
+    _refuse_unknown(params, known, "parameters", path)
     for name, default in _LATER_PARAMS.items():
         params.setdefault(name, default)
     missing = sorted(set(known) - set(params))
@@ -705,12 +709,7 @@ def _rebuild_detector(model, path):
 
 def _check_fitted(detector, fitted, path):
     """Set the fitted attributes on ``detector``, each checked by its _FITTED line."""
-    unknown = sorted(set(fitted) - set(_FITTED))
-    if unknown:
-        raise ValueError(
-            f"{path} has fitted attributes {unknown} that this skae does not know; "
-            "it was written by a newer skae, or not by skae."
-        )
+    _refuse_unknown(fitted, _FITTED, "fitted attributes", path, ", or not by skae")
     for name, field in _FITTED.items():
         required = field.required
         if callable(required):

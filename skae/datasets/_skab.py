@@ -111,10 +111,9 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     ------
     ValueError
         If ``name`` is not a SKAB file.
-    FileNotFoundError
-        If the file is missing and ``download_if_missing=False``.
-    OSError
-        If the download fails or its checksum does not match.
+    FileNotFoundError, OSError
+        As for :func:`fetch_nab`: a missing file without a download, a failed
+        download or a wrong checksum.
 
     See Also
     --------
