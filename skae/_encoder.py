@@ -40,9 +40,10 @@ _SHARED = (
 )
 
 
-def _detector_init(names):
+def _detector_init(names, qualname):
     """Return an ``__init__`` that stores the keyword-only parameters ``names``,
-    with the signature, and so the defaults, of the detector's.
+    with the signature, and so the defaults, of the detector's (and Python's
+    messages for wrong arguments, ``qualname`` naming it).
 
     scikit-learn reads an estimator's parameters from its ``__init__`` signature;
     deriving this one writes the defaults once, in the detector's ``__init__``.
@@ -50,13 +51,17 @@ def _detector_init(names):
     detector = inspect.signature(LSTMAutoencoderDetector.__init__).parameters
     signature = inspect.Signature([detector["self"], *(detector[n] for n in names)])
 
-    def __init__(self, *args, **params):
-        arguments = signature.bind(self, *args, **params)
+    def __init__(self, **params):
+        try:
+            arguments = signature.bind(self, **params)
+        except TypeError as exc:
+            raise TypeError(f"{qualname}() {exc}") from None
         arguments.apply_defaults()
         for name in names:
             setattr(self, name, arguments.arguments[name])
 
     __init__.__signature__ = signature
+    __init__.__qualname__ = qualname
     return __init__
 
 
@@ -161,7 +166,7 @@ class LSTMEncoderTransformer(
         name: LSTMAutoencoderDetector._parameter_constraints[name] for name in _SHARED
     }
 
-    __init__ = _detector_init(_SHARED)
+    __init__ = _detector_init(_SHARED, "LSTMEncoderTransformer.__init__")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
