@@ -25,11 +25,25 @@ def _with_threads_of(detector, function, *args):
     return function(*args)
 
 
-def _mean_std(errors):
-    """Mean and std along the last axis; NaN where fewer than 2 errors."""
-    if errors.shape[-1] < 2:
-        return np.nan, np.nan
-    return errors.mean(axis=-1), errors.std(axis=-1)
+def _trailing_mean_std(values, n_before, window):
+    """Mean and std of the ``window`` values before each of ``values[n_before:]``.
+
+    Row ``i`` reads ``values[max(0, n_before + i - window) : n_before + i]``
+    (fewer values at the start); NaN where fewer than 2. Running sums, taken
+    around a reference value so that squaring loses no precision: O(n).
+    """
+    reference = values[:n_before].mean() if n_before else values[0]
+    shifted = values - reference
+    sums = np.r_[0.0, np.cumsum(shifted)]
+    squares = np.r_[0.0, np.cumsum(shifted * shifted)]
+    hi = np.arange(n_before, len(values))
+    lo = np.maximum(hi - window, 0)
+    count = (hi - lo).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (sums[hi] - sums[lo]) / count
+        variance = (squares[hi] - squares[lo]) / count - mean * mean
+    mean[count < 2] = np.nan
+    return reference + mean, np.sqrt(np.maximum(variance, 0.0))
 
 
 class StreamResult(NamedTuple):
@@ -236,19 +250,16 @@ class StreamingScorer:
         if self.threshold_window is None:
             return np.full(len(errors), self.detector.threshold_)
         window = self.threshold_window
-        recent = np.r_[self._recent_errors, errors]
-        n_before = len(self._recent_errors)
-        # the errors before row i: recent[max(0, n_before + i - window) : n_before + i]
-        n_short = min(len(errors), max(0, window - n_before))
         means, stds = np.empty(len(errors)), np.empty(len(errors))
-        for i in range(n_short):  # the window is not full yet: fewer errors
-            before = recent[: n_before + i]
-            means[i], stds[i] = _mean_std(before)
-        if n_short < len(errors):
-            full = np.lib.stride_tricks.sliding_window_view(recent, window)
-            full = full[n_before + n_short - window : n_before + len(errors) - window]
-            means[n_short:], stds[n_short:] = _mean_std(full)
-        self._recent_errors = recent[len(recent) - min(len(recent), window) :]
+        # blocks of at most `window` rows keep the running sums short
+        for start in range(0, len(errors), window):
+            block = errors[start : start + window]
+            recent = np.r_[self._recent_errors, block]
+            stop = start + len(block)
+            means[start:stop], stds[start:stop] = _trailing_mean_std(
+                recent, len(self._recent_errors), window
+            )
+            self._recent_errors = recent[len(recent) - min(len(recent), window) :]
         detector = self.detector
         info = detector.__dict__.get("threshold_info_", {})
         n_sigmas = info.get("n_sigmas", detector.n_sigmas)
