@@ -12,7 +12,10 @@ windows covering it). For a stream, skae has three pieces:
 - :class:`skae.StreamingScorer`: push rows in chunks of any sizes, get their
   scores and flags at once, with bounded memory; with ``update_every`` it keeps
   learning (``partial_fit``) from the rows it has judged;
-- ``forget_half_life``: how fast the threshold forgets old errors, in steps.
+- ``forget_half_life``: how fast the threshold forgets old errors, in steps;
+- ``StreamingScorer(threshold_window=N)``: judge each row against the errors
+  of the ``N`` rows before it, a threshold that follows the stream without
+  training.
 
 The data is NAB's ``ec2_request_latency_system_failure``: the latency of an
 Amazon EC2 service, with three labelled failures. The detector is fitted on
@@ -46,25 +49,28 @@ detector = LSTMAutoencoderDetector(
 print(f"fitted on {train_size} steps, threshold {detector.threshold_:.3g}")
 
 # %%
-# Stream the rest: a frozen scorer and a learning one
-# ---------------------------------------------------
-# Both start with the end of the training part as context, so the first rows
+# Stream the rest: frozen, learning, and with a moving threshold
+# --------------------------------------------------------------
+# All start with the end of the training part as context, so the first rows
 # are judged by full windows. The learning scorer updates the detector (a copy)
 # every 200 rows from the rows it judged normal.
 frozen = StreamingScorer(detector, context=X[:train_size])
 learning = StreamingScorer(
     copy.deepcopy(detector), update_every=200, context=X[:train_size]
 )
+# a third one keeps the network frozen and moves its threshold with every row
+moving = StreamingScorer(detector, threshold_window=2000, context=X[:train_size])
 
 fig, (ax_series, ax_score) = plt.subplots(
     2, 1, figsize=(9, 5.5), sharex=True, constrained_layout=True
 )
 steps, chunks = np.arange(len(X)), range(train_size, len(X), 50)
-results = {"frozen": [], "learning": []}
+results = {"frozen": [], "learning": [], "moving": []}
 for start in chunks:
     rows = X[start : start + 50]
     results["frozen"].append(frozen.push(rows))
     results["learning"].append(learning.push(rows))
+    results["moving"].append(moving.push(rows))
     # redraw as a dashboard would (plt.pause(0.01) shows it live in a script)
     seen = slice(train_size, start + len(rows))
     scores = np.concatenate([r.scores for r in results["learning"]])
