@@ -60,18 +60,27 @@ TINY = dict(
 """Settings under which a fit on a few hundred steps takes about a second."""
 
 
-def tiny_detector(**params):
-    """Return an unfitted detector with the ``TINY`` settings; ``params`` win."""
+def _tiny_params(settings, params):
+    merged = dict(TINY)
+    for one in settings:
+        merged.update(one)
+    return {**merged, **params}
+
+
+def tiny_detector(*settings, **params):
+    """Return an unfitted detector with the ``TINY`` settings, updated by each dict
+    in ``settings`` (a module's own, e.g. ``tiny_detector(STREAMING, lr=0.1)``),
+    then by ``params``."""
     from skae import LSTMAutoencoderDetector
 
-    return LSTMAutoencoderDetector(**{**TINY, **params})
+    return LSTMAutoencoderDetector(**_tiny_params(settings, params))
 
 
-def tiny_encoder(**params):
-    """Return an unfitted encoder with the ``TINY`` settings; ``params`` win."""
+def tiny_encoder(*settings, **params):
+    """Return an unfitted encoder, with settings as :func:`tiny_detector`'s."""
     from skae import LSTMEncoderTransformer
 
-    return LSTMEncoderTransformer(**{**TINY, **params})
+    return LSTMEncoderTransformer(**_tiny_params(settings, params))
 
 
 def waves(n_timesteps=800, periods=(40, 25), *, noise=0.05, seed=0, slopes=None):
@@ -102,3 +111,13 @@ def ragged_waves(lengths, n_features=2, *, seed=0):
         + 0.1 * rng.standard_normal((n, n_features))
         for n in lengths
     ]
+
+
+def push_in(scorer, X, sizes):
+    """Push ``X`` into a streaming ``scorer`` in chunks of the given ``sizes``, then
+    the rest; return the concatenated ``(scores, flags, thresholds)``."""
+    results, position = [], 0
+    for size in [*sizes, len(X)]:
+        results.append(scorer.push(X[position : position + size]))
+        position = min(len(X), position + size)
+    return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))

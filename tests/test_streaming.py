@@ -8,37 +8,26 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import push_in, tiny_detector, waves
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skae import LSTMAutoencoderDetector, StreamingScorer, load_model, save_model
+from skae import StreamingScorer, load_model, save_model
 from skae._forgetting import merge_errors
 
 WINDOW, SMOOTHING = 12, 3
-TINY = dict(
+STREAMING = dict(
     window_size=WINDOW,
-    hidden_size=6,
-    max_epochs=2,
-    # a few batches per epoch and per update, so the tests stay fast
-    max_windows_per_epoch=64,
-    n_threads=1,
-    random_state=0,
     score_smoothing=SMOOTHING,
+    # one batch per epoch and per update, so the tests stay fast
+    max_windows_per_epoch=64,
+    batch_size=64,
 )
-
-
-def _series(n=700, seed=0, n_features=2):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    periods = np.array([20, 27, 33][:n_features])
-    return np.sin(2 * np.pi * t / periods) + 0.05 * rng.normal(size=(n, n_features))
 
 
 @pytest.fixture(scope="module")
 def causal():
-    return LSTMAutoencoderDetector(causal=True, forget_half_life=150, **TINY).fit(
-        _series(400)
-    )
+    return tiny_detector(STREAMING, causal=True, forget_half_life=150).fit(waves(400))
 
 
 def _brute_force_causal(detector, X):
@@ -59,7 +48,7 @@ def _brute_force_causal(detector, X):
 
 
 def test_causal_scores_match_a_brute_force_window_per_step(causal):
-    X = _series(60, seed=3)
+    X = waves(60, seed=3)
     np.testing.assert_allclose(
         -causal.score_samples(X), _brute_force_causal(causal, X), rtol=1e-5
     )
@@ -68,7 +57,7 @@ def test_causal_scores_match_a_brute_force_window_per_step(causal):
 @settings(max_examples=8, deadline=None)
 @given(cut=st.integers(WINDOW, 299), shift=st.floats(-5, 5, allow_nan=False))
 def test_a_causal_score_does_not_depend_on_later_data(causal, cut, shift):
-    X = _series(300, seed=1)
+    X = waves(300, seed=1)
     changed = X.copy()
     changed[cut:] += shift
     changed[cut:, 0] *= -1
@@ -82,8 +71,8 @@ def test_a_causal_score_does_not_depend_on_later_data(causal, cut, shift):
 
 def test_offline_scores_do_look_ahead():
     """The reason for the setting: an offline score moves with later data."""
-    detector = LSTMAutoencoderDetector(**TINY).fit(_series(400))
-    X = _series(300, seed=1)
+    detector = tiny_detector(STREAMING).fit(waves(400))
+    X = waves(300, seed=1)
     changed = X.copy()
     changed[200:] += 3.0
     assert not np.allclose(
@@ -92,7 +81,7 @@ def test_offline_scores_do_look_ahead():
 
 
 def test_the_threshold_comes_from_causal_heldout_scores(causal):
-    X = _series(400)
+    X = waves(400)
     n_train = 400 - int(np.ceil(0.2 * 400))
     # held-out steps are scored with the window_size - 1 steps before them
     np.testing.assert_allclose(
@@ -104,17 +93,16 @@ def test_the_threshold_comes_from_causal_heldout_scores(causal):
 
 
 def test_set_params_causal_after_fit_changes_nothing(causal):
-    X = _series(200, seed=2)
+    X = waves(200, seed=2)
     expected = causal.score_samples(X)
     detector = copy.deepcopy(causal).set_params(causal=False)
     np.testing.assert_array_equal(detector.score_samples(X), expected)
 
 
 def test_causal_mahalanobis_contributions_sum_to_the_score():
-    detector = LSTMAutoencoderDetector(
-        causal=True, anomaly_score="mahalanobis", **TINY
-    ).fit(_series(400))
-    X = _series(100, seed=5)
+    detector = tiny_detector(STREAMING, causal=True, anomaly_score="mahalanobis")
+    detector.fit(waves(400))
+    X = waves(100, seed=5)
     np.testing.assert_allclose(
         detector.feature_contributions(X).sum(axis=1), -detector.score_samples(X)
     )
@@ -123,17 +111,9 @@ def test_causal_mahalanobis_contributions_sum_to_the_score():
 # ------------------------------------------------------------ the scorer
 
 
-def _push_in(scorer, X, sizes):
-    results, position = [], 0
-    for size in [*sizes, len(X)]:
-        results.append(scorer.push(X[position : position + size]))
-        position = min(len(X), position + size)
-    return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
-
-
 def test_the_scorer_scores_as_the_detector_does(causal):
-    X = _series(500, seed=4)
-    scores, flags, thresholds = _push_in(StreamingScorer(causal), X, [1, 2, 100])
+    X = waves(500, seed=4)
+    scores, flags, thresholds = push_in(StreamingScorer(causal), X, [1, 2, 100])
     np.testing.assert_allclose(scores, -causal.score_samples(X), rtol=1e-6)
     np.testing.assert_array_equal(flags, causal.predict(X) == -1)
     assert np.all(thresholds == causal.threshold_)
@@ -148,12 +128,12 @@ def test_the_scorer_scores_as_the_detector_does(causal):
 def test_any_chunking_gives_the_scores_of_one_push(
     causal, sizes, update_every, learn_from
 ):
-    X = _series(330, seed=6)
+    X = waves(330, seed=6)
     X[200:215] += 2.0  # an anomaly, which "normal" does not learn from
     one = StreamingScorer(
         copy.deepcopy(causal), update_every=update_every, learn_from=learn_from
     ).push(X)
-    chunked = _push_in(
+    chunked = push_in(
         StreamingScorer(
             copy.deepcopy(causal), update_every=update_every, learn_from=learn_from
         ),
@@ -170,7 +150,7 @@ def test_any_chunking_gives_the_scores_of_one_push(
 
 
 def test_updates_learn_a_new_regime_and_move_the_threshold(causal):
-    X = _series(1200, seed=7)
+    X = waves(1200, seed=7)
     X[300:] = 2.0 * X[300:] + 1.5  # a lasting change
     frozen = StreamingScorer(copy.deepcopy(causal)).push(X)
     learning = StreamingScorer(
@@ -187,7 +167,7 @@ def test_updates_learn_a_new_regime_and_move_the_threshold(causal):
 def test_learning_from_normal_rows_merges_only_their_errors(causal):
     detector = copy.deepcopy(causal)
     scorer = StreamingScorer(detector, update_every=100)
-    X = _series(100, seed=8)
+    X = waves(100, seed=8)
     X[40:60] += 4.0
     result = scorer.push(X)
     assert 0 < result.flags.sum() < 100
@@ -206,18 +186,18 @@ def test_learning_from_normal_rows_merges_only_their_errors(causal):
 def test_memory_does_not_grow_with_the_stream(causal):
     scorer = StreamingScorer(copy.deepcopy(causal), update_every=40)
     for seed in range(6):
-        scorer.push(_series(250, seed=seed))
+        scorer.push(waves(250, seed=seed))
         assert len(scorer._rows) < WINDOW - 1 + 40
         assert len(scorer._pending_errors) < 40
     assert scorer.n_steps_ == 1500
     frozen = StreamingScorer(causal)
-    frozen.push(_series(1000))
+    frozen.push(waves(1000))
     assert len(frozen._rows) == WINDOW - 1
 
 
 def test_a_dataframe_is_pushed_by_column_name():
-    X = pd.DataFrame(_series(400), columns=["a", "b"])
-    detector = LSTMAutoencoderDetector(causal=True, **TINY).fit(X)
+    X = pd.DataFrame(waves(400), columns=["a", "b"])
+    detector = tiny_detector(STREAMING, causal=True).fit(X)
     scorer = StreamingScorer(detector)
     result = scorer.push(X.iloc[:50])
     np.testing.assert_allclose(
@@ -228,7 +208,7 @@ def test_a_dataframe_is_pushed_by_column_name():
 
 
 def test_bad_scorer_arguments_are_refused(causal):
-    offline = LSTMAutoencoderDetector(**TINY).fit(_series(400))
+    offline = tiny_detector(STREAMING).fit(waves(400))
     with pytest.raises(ValueError, match="causal=True"):
         StreamingScorer(offline)
     for bad in (0, -3, 2.5, True):
@@ -246,7 +226,7 @@ def test_bad_scorer_arguments_are_refused(causal):
 
 
 def test_pushed_data_are_not_modified(causal):
-    X = _series(120)
+    X = waves(120)
     copy_of_x = X.copy()
     StreamingScorer(copy.deepcopy(causal), update_every=30).push(X)
     np.testing.assert_array_equal(X, copy_of_x)
@@ -256,7 +236,7 @@ def test_pushed_data_are_not_modified(causal):
 
 
 def test_a_saved_scorer_resumes_the_stream(causal, tmp_path):
-    X = _series(400, seed=9)
+    X = waves(400, seed=9)
     one = StreamingScorer(copy.deepcopy(causal), update_every=60).push(X)
     scorer = StreamingScorer(copy.deepcopy(causal), update_every=60)
     first = scorer.push(X[:175])
@@ -279,7 +259,7 @@ def test_a_detector_file_loads_as_a_fresh_scorer(causal, tmp_path):
     save_model(causal, path)
     scorer = StreamingScorer.load(path)
     assert scorer.n_steps_ == 0 and scorer.update_every is None
-    X = _series(50)
+    X = waves(50)
     np.testing.assert_allclose(
         scorer.push(X).scores, -causal.score_samples(X), rtol=1e-6
     )
@@ -299,7 +279,7 @@ def _rewrite(path, out, edit):
 
 def test_an_inconsistent_stream_state_is_refused(causal, tmp_path):
     scorer = StreamingScorer(copy.deepcopy(causal), update_every=60)
-    scorer.push(_series(100))
+    scorer.push(waves(100))
     path = tmp_path / "stream.skae"
     scorer.save(path)
 
@@ -326,7 +306,7 @@ def test_an_inconsistent_stream_state_is_refused(causal, tmp_path):
 
 def test_partial_fit_judges_before_it_learns(causal):
     detector = copy.deepcopy(causal)
-    X = _series(300, seed=10) * 1.3
+    X = waves(300, seed=10) * 1.3
     errors_before = -detector.score_samples(X)
     weights_before = copy.deepcopy(detector.net_.module_.state_dict())
     detector.partial_fit(X)
@@ -351,16 +331,16 @@ def test_partial_fit_judges_before_it_learns(causal):
 
 def test_partial_fit_learns_a_new_regime(causal):
     detector = copy.deepcopy(causal).set_params(lr=0.01, max_windows_per_epoch=1024)
-    shifted = _series(300, seed=11) * 2.0 + 1.5
+    shifted = waves(300, seed=11) * 2.0 + 1.5
     before = -detector.score_samples(shifted).mean()
     for seed in range(8):
-        detector.partial_fit(_series(300, seed=20 + seed) * 2.0 + 1.5)
+        detector.partial_fit(waves(300, seed=20 + seed) * 2.0 + 1.5)
     assert -detector.score_samples(shifted).mean() < 0.5 * before
 
 
 def test_forget_half_life_sets_how_fast_the_threshold_follows(causal):
     noisy = [
-        _series(300, seed=s) + np.random.default_rng(s).normal(size=(300, 2))
+        waves(300, seed=s) + np.random.default_rng(s).normal(size=(300, 2))
         for s in range(4)
     ]
     thresholds = {}
@@ -386,12 +366,12 @@ def test_forget_half_life_sets_how_fast_the_threshold_follows(causal):
 
 
 def test_partial_fit_is_reproducible_and_fits_an_unfitted_detector(causal):
-    X = _series(300, seed=12)
+    X = waves(300, seed=12)
     a = copy.deepcopy(causal).partial_fit(X).score_samples(X)
     b = copy.deepcopy(causal).partial_fit(X).score_samples(X)
     np.testing.assert_array_equal(a, b)
-    fresh = LSTMAutoencoderDetector(causal=True, **TINY).partial_fit(_series(400))
-    expected = LSTMAutoencoderDetector(causal=True, **TINY).fit(_series(400))
+    fresh = tiny_detector(STREAMING, causal=True).partial_fit(waves(400))
+    expected = tiny_detector(STREAMING, causal=True).fit(waves(400))
     assert fresh.threshold_ == expected.threshold_
     assert not hasattr(fresh, "n_partial_fits_")
 
@@ -404,7 +384,7 @@ def test_partial_fit_refuses_bad_input_and_keeps_the_data(causal):
         detector.partial_fit(np.zeros((WINDOW - 1, 2)))
     with pytest.raises(ValueError, match="2-D series"):
         detector.partial_fit(np.zeros((4, 20, 2)))
-    X = _series(100)
+    X = waves(100)
     before = X.copy()
     detector.partial_fit(X)
     np.testing.assert_array_equal(X, before)
@@ -413,10 +393,10 @@ def test_partial_fit_refuses_bad_input_and_keeps_the_data(causal):
 @pytest.mark.parametrize("rule", ["pot", "contamination"])
 def test_partial_fit_with_the_other_threshold_rules(rule, tmp_path):
     params = {"threshold_rule": "pot"} if rule == "pot" else {"contamination": 0.1}
-    detector = LSTMAutoencoderDetector(causal=True, **TINY, **params)
+    detector = tiny_detector(STREAMING, causal=True, **params)
     with pytest.warns(UserWarning) if rule == "pot" else _nothing():
-        detector.fit(_series(400))
-    X = _series(2000, seed=13)
+        detector.fit(waves(400))
+    X = waves(2000, seed=13)
     detector.partial_fit(X)
     recent = detector.heldout_errors_
     assert recent.size == 80 + 2000  # held-out errors, then the new ones
@@ -441,14 +421,14 @@ class _nothing:
 
 
 def test_fit_forgets_what_partial_fit_learned(causal):
-    detector = copy.deepcopy(causal).partial_fit(_series(200, seed=14))
-    detector.fit(_series(400))
+    detector = copy.deepcopy(causal).partial_fit(waves(200, seed=14))
+    detector.fit(waves(400))
     assert not hasattr(detector, "heldout_weight_")
     assert detector.threshold_ == causal.threshold_
 
 
 def test_context_rows_are_read_but_not_scored(causal):
-    X = _series(300, seed=15)
+    X = waves(300, seed=15)
     scorer = StreamingScorer(causal, context=X[:100])
     result = scorer.push(X[100:])
     np.testing.assert_allclose(result.scores, -causal.score_samples(X)[100:], rtol=1e-6)

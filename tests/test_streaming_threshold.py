@@ -4,44 +4,23 @@ import copy
 
 import numpy as np
 import pytest
+from conftest import push_in, tiny_detector, waves
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skae import LSTMAutoencoderDetector, StreamingScorer
-
-TINY = dict(
-    window_size=10,
-    hidden_size=5,
-    max_epochs=2,
-    max_windows_per_epoch=64,
-    n_threads=1,
-    random_state=0,
-    causal=True,
-)
-
-
-def _series(n, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    return np.sin(2 * np.pi * t / np.array([20, 27])) + 0.05 * rng.normal(size=(n, 2))
+from skae import StreamingScorer
 
 
 @pytest.fixture(scope="module")
 def detector():
-    return LSTMAutoencoderDetector(**TINY).fit(_series(300))
-
-
-def _push_in(scorer, X, sizes):
-    results, position = [], 0
-    for size in [*sizes, len(X)]:
-        results.append(scorer.push(X[position : position + size]))
-        position = min(len(X), position + size)
-    return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
+    # one batch per epoch and per update, so the tests stay fast
+    causal = tiny_detector(causal=True, max_windows_per_epoch=64, batch_size=64)
+    return causal.fit(waves(300))
 
 
 def test_the_threshold_is_mu_plus_k_sigma_of_the_errors_before_the_row(detector):
     window = 50
-    X = _series(200, seed=1)
+    X = waves(200, seed=1)
     result = StreamingScorer(detector, threshold_window=window).push(X)
     # oracle: the held-out errors, then the stream's own scores, in order
     seen = np.r_[detector.heldout_errors_, result.scores]
@@ -60,7 +39,7 @@ def test_the_threshold_is_mu_plus_k_sigma_of_the_errors_before_the_row(detector)
     update_every=st.sampled_from([None, 40]),
 )
 def test_any_chunking_gives_the_thresholds_of_one_push(detector, sizes, update_every):
-    X = _series(260, seed=2)
+    X = waves(260, seed=2)
     X[150:160] += 2.0
 
     def scorer():
@@ -69,7 +48,7 @@ def test_any_chunking_gives_the_thresholds_of_one_push(detector, sizes, update_e
         )
 
     one = scorer().push(X)
-    scores, flags, thresholds = _push_in(scorer(), X, sizes)
+    scores, flags, thresholds = push_in(scorer(), X, sizes)
     # the network sees the windows in batches of other sizes: float32 rounding
     np.testing.assert_allclose(scores, one.scores, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(thresholds, one.thresholds, rtol=1e-5)
@@ -79,7 +58,7 @@ def test_any_chunking_gives_the_thresholds_of_one_push(detector, sizes, update_e
 
 
 def test_a_threshold_does_not_depend_on_later_rows(detector):
-    X = _series(240, seed=3)
+    X = waves(240, seed=3)
     changed = X.copy()
     changed[180:] *= 3.0
     a = StreamingScorer(detector, threshold_window=40).push(X)
@@ -89,7 +68,7 @@ def test_a_threshold_does_not_depend_on_later_rows(detector):
 
 
 def test_a_lasting_level_shift_stops_being_flagged(detector):
-    X = _series(900, seed=4)
+    X = waves(900, seed=4)
     X[300:] += 1.5  # a new regime, for good
     frozen = StreamingScorer(detector).push(X)
     moving = StreamingScorer(detector, threshold_window=100).push(X)
@@ -99,7 +78,7 @@ def test_a_lasting_level_shift_stops_being_flagged(detector):
 
 
 def test_a_short_spike_stands_out_against_the_rows_before_it(detector):
-    X = _series(600, seed=5)
+    X = waves(600, seed=5)
     X[400:403] += 3.0
     result = StreamingScorer(detector, threshold_window=200).push(X)
     assert result.flags[400:412].any()
@@ -107,7 +86,7 @@ def test_a_short_spike_stands_out_against_the_rows_before_it(detector):
 
 
 def test_a_saved_scorer_resumes_with_its_recent_errors(detector, tmp_path):
-    X = _series(300, seed=6)
+    X = waves(300, seed=6)
     one = StreamingScorer(detector, threshold_window=70).push(X)
     scorer = StreamingScorer(detector, threshold_window=70)
     scorer.push(X[:120])
@@ -120,7 +99,7 @@ def test_a_saved_scorer_resumes_with_its_recent_errors(detector, tmp_path):
 
 def test_more_recent_errors_than_the_window_are_refused(detector, tmp_path):
     scorer = StreamingScorer(detector, threshold_window=20)
-    scorer.push(_series(50))
+    scorer.push(waves(50))
     scorer._recent_errors = np.r_[scorer._recent_errors, scorer._recent_errors]
     scorer.save(tmp_path / "bad.skae")
     with pytest.raises(ValueError, match="stream_recent_errors_"):
@@ -136,7 +115,7 @@ def test_a_bad_threshold_window_is_refused(detector, bad):
 def test_without_heldout_errors_the_detectors_threshold_starts_the_stream(detector):
     bare = copy.deepcopy(detector)
     bare.heldout_errors_ = np.empty(0)
-    result = StreamingScorer(bare, threshold_window=10).push(_series(30, seed=7))
+    result = StreamingScorer(bare, threshold_window=10).push(waves(30, seed=7))
     assert result.thresholds[0] == result.thresholds[1] == bare.threshold_
     assert result.thresholds[2] != bare.threshold_
 
@@ -152,7 +131,7 @@ def test_skae_stream_threshold_window(detector, tmp_path):
 
     path = tmp_path / "causal.skae"
     save_model(detector, path)
-    X = _series(120, seed=8)
+    X = waves(120, seed=8)
     X[80:] += 1.0
     text = pd.DataFrame(X, columns=["a", "b"]).to_csv(index=False)
     result = subprocess.run(
