@@ -68,9 +68,9 @@ for noise_std in (0.0, 0.5):
 # 6 dB (a quarter of the noise power) better than the input. The autoencoder
 # learns the series' daily shape rather than just smoothing, which pays off at
 # higher noise when trained with noise: with noise of one standard deviation,
-# ``benchmarks/compression_denoising.py`` measured 9.1 dB for ``noise_std=0.5``
-# against 7.1 dB for the moving average and 6.4 dB for the plain autoencoder,
-# from 0.5 dB in the input.
+# ``benchmarks/extras/compression_denoising.py`` measured 9.1 dB for
+# ``noise_std=0.5`` against 7.1 dB for the moving average and 6.4 dB for the plain
+# autoencoder, from 0.5 dB in the input.
 kernel = np.ones(5) / 5
 smoothed = np.convolve(np.pad(noisy[n_train:, 0], 2, mode="edge"), kernel, "valid")
 print(f"moving average (5 steps): SNR {snr_db(smoothed[:, None]):.1f} dB")

@@ -89,8 +89,9 @@ if skab is not None:
 # %%
 # This is one experiment. With the same settings on all 34 files of SKAB, pooled
 # as its leaderboard does, we measured F1 0.78 with FAR 43 % and MAR 12 %
-# (``benchmarks/skab_example_settings.py``); the leaderboard lists 0.74 / 30 / 26
-# for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a convolutional one.
+# (``benchmarks/quality/skab_example_settings.py``); the leaderboard lists
+# 0.74 / 30 / 26 for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a
+# convolutional one.
 # The threshold ``mu + k sigma`` comes from only 80 held-out rows, and after a
 # fault the bench often does not return to the state it trained on, so false
 # alarms dominate.

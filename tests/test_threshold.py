@@ -192,7 +192,7 @@ def test_bad_input_raises(errors, kwargs, match):
 
 
 def load_planted():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "planted.py"
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality" / "planted.py"
     spec = importlib.util.spec_from_file_location("planted_benchmark", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -19,35 +19,18 @@ and a denoising one (``noise_std=0.5``), beside a centred moving average.
 
 Run from the project root::
 
-    PYTHONPATH=. python benchmarks/compression_denoising.py [--quick]
+    python -m benchmarks.extras.compression_denoising [--quick]
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import data_dir  # noqa: E402
-
-from skae import LSTMAutoencoderDetector, SlidingWindowTransformer  # noqa: E402
+from benchmarks._harness import add_data_home, fetch_nab, fetch_skab, setup_torch
+from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
 
 N_TRAIN = 5000
-
-
-def load_series():
-    path = data_dir() / "NAB" / "data" / "realKnownCause" / "nyc_taxi.csv"
-    return pd.read_csv(path)["value"].to_numpy(dtype=np.float64)[:, None]
-
-
-def load_skab_normal():
-    path = data_dir() / "SKAB" / "data" / "anomaly-free" / "anomaly-free.csv"
-    return pd.read_csv(path, sep=";", index_col="datetime").to_numpy(np.float64)
 
 
 def fit(X, args, **params):
@@ -146,7 +129,7 @@ def main(argv=None):
     parser.add_argument("--window-size", type=int, default=24)
     parser.add_argument("--max-epochs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
+    args = add_data_home(parser).parse_args(argv)
     # compression ratios 6, 3 and 1.5 on nyc_taxi (1 feature), 24, 12 and 6 on
     # SKAB (8 features)
     args.nab_hidden = [8] if args.quick else [4, 8, 16]
@@ -154,16 +137,17 @@ def main(argv=None):
     args.noise_levels = [0.5] if args.quick else [0.25, 0.5, 1.0]
     if args.quick:
         args.max_epochs = 5
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)
     start = time.perf_counter()
-    series = load_series()
+    series = fetch_nab("realKnownCause/nyc_taxi", args.data_home).data
     print(
         f"nyc_taxi, {len(series)} steps, train {N_TRAIN}; window_size="
         f"{args.window_size} max_epochs={args.max_epochs} lr=0.01 random_state=0, "
         f"{args.threads} thread(s)"
     )
     compression("NAB nyc_taxi", series, args.nab_hidden, args)
-    compression("SKAB anomaly-free", load_skab_normal(), args.skab_hidden, args)
+    skab_normal = fetch_skab("anomaly-free/anomaly-free", args.data_home).data
+    compression("SKAB anomaly-free", skab_normal, args.skab_hidden, args)
     denoising(series, args)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
 

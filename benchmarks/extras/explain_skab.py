@@ -19,30 +19,25 @@ Reported: the share of files whose top-ranked sensor is the reference one.
 
 Run from the project root::
 
-    PYTHONPATH=. python benchmarks/explain_skab.py
+    python -m benchmarks.extras.explain_skab
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import SKAB_TRAIN_SIZE, read_skab, skab_files  # noqa: E402
-
-from skae import LSTMAutoencoderDetector  # noqa: E402
+from benchmarks._harness import add_data_home, fetch_skab, setup_torch
+from skae import LSTMAutoencoderDetector
+from skae.datasets import skab_file_names
 
 SCORES = ("squared_error", "mahalanobis")
 RANKINGS = ("alarm", "alarm - normal", "flagged - unflagged")
 
 
-def reference_sensor(X, y):
+def reference_sensor(X, y, n_train):
     """Return (index of the sensor that shifts most in the anomaly, dominance)."""
-    train, test, labels = X[:SKAB_TRAIN_SIZE], X[SKAB_TRAIN_SIZE:], y[SKAB_TRAIN_SIZE:]
+    train, test, labels = X[:n_train], X[n_train:], y[n_train:]
     deviation = np.abs((test - train.mean(0)) / (train.std(0) + 1e-12))
     shift = deviation[labels == 1].mean(0) - deviation[labels == 0].mean(0)
     first, second = np.sort(shift)[::-1][:2]
@@ -73,17 +68,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dominance", type=float, default=5.0)
     parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    args = add_data_home(parser).parse_args(argv)
+    setup_torch(args.threads)
     start = time.perf_counter()
     hits = {(s, r): 0 for s in SCORES for r in RANKINGS}
     rows = []
-    for path in skab_files():
-        X, y, columns = read_skab(path)
-        sensor, dominance = reference_sensor(X, y)
+    for name in skab_file_names():
+        skab = fetch_skab(name, args.data_home)
+        X, y, columns, n = skab.data, skab.target, skab.feature_names, skab.train_size
+        sensor, dominance = reference_sensor(X, y, n)
         if dominance < args.dominance:
             continue
-        name = f"{path.parent.name}/{path.name}"
         row = [
             name,
             columns[sensor],
@@ -97,8 +92,8 @@ def main(argv=None):
                 anomaly_score=score,
                 device="cpu",
                 random_state=0,
-            ).fit(X[:SKAB_TRAIN_SIZE])
-            ranked = rankings(detector, X[SKAB_TRAIN_SIZE:], y[SKAB_TRAIN_SIZE:])
+            ).fit(X[:n])
+            ranked = rankings(detector, X[n:], y[n:])
             for ranking, top in ranked.items():
                 hits[score, ranking] += top == sensor
             row.append(columns[ranked["alarm - normal"]])

@@ -6,34 +6,38 @@ histories match) and differ only in ``anomaly_score``.
 
 - SKAB (34 files): one model per file on its first 400 rows, scored on the rest.
   Point-wise counts pooled over all files: F1 = TP / (TP + (FP + FN) / 2),
-  FAR = 100 FP / (FP + TN), MAR = 100 FN / (FN + TP), at the default threshold
-  ``mu + 3 sigma``; AUC-PR (average precision) of the pooled scores, and its mean
-  over files.
-- NAB (the 53 series with anomaly windows): one model per series on its
+  FAR = 100 FP / (FP + TN), MAR = 100 FN / (FN + TP), at the detector's own
+  threshold (``mu + n_sigmas sigma``); AUC-PR (average precision) of the pooled
+  scores, and its mean over files.
+- NAB (the series with anomaly windows): one model per series on its
   probationary ``min(floor(0.15 N), 750)`` rows, AUC-PR of the remaining points
   against the window labels, per series (mean) and pooled.
 
+``--params JSON`` passes other detector arguments (for example the scoring
+settings of an earlier measurement, ``'{"n_sigmas": 3, "score_smoothing": 0}'``).
+
 Run from the project root::
 
-    PYTHONPATH=. python benchmarks/compare_scores.py            # full, ~10 min
-    PYTHONPATH=. python benchmarks/compare_scores.py --quick    # a few files
+    python -m benchmarks.extras.mahalanobis            # full, ~10 min
+    python -m benchmarks.extras.mahalanobis --quick    # a few files
 """
 
 import argparse
-import platform
-import sys
+import json
 import time
-from pathlib import Path
 
 import numpy as np
-import torch
 from sklearn.metrics import average_precision_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _data import SKAB_TRAIN_SIZE, nab_files, read_nab, read_skab, skab_files  # noqa: E402
-
-from skae import LSTMAutoencoderDetector  # noqa: E402
+from benchmarks._harness import (
+    add_data_home,
+    fetch_nab,
+    fetch_skab,
+    machine_note,
+    setup_torch,
+)
+from skae import LSTMAutoencoderDetector
+from skae.datasets import nab_series_names, skab_file_names
 
 SCORES = ("squared_error", "mahalanobis")
 
@@ -50,6 +54,7 @@ def fit_pair(X_train, args):
             device="cpu",
             random_state=args.seed,
             anomaly_score=score,
+            **json.loads(args.params),
         ).fit(X_train)
     losses = [d.history_[:, "valid_loss"] for d in detectors.values()]
     if not np.allclose(losses[0], losses[1]):
@@ -58,17 +63,18 @@ def fit_pair(X_train, args):
 
 
 def run_skab(args):
-    files = skab_files()
+    files = skab_file_names()
     if args.quick:
         files = files[::6]
     counts = {s: np.zeros(4, dtype=np.int64) for s in SCORES}  # TP FP FN TN
     pooled = {s: [] for s in SCORES}
     per_file_ap = {s: [] for s in SCORES}
     labels = []
-    for path in files:
-        X, y, _ = read_skab(path)
-        detectors = fit_pair(X[:SKAB_TRAIN_SIZE], args)
-        X_test, y_test = X[SKAB_TRAIN_SIZE:], y[SKAB_TRAIN_SIZE:]
+    for name in files:
+        skab = fetch_skab(name, args.data_home)
+        n = skab.train_size
+        detectors = fit_pair(skab.data[:n], args)
+        X_test, y_test = skab.data[n:], skab.target[n:]
         labels.append(y_test)
         for score, detector in detectors.items():
             anomaly = -detector.score_samples(X_test)
@@ -98,17 +104,18 @@ def run_skab(args):
 
 
 def run_nab(args):
-    series = nab_files()
+    series = [fetch_nab(name, args.data_home) for name in nab_series_names()]
+    series = [nab for nab in series if nab.windows]
     if args.quick:
         series = series[::8]
     pooled = {s: [] for s in SCORES}
     per_file_ap = {s: [] for s in SCORES}
     labels = []
     wins = 0
-    for name, _ in series:
-        X, y, n_probation = read_nab(name)
-        detectors = fit_pair(X[:n_probation], args)
-        X_test, y_test = X[n_probation:], y[n_probation:]
+    for nab in series:
+        n = nab.train_size
+        detectors = fit_pair(nab.data[:n], args)
+        X_test, y_test = nab.data[n:], nab.target[n:]
         labels.append(y_test)
         ap = {}
         for score, detector in detectors.items():
@@ -152,13 +159,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-nab", action="store_true")
     parser.add_argument("--skip-skab", action="store_true")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    parser.add_argument("--params", default="{}", metavar="JSON")
+    args = add_data_home(parser).parse_args(argv)
+    setup_torch(args.threads)
     print(
-        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-        f"{args.threads} thread(s); window_size={args.window_size} "
+        f"{machine_note()}; window_size={args.window_size} "
         f"hidden_size={args.hidden_size} max_epochs={args.max_epochs} "
-        f"patience={args.patience} random_state={args.seed}"
+        f"patience={args.patience} random_state={args.seed}, {args.params}"
     )
     if not args.skip_skab:
         start = time.perf_counter()

@@ -14,7 +14,9 @@ such sequences (twice the total length), and 1,000 sequences of exactly 500 step
 
 Run from the project root::
 
-    PYTHONPATH=. python benchmarks/ragged_memory.py
+    python -m benchmarks.extras.ragged_memory
+
+Each configuration's child process runs this file as a script: it needs skae only.
 """
 
 import argparse
@@ -44,6 +46,7 @@ def measure(n_sequences, shortest, longest, n_features, hidden_size):
     import numpy as np
     import torch
 
+    # _net is private: padding is counted by spying on the function that pads
     from skae import LSTMAutoencoderDetector, _net
 
     torch.set_num_threads(1)

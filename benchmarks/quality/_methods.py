@@ -1,4 +1,4 @@
-"""Shared parts of the detection-quality benchmarks (not a test, not installed).
+"""The methods the detection-quality benchmarks compare, and their parser.
 
 Every method is fitted on a training part and scored on the data it is judged on,
 through one small interface, so that skae and its peers see the same splits and
@@ -17,27 +17,16 @@ that file's training rows (see :func:`calibrate`).
 import argparse
 import importlib.util
 import json
-import os
-import platform
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_HOME = REPO_ROOT.parent / "shared" / "data"
+from benchmarks._harness import add_data_home
 
 
 def base_parser(description):
     """Return the command-line parser shared by the quality benchmarks."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument(
-        "--data-home",
-        default=str(DEFAULT_DATA_HOME),
-        help="folder holding SKAB/ and NAB/ (default: ../shared/data from the "
-        "repository root)",
-    )
+    parser = add_data_home(argparse.ArgumentParser(description=description))
     parser.add_argument("--seed", type=int, default=0, help="random_state of all")
     parser.add_argument(
         "--methods",
@@ -72,35 +61,6 @@ def extra_skae_methods(specs, seed):
         label = ", ".join(f"{k}={v}" for k, v in params.items())
         methods.append(SkaeMethod(f"skae({label})", params, seed))
     return methods
-
-
-def setup_torch(threads):
-    """Limit torch to ``threads`` CPU threads; return the torch version."""
-    import torch
-
-    torch.set_num_threads(threads)
-    return torch.__version__
-
-
-def machine_note():
-    """Return a one-line description of the CPU and library versions."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        out = subprocess.run(
-            ["lscpu"], capture_output=True, text=True, check=True
-        ).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    import sklearn
-    import torch
-
-    return (
-        f"{cpu}, {os.cpu_count()} CPUs visible; torch {torch.__version__}, "
-        f"scikit-learn {sklearn.__version__}"
-    )
 
 
 def calibrate(scores, train_scores):
@@ -231,11 +191,3 @@ class Timer:
         result = function(*args)
         self.seconds[name] = self.seconds.get(name, 0.0) + (time.perf_counter() - start)
         return result
-
-
-def markdown_table(header, rows):
-    """Return a Markdown table."""
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)

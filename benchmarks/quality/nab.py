@@ -23,8 +23,8 @@ Figures:
 
 Run from the repository root::
 
-    nice python benchmarks/quality_nab.py
-    nice python benchmarks/quality_nab.py --quick --methods skae IsolationForest
+    nice python -m benchmarks.quality.nab
+    nice python -m benchmarks.quality.nab --quick --methods skae IsolationForest
 """
 
 import json
@@ -32,21 +32,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _quality import (
+
+from benchmarks._harness import fetch_nab, machine_note, markdown_table, setup_torch
+from benchmarks.quality._methods import (
     IsolationForestMethod,
     SkaeMethod,
     Timer,
     base_parser,
     calibrate,
     extra_skae_methods,
-    machine_note,
-    markdown_table,
     pyod_methods,
     select,
-    setup_torch,
 )
-
-from skae.datasets import fetch_nab, nab_series_names
+from skae.datasets import nab_series_names
 from skae.metrics import auc_pr, event_recall, nab_normalized_score
 
 QUICK_SERIES = [
@@ -101,7 +99,7 @@ def main(argv=None):
     results = {m.name: {"flags": [], "scores": []} for m in methods}
     start = time.perf_counter()
     for i, name in enumerate(names, 1):
-        nab = fetch_nab(name, data_home=args.data_home, download_if_missing=False)
+        nab = fetch_nab(name, args.data_home)
         n = nab.train_size
         labels.append(nab.target)
         starts.append(n)

@@ -23,9 +23,12 @@ flagged. Seeds are fixed.
 
 Run from the repository root (``nice`` is kind to a shared machine)::
 
-    nice .venv/bin/python benchmarks/planted.py
-    nice .venv/bin/python benchmarks/planted.py --quick
-    nice .venv/bin/python benchmarks/planted.py --params '{"max_epochs": 100}'
+    nice python -m benchmarks.quality.planted
+    nice python -m benchmarks.quality.planted --quick
+    nice python -m benchmarks.quality.planted --params '{"max_epochs": 100}'
+
+Like skae, the shared harness is imported inside the functions that use it, so
+``tests/test_threshold.py`` can load this file by its path and run one base.
 """
 
 import argparse
@@ -36,9 +39,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_HOME = REPO_ROOT.parent / "shared" / "data"
 
 # Lengths of the planted events, per kind.
 ANOMALY_LENGTHS = {
@@ -108,9 +108,9 @@ def synthetic_signal(name, n_steps, seed):
 
 def nab_normal_part(series, data_home):
     """Return the steps of a NAB series before its first labelled window."""
-    from skae.datasets import fetch_nab
+    from benchmarks._harness import fetch_nab
 
-    bunch = fetch_nab(series, data_home=data_home, download_if_missing=False)
+    bunch = fetch_nab(series, data_home)
     values = bunch.data[:, 0]
     labelled = np.flatnonzero(bunch.target)
     end = labelled[0] if labelled.size else values.size
@@ -293,16 +293,10 @@ def run_base(base, params, n_train, kinds, lengths, n_repeats):
     }
 
 
-def markdown_table(header, rows):
-    """Return a Markdown table."""
-    lines = ["| " + " | ".join(header) + " |"]
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def report(results, rules):
     """Print the overall and per-base tables of every rule."""
+    from benchmarks._harness import markdown_table
+
     bases = list(results)
     rows = []
     for label, rule in rules:
@@ -365,6 +359,8 @@ def report(results, rules):
 
 def report_kinds(results, rule_label, rule):
     """Print the share of events flagged per anomaly kind and length."""
+    from benchmarks._harness import markdown_table
+
     rows = []
     for kind in ANOMALY_KINDS:
         for length in ANOMALY_LENGTHS[kind]:
@@ -385,9 +381,11 @@ def report_kinds(results, rule_label, rule):
 
 
 def main(argv=None):
+    from benchmarks._harness import add_data_home, setup_torch
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small subset")
-    parser.add_argument("--data-home", default=str(DEFAULT_DATA_HOME))
+    add_data_home(parser)
     parser.add_argument(
         "--params",
         default="{}",
@@ -400,10 +398,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}")
+    setup_torch(1)
     params = json.loads(args.params)
     n_train = args.n_train or (1000 if args.quick else 2000)
     n_repeats = 1 if args.quick else 3

@@ -22,28 +22,26 @@ Methods, all on the same splits:
 
 Run from the repository root (``nice`` is kind to a shared machine)::
 
-    nice python benchmarks/quality_skab.py
-    nice python benchmarks/quality_skab.py --quick --methods skae IsolationForest
+    nice python -m benchmarks.quality.skab
+    nice python -m benchmarks.quality.skab --quick --methods skae IsolationForest
 """
 
 import time
 
 import numpy as np
-from _quality import (
+
+from benchmarks._harness import fetch_skab, machine_note, markdown_table, setup_torch
+from benchmarks.quality._methods import (
     IsolationForestMethod,
     SkaeMethod,
     Timer,
     base_parser,
     calibrate,
     extra_skae_methods,
-    machine_note,
-    markdown_table,
     pyod_methods,
     select,
-    setup_torch,
 )
-
-from skae.datasets import fetch_skab, skab_file_names
+from skae.datasets import skab_file_names
 from skae.metrics import auc_pr, skab_outlier_scores
 
 # The leaderboard's figures for SKAB v0.9 (F1, FAR %, MAR %), from SKAB's README.
@@ -89,10 +87,7 @@ def main(argv=None):
     methods += extra_skae_methods(args.skae, args.seed)
 
     names = QUICK_FILES if args.quick else skab_file_names()
-    files = [
-        fetch_skab(name, data_home=args.data_home, download_if_missing=False)
-        for name in names
-    ]
+    files = [fetch_skab(name, args.data_home) for name in names]
     temperatures = [files[0].feature_names[i] for i in TEMPERATURES]
     assert temperatures == ["Temperature", "Thermocouple"], temperatures
     print(f"SKAB: {len(files)} files; machine: {machine_note()}", flush=True)

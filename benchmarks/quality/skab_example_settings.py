@@ -2,31 +2,28 @@
 
 For each of SKAB's 34 files: fit on the first 400 rows, score the rest, and pool the
 point-wise counts over all files (SKAB's protocol). Prints one line per file and the
-pooled F1 / FAR / MAR. Run from the repository root:
+pooled F1 / FAR / MAR. Run from the repository root::
 
-    python benchmarks/skab_example_settings.py [DATA_HOME]
-
-DATA_HOME holds SKAB/ (default: $SKAE_SHARED_DATA, else ../shared/data).
+    python -m benchmarks.quality.skab_example_settings [--data-home DIR]
 """
 
-import os
-import sys
+import argparse
 import time
-from pathlib import Path
 
-import torch
-
+from benchmarks._harness import add_data_home, fetch_skab, setup_torch
 from skae import LSTMAutoencoderDetector
-from skae.datasets import fetch_skab, skab_file_names
+from skae.datasets import skab_file_names
 from skae.metrics import auc_pr, skab_outlier_scores
 
 
-def main(data_home):
-    torch.set_num_threads(1)
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    args = add_data_home(parser).parse_args(argv)
+    setup_torch(1)
     labels, flags = [], []
     start = time.perf_counter()
     for name in skab_file_names():
-        skab = fetch_skab(name, data_home=data_home, download_if_missing=False)
+        skab = fetch_skab(name, args.data_home)
         n = skab.train_size
         detector = LSTMAutoencoderDetector(
             window_size=16, hidden_size=16, max_epochs=40, random_state=0
@@ -50,7 +47,4 @@ def main(data_home):
 
 
 if __name__ == "__main__":
-    default = os.environ.get(
-        "SKAE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
-    )
-    main(sys.argv[1] if len(sys.argv) > 1 else default)
+    main()

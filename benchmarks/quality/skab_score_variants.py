@@ -24,23 +24,23 @@ Variants:
 
 Usage::
 
-    PYTHONPATH=. python benchmarks/skab_score_variants.py [--skae JSON]
+    python -m benchmarks.quality.skab_score_variants [--skae JSON]
 """
 
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
+from benchmarks._harness import add_data_home, fetch_skab, setup_torch
 from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
-from skae._scoring import local_mean
-from skae.datasets import fetch_skab, skab_file_names
 
-DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
+# private: the in-window smoothing of score_smoothing has no public function
+from skae._scoring import local_mean
+from skae.datasets import skab_file_names
 
 
 def window_residuals(detector, X):
@@ -120,14 +120,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--skae", default="{}", help="detector arguments, as JSON")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-home", default=str(DATA_HOME))
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    args = add_data_home(parser).parse_args(argv)
+    setup_torch(1)
     params = {"random_state": args.seed, **json.loads(args.skae)}
     start = time.perf_counter()
     files = []
     for name in skab_file_names():
-        skab = fetch_skab(name, data_home=args.data_home, download_if_missing=False)
+        skab = fetch_skab(name, args.data_home)
         X, n = np.asarray(skab.data, dtype=float), skab.train_size
         detector = LSTMAutoencoderDetector(**params).fit(X[:n])
         heldout = X[n - len(detector.heldout_errors_) : n]

@@ -19,23 +19,29 @@ Protocol, per series (NAB) or file (SKAB):
 
 Run from the repository root::
 
-    PYTHONPATH=. python benchmarks/streaming.py --benchmark nab
-    PYTHONPATH=. python benchmarks/streaming.py --benchmark skab --update-every 50
+    OMP_NUM_THREADS=1 python -m benchmarks.quality.streaming --benchmark nab
+    OMP_NUM_THREADS=1 python -m benchmarks.quality.streaming --benchmark skab \
+        --update-every 50
 """
 
 import argparse
 import copy
-import os
 import time
 
 import numpy as np
-import torch
-from _quality import DEFAULT_DATA_HOME, machine_note, markdown_table
-from quality_nab import QUICK_SERIES, published_scoreboard
-from quality_skab import QUICK_FILES
 
+from benchmarks._harness import (
+    add_data_home,
+    fetch_nab,
+    fetch_skab,
+    machine_note,
+    markdown_table,
+    setup_torch,
+)
+from benchmarks.quality.nab import QUICK_SERIES, published_scoreboard
+from benchmarks.quality.skab import QUICK_FILES
 from skae import LSTMAutoencoderDetector, StreamingScorer
-from skae.datasets import fetch_nab, fetch_skab, nab_series_names, skab_file_names
+from skae.datasets import nab_series_names, skab_file_names
 from skae.metrics import auc_pr, nab_normalized_score, skab_outlier_scores
 
 # the offline rows of benchmarks/README.md at the current defaults
@@ -48,7 +54,7 @@ def parse(argv=None):
     parser.add_argument(
         "--benchmark", choices=["nab", "skab", "throughput"], required=True
     )
-    parser.add_argument("--data-home", default=str(DEFAULT_DATA_HOME))
+    add_data_home(parser)
     parser.add_argument("--quick", action="store_true", help="a few series only")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0)
@@ -123,7 +129,7 @@ def run_nab(args, params):
     fit_s, stream_s = 0.0, np.zeros(len(windows))
     start = time.perf_counter()
     for i, name in enumerate(names, 1):
-        nab = fetch_nab(name, data_home=args.data_home, download_if_missing=False)
+        nab = fetch_nab(name, args.data_home)
         n = nab.train_size
         results, f, s = stream_one(nab.data, n, args, params)
         fit_s, stream_s = fit_s + f, stream_s + s
@@ -183,7 +189,7 @@ def run_skab(args, params):
     fit_s, stream_s = 0.0, np.zeros(len(windows))
     start = time.perf_counter()
     for i, name in enumerate(names, 1):
-        skab = fetch_skab(name, data_home=args.data_home, download_if_missing=False)
+        skab = fetch_skab(name, args.data_home)
         n = skab.train_size
         results, f, s = stream_one(skab.data, n, args, params)
         fit_s, stream_s = fit_s + f, stream_s + s
@@ -340,13 +346,11 @@ def main(argv=None):
     import json
 
     args = parse(argv)
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)
     params = json.loads(args.params)
     print(
         f"{args.benchmark}: {label_of(args)}, threshold windows "
-        f"{args.threshold_window}; torch threads "
-        f"{torch.get_num_threads()}, {os.cpu_count()} CPUs visible; "
-        f"{machine_note()}",
+        f"{args.threshold_window}; {machine_note()}",
         flush=True,
     )
     if args.benchmark == "throughput":

@@ -35,11 +35,11 @@ case that is neither a clear error nor accepted (with ``--all``, every case).
 Run from the repository root (about six minutes on two busy cores, one of them
 spent waiting for the case that hangs)::
 
-    PYTHONPATH=. python benchmarks/robustness_corpus.py [--all] [--group G] [--jobs N]
+    python -m benchmarks.robustness.hostile_inputs [--all] [--group G] [--jobs N]
 
 Cases that could take the whole process down (absurd sizes and thread counts)
-run in a subprocess of their own (``--one NAME``), ``--jobs`` at a time with
-the CLI cases.
+run in a subprocess of their own (``--one NAME``, this file run as a script:
+it needs skae only), ``--jobs`` at a time with the CLI cases.
 """
 
 import argparse

@@ -23,35 +23,32 @@ One JSON line per fit is appended to ``--out`` (so an interrupted run can be
 resumed: fits already in the file are not repeated). Torch's thread count is
 set by ``--threads`` and printed.
 
-Run: ``python benchmarks/convergence.py [--sets skab nab nab-long] [--quick]``
+Run: ``python -m benchmarks.speed.convergence [--sets skab nab nab-long] [--quick]``
 """
 
 import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
-import torch
 
 import skae
-from skae.datasets import fetch_nab, fetch_skab, nab_series_names, skab_file_names
+from benchmarks._harness import add_data_home, fetch_nab, fetch_skab, setup_torch
+from skae.datasets import nab_series_names, skab_file_names
 from skae.metrics import auc_pr
-
-DATA_HOME = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def series_of(set_name, data_home, long_min):
     """Yield ``(name, X_train, X_judged, y_judged)`` for one set."""
     if set_name == "skab":
         for name in skab_file_names():
-            bunch = fetch_skab(name, data_home=data_home, download_if_missing=False)
+            bunch = fetch_skab(name, data_home)
             n = bunch.train_size
             yield name, bunch.data[:n], bunch.data[n:], bunch.target[n:]
         return
     for name in nab_series_names():
-        bunch = fetch_nab(name, data_home=data_home, download_if_missing=False)
+        bunch = fetch_nab(name, data_home)
         if set_name == "nab":
             n = bunch.train_size
         elif len(bunch.data) >= long_min:
@@ -116,7 +113,7 @@ def summarise(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["skab", "nab", "nab-long"])
-    parser.add_argument("--data-home", default=str(DATA_HOME))
+    add_data_home(parser)
     parser.add_argument("--params", default="{}", help="detector settings, JSON")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
@@ -124,10 +121,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="every 6th series")
     parser.add_argument("--out", default="convergence.jsonl")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)
     params = {"n_threads": args.threads, **json.loads(args.params)}
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
         f"load {os.getloadavg()[0]:.1f}; settings {params}; long fit: "
         f"{ {k: v for k, v in long_params(params).items() if k != 'n_threads'} }"
     )

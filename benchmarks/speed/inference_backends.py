@@ -1,5 +1,6 @@
 """Scoring speed of skae's module under eager PyTorch, TorchScript, torch.compile
-and ONNX Runtime, at the two sizes of ``speed.py`` (batches of 256 windows).
+and ONNX Runtime, at the two sizes of ``benchmarks.speed.peers`` (batches of 256
+windows).
 
 Each backend runs the same trained weights on the same batches; the script prints
 windows per second, the ratio to eager PyTorch (which is what skae uses) and the
@@ -7,22 +8,19 @@ largest difference from eager's output. A backend that fails to build says why.
 
 Usage::
 
-    python benchmarks/inference_backends.py [--threads 2] [--batches 20]
+    python -m benchmarks.speed.inference_backends [--threads 2] [--batches 20]
 """
 
 import argparse
 import functools
 import io
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from skae import LSTMAutoencoder  # noqa: E402
+from benchmarks._harness import setup_torch
+from skae import LSTMAutoencoder
 
 print = functools.partial(print, flush=True)  # noqa: A001
 SIZES = [(100, 1, 64), (64, 25, 128)]
@@ -96,7 +94,7 @@ def main(argv=None):
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    setup_torch(args.threads)
     torch.manual_seed(0)
     backends = {
         "eager (skae)": eager,

@@ -13,7 +13,8 @@ and T=64 F=25 H=128, with batches of 64 windows for training and 256 for scoring
    as three forward passes) against the measured float32 matrix-multiply rate;
 4. memory and time of scoring 100,000 and 1,000,000 univariate steps, each in a
    fresh child process (peak resident memory includes importing torch);
-5. fit + score of skae (defaults, whose epoch is at most 512 random windows, and
+5. fit + score of skae (defaults, whose epoch is at most
+   ``max_windows_per_epoch=4096`` random windows, and
    ``max_windows_per_epoch=None``, every window in every epoch) against
    PyOD 3's ``LSTMAD`` (and
    Merlion or TSB-AD where importable) at matched window, hidden size, layers,
@@ -24,7 +25,7 @@ from run to run, the ratios much less. ``--quick`` is a one-minute smoke run.
 
 Usage::
 
-    python benchmarks/speed.py [--quick] [--threads 2] [--device cpu|cuda]
+    python -m benchmarks.speed.peers [--quick] [--threads 2] [--device cpu|cuda]
 """
 
 import argparse
@@ -33,7 +34,6 @@ import functools
 import json
 import math
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -45,10 +45,8 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import skae  # noqa: E402
-from skae import LSTMAutoencoderDetector  # noqa: E402
+from benchmarks._harness import REPO_ROOT, machine_note
+from skae import LSTMAutoencoderDetector
 
 SIZES = [
     {"name": "T=100 F=1 H=64", "window": 100, "features": 1, "hidden": 64},
@@ -414,7 +412,8 @@ def bench_memory(cfg):
             for n in cfg.memory_steps * cfg.repeats:
                 command = [
                     sys.executable,
-                    __file__,
+                    "-m",
+                    __spec__.name,
                     "_memory_child",
                     "--model",
                     path,
@@ -425,7 +424,9 @@ def bench_memory(cfg):
                     "--stride",
                     str(stride),
                 ]
-                done = subprocess.run(command, capture_output=True, text=True)
+                done = subprocess.run(
+                    command, capture_output=True, text=True, cwd=REPO_ROOT
+                )
                 if done.returncode:
                     raise RuntimeError(done.stderr)
                 run = json.loads(done.stdout.strip().splitlines()[-1])
@@ -593,17 +594,8 @@ def main(argv=None):
     torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     peak = matmul_gflops(cfg.device)
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
     print(
-        f"skae {skae.__version__}, torch {torch.__version__}, {cpu}, "
+        f"{machine_note()}\n"
         f"device={cfg.device}, torch threads={torch.get_num_threads()}, "
         f"oneDNN={torch.backends.mkldnn.is_available()}\n"
         f"float32 matmul (2048^2): {peak:.1f} GFLOP/s\n"

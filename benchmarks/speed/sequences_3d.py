@@ -7,7 +7,7 @@ trained module over the same standardized tensor in batches of 256 under
 throughput ratio (plain time / skae time: 1.00 means as fast as the plain loop)
 and the largest relative difference of the scores.
 
-Run: ``python benchmarks/speed_3d.py [--n 6000] [--length 100] [--threads 1]``
+Run: ``python -m benchmarks.speed.sequences_3d [--n 6000] [--length 100]``
 """
 
 import argparse
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 import skae
+from benchmarks._harness import setup_torch
 
 
 def main():
@@ -27,8 +28,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    setup_torch(args.threads)
 
     rng = np.random.default_rng(0)
     wave = np.sin(np.arange(args.length) / 5)[None, :, None]

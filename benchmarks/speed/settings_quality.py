@@ -17,21 +17,22 @@ are left out of the per-file mean).
 
 Run one setting per process, then print the table, e.g.::
 
-    python benchmarks/speed_quality.py run --dataset skab --out results/skab-base.json
-    python benchmarks/speed_quality.py run --dataset skab --max-windows-per-epoch 64 \\
-        --strides 1,8 --out results/skab-mw64.json
-    python benchmarks/speed_quality.py run --dataset nab --nab-train-fraction 0.4 \
-        --max-windows-per-epoch 512 --strides 8 --out results/nab-long-mw512.json
-    python benchmarks/speed_quality.py table results/*.json
+    python -m benchmarks.speed.settings_quality run --dataset skab \
+        --out results/skab-base.json
+    python -m benchmarks.speed.settings_quality run --dataset skab \
+        --max-windows-per-epoch 64 --strides 1,8 --out results/skab-mw64.json
+    python -m benchmarks.speed.settings_quality run --dataset nab \
+        --nab-train-fraction 0.4 --max-windows-per-epoch 512 --strides 8 \
+        --out results/nab-long-mw512.json
+    python -m benchmarks.speed.settings_quality table results/*.json
 
-``--data`` (or ``SKAE_SHARED_DATA``) points at the folder holding ``SKAB/`` and
-``NAB/``; by default ``../shared/data`` beside the project.
+The settings the tables of ``benchmarks/README.md`` were measured with, other
+than those given here, were the detector's defaults of the day; pass them with
+``--params JSON`` to repeat a measurement under today's defaults.
 """
 
 import argparse
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -39,58 +40,38 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from skae import LSTMAutoencoderDetector  # noqa: E402
-
-
-def default_data_dir():
-    env = os.environ.get("SKAE_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
+from benchmarks._harness import add_data_home, fetch_nab, fetch_skab
+from skae import LSTMAutoencoderDetector
+from skae.datasets import nab_series_names, skab_file_names
 
 
-def skab_files(data_dir):
+def skab_files(data_home):
     """Yield ``(name, X, y, n_train)`` for the 34 SKAB test files."""
-    root = data_dir / "SKAB" / "data"
-    for folder in ("valve1", "valve2", "other"):
-        files = sorted((root / folder).glob("*.csv"), key=lambda p: int(p.stem))
-        for path in files:
-            frame = pd.read_csv(path, sep=";", index_col="datetime")
-            y = frame["anomaly"].to_numpy(dtype=int)
-            X = frame.drop(columns=["anomaly", "changepoint"]).to_numpy(float)
-            yield f"{folder}/{path.name}", X, y, 400
+    for name in skab_file_names():
+        skab = fetch_skab(name, data_home)
+        yield name, skab.data, skab.target, skab.train_size
 
 
-def nab_files(data_dir, train_fraction=None):
+def nab_files(data_home, train_fraction=None):
     """Yield ``(name, X, y, n_train)`` for the 58 NAB series.
 
     ``train_fraction`` replaces the probationary period by the first fraction of
     each series (a longer training part, to measure settings that only matter on
     long series; that part may hold anomalies).
     """
-    root = data_dir / "NAB"
-    windows = json.loads((root / "labels" / "combined_windows.json").read_text())
-    for name in sorted(windows):
-        frame = pd.read_csv(root / "data" / name)
-        stamps = pd.to_datetime(frame["timestamp"])
-        y = np.zeros(len(frame), dtype=int)
-        for start, end in windows[name]:
-            inside = (stamps >= pd.Timestamp(start)) & (stamps <= pd.Timestamp(end))
-            y[inside.to_numpy()] = 1
-        n_train = min(int(np.floor(0.15 * len(frame))), 750)
+    for name in nab_series_names():
+        nab = fetch_nab(name, data_home)
+        n_train = nab.train_size
         if train_fraction is not None:
-            n_train = int(train_fraction * len(frame))
-        yield name, frame[["value"]].to_numpy(float), y, n_train
+            n_train = int(train_fraction * len(nab.data))
+        yield name, nab.data, nab.target, n_train
 
 
 def run(args):
-    data_dir = Path(args.data) if args.data else default_data_dir()
     if args.dataset == "skab":
-        files = skab_files(data_dir)
+        files = skab_files(args.data_home)
     else:
-        files = nab_files(data_dir, args.nab_train_fraction)
+        files = nab_files(args.data_home, args.nab_train_fraction)
     strides = [int(s) for s in args.strides.split(",")]
     params = dict(
         window_size=args.window_size,
@@ -102,6 +83,7 @@ def run(args):
         random_state=args.seed,
         device="cpu",
         n_threads=args.threads,
+        **json.loads(args.params),
     )
     results = []
     for name, X, y, n_train in files:
@@ -191,7 +173,7 @@ def main(argv=None):
     one = sub.add_parser("run", help="fit and score one setting on one benchmark")
     one.add_argument("--dataset", choices=["skab", "nab"], required=True)
     one.add_argument("--out", required=True)
-    one.add_argument("--data", default=None)
+    add_data_home(one)
     one.add_argument("--strides", default="1,2,4,8,16,32")
     one.add_argument("--window-size", type=int, default=32)
     one.add_argument("--hidden-size", type=int, default=64)
@@ -202,6 +184,9 @@ def main(argv=None):
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--nab-train-fraction", type=float, default=None)
     one.add_argument("--threads", type=int, default=1)
+    one.add_argument(
+        "--params", default="{}", metavar="JSON", help="other detector arguments"
+    )
     show = sub.add_parser("table", help="print AUC-PR per setting and stride")
     show.add_argument("results", nargs="+")
     args = parser.parse_args(argv)

@@ -26,8 +26,8 @@ the cores, while ``"auto"`` still sees the other processes' runnable threads).
 
 Usage::
 
-    python benchmarks/threads.py [--quick] [--repeats 3] [--load torch|spin]
-        [--boost]
+    python -m benchmarks.speed.threads [--quick] [--repeats 3]
+        [--load torch|spin] [--boost]
 """
 
 import argparse
@@ -44,10 +44,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from skae import LSTMAutoencoderDetector
 
-from skae import LSTMAutoencoderDetector  # noqa: E402
-from skae._threads import (  # noqa: E402
+# private: the rule behind n_threads="auto", which this script measures
+from skae._threads import (
     MIN_WORK_PER_THREAD,
     _procs_running,
     auto_threads,

@@ -1,0 +1,1 @@
+"""Extras: Mahalanobis score, compression, denoising, ragged input, explanations."""

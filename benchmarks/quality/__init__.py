@@ -1,0 +1,1 @@
+"""Detection quality: SKAB, NAB, planted anomalies, streaming."""

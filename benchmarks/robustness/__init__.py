@@ -1,0 +1,1 @@
+"""Robustness: hostile inputs, chunked Dask scoring and the safe model format."""
