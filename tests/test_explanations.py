@@ -3,11 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_detector
 
-from skae import LSTMAutoencoderDetector
 from skae._scoring import feature_contributions, fit_error_gaussian
 
-TINY = {"hidden_size": 8, "max_epochs": 3, "device": "cpu", "random_state": 0}
 SCORES = ["squared_error", "mahalanobis"]
 
 
@@ -27,9 +26,7 @@ def train():
 
 @pytest.fixture(scope="module", params=SCORES)
 def detector(request, train):
-    return LSTMAutoencoderDetector(
-        window_size=16, anomaly_score=request.param, **TINY
-    ).fit(train)
+    return tiny_detector(max_epochs=3, anomaly_score=request.param).fit(train)
 
 
 def test_contributions_sum_to_the_score_for_every_input_form(detector, train):
@@ -58,8 +55,8 @@ def test_mahalanobis_matches_an_independent_computation():
     rng = np.random.default_rng(3)
     X = np.stack([_sensors(20, seed=s) for s in range(30)])
     X[:, :, 2] *= 5.0  # unequal scales: standardization matters
-    detector = LSTMAutoencoderDetector(
-        anomaly_score="mahalanobis", validation_fraction=0.3, **TINY
+    detector = tiny_detector(
+        max_epochs=3, anomaly_score="mahalanobis", validation_fraction=0.3
     ).fit(X)
     errors = np.abs(X - detector.reconstruct(X)) / detector.scale_
     heldout = errors[21:].reshape(-1, 3)
@@ -113,9 +110,8 @@ def test_mahalanobis_sees_a_broken_correlation_that_squared_error_misses():
 def test_mahalanobis_copes_with_constant_features_and_few_steps():
     X = _sensors(200, seed=5)
     X[:, 1] = 3.0  # a sensor that never moves (SKAB has such columns)
-    detector = LSTMAutoencoderDetector(
-        window_size=8, anomaly_score="mahalanobis", **TINY
-    ).fit(X)
+    detector = tiny_detector(window_size=8, max_epochs=3, anomaly_score="mahalanobis")
+    detector.fit(X)
     assert np.all(np.isfinite(detector.score_samples(X)))
     assert np.isfinite(detector.threshold_)
     mean, covariance, precision = fit_error_gaussian(np.ones((1, 3)))
@@ -124,10 +120,8 @@ def test_mahalanobis_copes_with_constant_features_and_few_steps():
 
 def test_anomaly_score_is_validated_and_needs_a_refit(train):
     with pytest.raises(ValueError, match="anomaly_score"):
-        LSTMAutoencoderDetector(anomaly_score="absolute").fit(train)
-    detector = LSTMAutoencoderDetector(
-        window_size=16, anomaly_score="mahalanobis", **TINY
-    ).fit(train)
+        tiny_detector(anomaly_score="absolute").fit(train)
+    detector = tiny_detector(max_epochs=3, anomaly_score="mahalanobis").fit(train)
     assert detector.error_covariance_.shape == (3, 3)
     # a refit with the squared error drops the Gaussian; switching back needs a fit
     detector.set_params(anomaly_score="squared_error").fit(train)
@@ -154,13 +148,8 @@ def test_skab_anomaly_in_one_sensor_ranks_that_sensor_first(shared_data, anomaly
         frame = pd.read_csv(shared_data / "SKAB" / "data" / name, sep=";")
         y = frame.pop("anomaly").to_numpy()[400:]
         X = frame.drop(columns=["datetime", "changepoint"])
-        detector = LSTMAutoencoderDetector(
-            window_size=16,
-            hidden_size=16,
-            max_epochs=15,
-            anomaly_score=anomaly_score,
-            device="cpu",
-            random_state=0,
+        detector = tiny_detector(
+            hidden_size=16, max_epochs=15, batch_size=64, anomaly_score=anomaly_score
         ).fit(X.iloc[:400])
         contributions = detector.feature_contributions(X.iloc[400:])
         # what the anomaly adds to each sensor's share, against normal operation

@@ -13,23 +13,14 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+from conftest import tiny_detector, waves
 
-from skae import LSTMAutoencoderDetector, load_model, save_model
-
-TINY = dict(window_size=12, hidden_size=6, max_epochs=3, n_threads=1, random_state=0)
-
-
-def _series(n=600, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)
-    return np.c_[np.sin(2 * np.pi * t / 20), np.cos(2 * np.pi * t / 27)] + (
-        0.05 * rng.normal(size=(n, 2))
-    )
+from skae import load_model, save_model
 
 
 @pytest.fixture(scope="module")
 def fitted():
-    return LSTMAutoencoderDetector(**TINY).fit(_series())
+    return tiny_detector().fit(waves(600))
 
 
 # every parameter that shapes the scores or the threshold, with another value
@@ -50,17 +41,17 @@ CHANGES = [
 @pytest.mark.filterwarnings("ignore:Only .* held-out errors")
 @pytest.mark.parametrize("change", CHANGES, ids=lambda c: "-".join(c))
 def test_set_params_after_fit_changes_nothing_until_the_next_fit(fitted, change):
-    X = _series(seed=1)
+    X = waves(600, seed=1)
     X[300:310] += 3.0
     scores = fitted.score_samples(X)
     flags = fitted.predict(X)
     threshold = fitted.threshold_
-    changed = LSTMAutoencoderDetector(**TINY).fit(_series()).set_params(**change)
+    changed = tiny_detector().fit(waves(600)).set_params(**change)
     np.testing.assert_array_equal(changed.score_samples(X), scores)
     np.testing.assert_array_equal(changed.predict(X), flags)
     assert changed.threshold_ == threshold
     # ...and the next fit takes the new value
-    refitted = changed.fit(_series())
+    refitted = changed.fit(waves(600))
     key, value = next(iter(change.items()))
     if key in ("window_size", "score_smoothing", "anomaly_score"):
         assert getattr(refitted, f"{key}_") == value
@@ -78,14 +69,12 @@ def test_the_threshold_says_what_it_came_from(fitted):
 
 
 def test_pot_rule_sets_the_threshold_from_the_tail_at_the_given_risk():
-    X = _series(2000)
+    X = waves(2000)
     thresholds = []
     for risk in (1e-2, 1e-3, 1e-5):
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # 400 held-out errors
-            detector = LSTMAutoencoderDetector(
-                **TINY, threshold_rule="pot", false_alarm_risk=risk
-            ).fit(X)
+            detector = tiny_detector(threshold_rule="pot", false_alarm_risk=risk).fit(X)
         info = detector.threshold_info_
         assert info["rule"] == "pot" and info["risk"] == risk
         assert info["n_peaks"] >= 10
@@ -99,19 +88,19 @@ def test_pot_rule_sets_the_threshold_from_the_tail_at_the_given_risk():
 
 def test_pot_warns_when_the_heldout_part_is_short():
     with pytest.warns(UserWarning, match="200"):
-        LSTMAutoencoderDetector(**TINY, threshold_rule="pot").fit(_series(400))
+        tiny_detector(threshold_rule="pot").fit(waves(400))
 
 
 def test_contamination_keeps_scikit_learns_meaning():
-    X = _series()
-    detector = LSTMAutoencoderDetector(**TINY, contamination=0.1).fit(X)
+    X = waves(600)
+    detector = tiny_detector(contamination=0.1).fit(X)
     assert detector.threshold_info_ == {"rule": "contamination", "contamination": 0.1}
     assert np.mean(detector.predict(X) == -1) == pytest.approx(0.1, abs=0.01)
 
 
 def test_fixed_settings_survive_both_file_formats(fitted, tmp_path):
-    X = _series(seed=2)
-    fitted = LSTMAutoencoderDetector(**TINY, threshold_rule="pot").fit(_series(2000))
+    X = waves(600, seed=2)
+    fitted = tiny_detector(threshold_rule="pot").fit(waves(2000))
     fitted.set_params(score_smoothing=0, window_size=30)
     expected = fitted.score_samples(X)
     save_model(fitted, tmp_path / "m.skae")
@@ -128,7 +117,7 @@ def test_a_file_from_before_the_settings_were_fixed_scores_with_its_parameters(
     fitted, tmp_path
 ):
     # files written before these attributes existed hold only the parameters
-    X = _series(seed=3)
+    X = waves(600, seed=3)
     expected = fitted.score_samples(X)
     path = tmp_path / "old.skae"
     save_model(fitted, path)
