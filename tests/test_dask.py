@@ -8,6 +8,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_detector, waves
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
@@ -25,18 +26,9 @@ da = pytest.importorskip("dask.array")
 TOLERANCE = dict(rtol=1e-5, atol=1e-6)
 
 
-def _series(n=300, n_features=2, seed=0):
-    t = np.arange(n)
-    rng = np.random.default_rng(seed)
-    base = np.c_[np.sin(t / 6.0), np.cos(t / 9.0), np.sin(t / 4.0)][:, :n_features]
-    return base + 0.05 * rng.normal(size=(n, n_features))
-
-
 @pytest.fixture(scope="module")
 def fitted():
-    return LSTMAutoencoderDetector(
-        window_size=9, hidden_size=4, max_epochs=2, random_state=0
-    ).fit(_series())
+    return tiny_detector(window_size=9).fit(waves(300))
 
 
 @pytest.mark.parametrize(
@@ -51,7 +43,7 @@ def fitted():
     ids=["regular", "single-steps", "uneven", "short-tail", "one-chunk"],
 )
 def test_chunked_scores_equal_in_memory_scores(fitted, chunks):
-    X = _series(400, seed=1)
+    X = waves(400, seed=1)
     X[200] += 3.0  # an anomaly on a chunk boundary in the regular case
     lazy = score_dask(fitted, da.from_array(X, chunks=chunks))
     assert lazy.shape == (400,)
@@ -62,7 +54,7 @@ def test_chunked_scores_equal_in_memory_scores(fitted, chunks):
 
 @pytest.mark.parametrize("method", ["decision_function", "predict"])
 def test_other_methods(fitted, method):
-    X = _series(150, seed=2)
+    X = waves(150, seed=2)
     X[70] += 5.0
     result = score_dask(fitted, da.from_array(X, chunks=(40, 2)), method=method)
     expected = getattr(fitted, method)(X)
@@ -71,10 +63,8 @@ def test_other_methods(fitted, method):
 
 
 def test_feature_names_carry_over_without_warnings():
-    X = pd.DataFrame(_series(120), columns=["flow", "pressure"])
-    detector = LSTMAutoencoderDetector(
-        window_size=5, hidden_size=3, max_epochs=1, random_state=0
-    ).fit(X)
+    X = pd.DataFrame(waves(120), columns=["flow", "pressure"])
+    detector = tiny_detector(window_size=5, max_epochs=1).fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         scores = score_dask(detector, da.from_array(X.to_numpy(), chunks=(30, 2)))
@@ -97,16 +87,16 @@ N_MAX = 300
 
 @pytest.fixture(scope="module")
 def detectors():
-    X = _series(N_MAX, seed=4)
+    X = waves(N_MAX, seed=4)
     fitted = {}
     for window_size, score_stride, frame in DETECTORS:
         data = pd.DataFrame(X, columns=["flow", "pressure"]) if frame else X
-        fitted[window_size, score_stride, frame] = LSTMAutoencoderDetector(
+        # hidden_size=4: the exact checks score one window per forward pass
+        fitted[window_size, score_stride, frame] = tiny_detector(
             window_size=window_size,
             hidden_size=4,
             max_epochs=1,
             score_stride=score_stride,
-            random_state=0,
         ).fit(data)
     return fitted
 
@@ -164,7 +154,7 @@ def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, da
     key = data.draw(st.sampled_from(DETECTORS), label="detector")
     chunks = data.draw(_chunkings(key[0]), label="chunks")
     method = data.draw(st.sampled_from(METHODS), label="method")
-    X = _series(sum(chunks), seed=5)
+    X = waves(sum(chunks), seed=5)
     _exact_check(detectors[key], X, chunks, method)
 
 
@@ -183,7 +173,7 @@ def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, da
 @pytest.mark.parametrize("method", METHODS)
 def test_the_issues_chunkings(detectors, chunks, method):
     # the issue's 50,000 steps, window 32 and default scoring stride, scaled down
-    X = _series(500, seed=6)
+    X = waves(500, seed=6)
     X[495] += 2.0  # an anomaly in the short last chunk
     _exact_check(detectors[32, "auto", False], X, chunks, method)
 
@@ -191,7 +181,7 @@ def test_the_issues_chunkings(detectors, chunks, method):
 def test_chunks_are_chosen_before_dask_could_rechunk(detectors):
     # boundaries on the scoring grid, every chunk at least window_size - 1 long
     detector = detectors[32, "auto", False]
-    X = da.from_array(_series(500), chunks=((99,) * 5 + (5,), 2))
+    X = da.from_array(waves(500), chunks=((99,) * 5 + (5,), 2))
     chunks = score_dask(detector, X).chunks[0]
     assert sum(chunks) == 500
     assert min(chunks) >= 31
@@ -199,13 +189,15 @@ def test_chunks_are_chosen_before_dask_could_rechunk(detectors):
 
 
 def test_bad_input_is_refused(fitted):
-    good = da.from_array(_series(100), chunks=(25, 2))
+    good = da.from_array(waves(100), chunks=(25, 2))
     with pytest.raises(TypeError, match="dask.array.Array"):
-        score_dask(fitted, _series(100))
+        score_dask(fitted, waves(100))
     with pytest.raises(ValueError, match="2-D"):
         score_dask(fitted, good[:, 0])
     with pytest.raises(ValueError, match="3 features"):
-        score_dask(fitted, da.from_array(_series(100, 3), chunks=(25, 3)))
+        score_dask(
+            fitted, da.from_array(waves(100, periods=(40, 25, 16)), chunks=(25, 3))
+        )
     with pytest.raises(ValueError, match="window_size=9"):
         score_dask(fitted, good[:5])
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
@@ -216,7 +208,7 @@ def test_bad_input_is_refused(fitted):
         score_dask(fitted, good, method="fit")
     with pytest.raises(NotFittedError):
         score_dask(LSTMAutoencoderDetector(), good)
-    X = _series(100)
+    X = waves(100)
     X[60, 1] = np.nan
     lazy = score_dask(fitted, da.from_array(X, chunks=(25, 2)))
     with pytest.raises(ValueError, match="NaN"):
@@ -253,12 +245,10 @@ def client():
 
 def _search(n_jobs):
     return GridSearchCV(
-        LSTMAutoencoderDetector(
+        tiny_detector(
             window_size=8,
-            max_epochs=2,
+            batch_size=64,
             lr=1e-2,
-            random_state=0,
-            device="cpu",
             # one thread in the workers as here: other counts change the last
             # bits of the LSTM's sums, which two epochs amplify past 1e-4
             n_threads=1,
@@ -270,7 +260,7 @@ def _search(n_jobs):
 
 
 def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
-    X = _series(240)
+    X = waves(240)
     local = _search(n_jobs=1).fit(X)
     from distributed import get_task_stream
 
@@ -294,7 +284,7 @@ def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
 
 
 def test_chunked_scoring_on_a_local_cluster(client, fitted):
-    X = _series(500, seed=3)
+    X = waves(500, seed=3)
     lazy = score_dask(fitted, da.from_array(X, chunks=(60, 2)))
     scores = client.compute(lazy).result()
     np.testing.assert_allclose(scores, fitted.score_samples(X), **TOLERANCE)

@@ -5,13 +5,14 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import TINY, tiny_detector, waves
 from sklearn.model_selection import TimeSeriesSplit, cross_validate
 
 from skae import LSTMAutoencoderDetector, _threads, _training
 from skae._threads import auto_threads, torch_threads
 
-X = np.sin(np.arange(240) / 4.0)[:, None]
-TINY = {"window_size": 6, "hidden_size": 3, "max_epochs": 1, "random_state": 0}
+X = waves(240, periods=(25,), noise=0.0)
+SMALL = dict(window_size=6, hidden_size=3, max_epochs=1)
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_n_threads_applies_during_fit_and_scoring_and_is_restored(
         return fit_net(*args, **kwargs)
 
     monkeypatch.setattr(_training, "fit_net", recording_fit_net)
-    detector = LSTMAutoencoderDetector(n_threads=1, device="cpu", **TINY).fit(X)
+    detector = tiny_detector(SMALL, n_threads=1).fit(X)
     assert seen == [1]
     assert torch.get_num_threads() == 2
 
@@ -56,7 +57,7 @@ def test_n_threads_applies_during_fit_and_scoring_and_is_restored(
 
 
 def test_threads_are_restored_when_the_call_fails(two_threads):
-    detector = LSTMAutoencoderDetector(n_threads=1, device="cpu", **TINY)
+    detector = tiny_detector(SMALL, n_threads=1)
     with pytest.raises(ValueError, match="n_samples = 3"):
         detector.fit(X[:3])
     assert torch.get_num_threads() == 2
@@ -65,7 +66,7 @@ def test_threads_are_restored_when_the_call_fails(two_threads):
     with pytest.raises(TypeError, match="int or None"), torch_threads(1.5):
         pass
     with pytest.raises(ValueError, match="n_threads"):
-        LSTMAutoencoderDetector(n_threads=0, **TINY).fit(X)
+        tiny_detector(SMALL, n_threads=0).fit(X)
 
 
 class ThreadRecordingDetector(LSTMAutoencoderDetector):
@@ -81,7 +82,7 @@ def test_joblib_workers_do_not_oversubscribe_the_cores():
     # cross_validate(n_jobs=2) fits in loky worker processes, which joblib starts
     # with OMP_NUM_THREADS = cpu_count // n_jobs; torch reads it
     result = cross_validate(
-        ThreadRecordingDetector(device="cpu", **TINY),
+        ThreadRecordingDetector(**{**TINY, **SMALL}),
         X,
         cv=TimeSeriesSplit(n_splits=2),
         n_jobs=2,
@@ -214,12 +215,12 @@ def test_detector_auto_passes_its_sizes_and_restores(two_threads, monkeypatch):
     monkeypatch.setattr(_training, "fit_net", recording_fit_net)
     monkeypatch.setattr(_threads, "auto_threads", recording_auto)
     X3 = np.column_stack([X, X, X])
-    params = {**TINY, "hidden_size": 64, "n_threads": "auto", "device": "cpu"}
+    params = {**SMALL, "hidden_size": 64, "batch_size": 64, "n_threads": "auto"}
     machine(monkeypatch, running=1)  # idle
-    detector = LSTMAutoencoderDetector(**params).fit(X3)
+    detector = tiny_detector(**params).fit(X3)
     machine(monkeypatch, running=3)  # busy
     detector.score_samples(X3)
-    LSTMAutoencoderDetector(**params).fit(X3)
+    tiny_detector(**params).fit(X3)
     assert seen == [2, 1]
     assert asked[0] == {"hidden_size": 64, "batch_size": 64, "n_features": 3}
     assert asked[1] == asked[0]
