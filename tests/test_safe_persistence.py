@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import tiny_detector, waves
 from sklearn.exceptions import NotFittedError
 
 import skae
@@ -17,21 +18,10 @@ from skae import LSTMAutoencoderDetector, load_model, save_model
 from skae import _persistence as persistence
 
 
-def _series(n=240, n_features=2, seed=0):
-    t = np.arange(n)
-    rng = np.random.default_rng(seed)
-    base = np.c_[np.sin(t / 6.0), np.cos(t / 9.0), np.sin(t / 4.0)][:, :n_features]
-    return base + 0.05 * rng.normal(size=(n, n_features))
-
-
-def _detector(**params):
-    defaults = dict(window_size=8, hidden_size=4, max_epochs=2, random_state=0)
-    return LSTMAutoencoderDetector(**{**defaults, **params})
-
-
 @pytest.fixture(scope="module")
 def fitted():
-    return _detector().fit(_series())
+    # test_file_holds_only_json_and_safetensors reads window_size=8 back
+    return tiny_detector(window_size=8).fit(waves(240))
 
 
 @pytest.fixture
@@ -77,7 +67,7 @@ def _assert_same_model(restored, original, X):
 
 
 def test_round_trip_gives_identical_scores(fitted, saved):
-    X = _series(n=150, seed=1)
+    X = waves(150, seed=1)
     restored = load_model(saved)
     assert isinstance(restored, LSTMAutoencoderDetector)
     assert restored is not fitted
@@ -98,7 +88,7 @@ def test_round_trip_gives_identical_scores(fitted, saved):
     ],
 )
 def test_round_trip_of_other_inputs_and_parameters(kind, tmp_path):
-    X = _series(n=200, n_features=3)
+    X = waves(200, periods=(40, 25, 16))
     params = {}
     if kind == "dataframe":
         X = pd.DataFrame(X, columns=["flow", "pressure", "temperature"])
@@ -112,7 +102,7 @@ def test_round_trip_of_other_inputs_and_parameters(kind, tmp_path):
         params.update(anomaly_score="mahalanobis", noise_std=0.1)
     else:
         params.update(decoder_feed="state", num_layers=2)
-    original = _detector(**params).fit(X)
+    original = tiny_detector(**params).fit(X)
     save_model(original, tmp_path / "m.skae")
     restored = load_model(tmp_path / "m.skae")
     _assert_same_model(restored, original, X)
@@ -162,7 +152,7 @@ def test_loading_never_unpickles(saved, fitted, monkeypatch):
     monkeypatch.setattr(pickle, "Unpickler", RefusingUnpickler)
     monkeypatch.setattr(torch, "load", refuse)
     monkeypatch.setattr(joblib, "load", refuse)
-    X = _series(n=100, seed=2)
+    X = waves(100, seed=2)
     np.testing.assert_array_equal(
         load_model(saved).score_samples(X), fitted.score_samples(X)
     )
@@ -316,7 +306,7 @@ def test_model_trained_on_gpu_loads_on_cpu(saved, fitted, monkeypatch):
     restored = load_model(saved)
     assert restored.device_ == "cuda"  # where it was trained
     assert next(restored.net_.module_.parameters()).device.type == "cpu"
-    X = _series(n=100, seed=3)
+    X = waves(100, seed=3)
     np.testing.assert_array_equal(restored.score_samples(X), fitted.score_samples(X))
     with pytest.raises(ValueError, match="CUDA is not available"):
         load_model(saved, device="cuda")
@@ -330,14 +320,14 @@ def test_loading_leaves_the_global_random_generator_alone(saved):
 
 def test_saving_checks_its_input(tmp_path):
     with pytest.raises(NotFittedError):
-        save_model(_detector(), tmp_path / "m.skae")
+        save_model(tiny_detector(), tmp_path / "m.skae")
     with pytest.raises(TypeError, match="LSTMAutoencoderDetector"):
         save_model(object(), tmp_path / "m.skae")
     assert not list(tmp_path.iterdir())
 
 
 def test_random_state_instance_is_saved_as_none(tmp_path):
-    detector = _detector(random_state=np.random.RandomState(0)).fit(_series(n=120))
+    detector = tiny_detector(random_state=np.random.RandomState(0)).fit(waves(120))
     with pytest.warns(UserWarning, match="RandomState"):
         save_model(detector, tmp_path / "m.skae")
     assert load_model(tmp_path / "m.skae").random_state is None
