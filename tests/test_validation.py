@@ -2,19 +2,18 @@
 
 import numpy as np
 import pytest
+from conftest import tiny_detector
 
-from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
+from skae import SlidingWindowTransformer
 
-
-def _detector(**params):
-    defaults = dict(window_size=8, hidden_size=4, max_epochs=1, random_state=0)
-    return LSTMAutoencoderDetector(**{**defaults, **params})
+# the inputs below are sized for these (window 8: the messages name it)
+SMALL = dict(window_size=8, hidden_size=4, max_epochs=1)
 
 
 @pytest.fixture(scope="module")
 def fitted():
     rng = np.random.default_rng(0)
-    return _detector().fit(rng.normal(size=(120, 3)))
+    return tiny_detector(SMALL).fit(rng.normal(size=(120, 3)))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -22,7 +21,7 @@ def test_nan_or_inf_in_fit_is_refused(bad):
     X = np.random.default_rng(0).normal(size=(100, 2))
     X[50, 1] = bad
     with pytest.raises(ValueError, match="NaN|infinity"):
-        _detector().fit(X)
+        tiny_detector(SMALL).fit(X)
 
 
 def test_nan_in_scored_data_is_refused(fitted):
@@ -34,9 +33,9 @@ def test_nan_in_scored_data_is_refused(fitted):
 
 def test_wrong_number_of_dimensions():
     with pytest.raises(ValueError, match="2D array"):
-        _detector().fit(np.zeros(100))
+        tiny_detector(SMALL).fit(np.zeros(100))
     with pytest.raises(ValueError, match="dimension"):
-        _detector().fit(np.zeros((5, 20, 2, 2)))
+        tiny_detector(SMALL).fit(np.zeros((5, 20, 2, 2)))
 
 
 def test_wrong_number_of_features(fitted):
@@ -50,37 +49,37 @@ def test_series_shorter_than_a_window(fitted):
     with pytest.raises(ValueError, match="fewer than window_size=8"):
         fitted.score_samples(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="n_samples = 1"):
-        _detector().fit(np.zeros((1, 3)))
+        tiny_detector(SMALL).fit(np.zeros((1, 3)))
 
 
 def test_too_little_data_for_the_heldout_split():
     with pytest.raises(ValueError, match="Too little data for the held-out split"):
-        _detector().fit(np.random.default_rng(0).normal(size=(20, 2)))
+        tiny_detector(SMALL).fit(np.random.default_rng(0).normal(size=(20, 2)))
     with pytest.raises(ValueError, match="Too little data for the held-out split"):
-        _detector().fit(np.zeros((1, 30, 2)) + np.arange(30)[None, :, None])
+        tiny_detector(SMALL).fit(np.zeros((1, 30, 2)) + np.arange(30)[None, :, None])
 
 
 def test_non_numeric_data():
     X = np.array([["a", "b"]] * 50, dtype=object)
     with pytest.raises(ValueError, match="could not convert|numeric"):
-        _detector().fit(X)
+        tiny_detector(SMALL).fit(X)
 
 
 def test_ragged_lists_are_checked():
     good = np.ones((30, 2))
     with pytest.raises(ValueError, match="same number of features"):
-        _detector().fit([good, np.ones((30, 3))])
+        tiny_detector(SMALL).fit([good, np.ones((30, 3))])
     with pytest.raises(ValueError, match="Sequence 1"):
-        _detector().fit([good, np.full((30, 2), np.nan)])
+        tiny_detector(SMALL).fit([good, np.full((30, 2), np.nan)])
     with pytest.raises(ValueError, match="Sequence 1"):
-        _detector().fit([good, np.ones((0, 2))])
+        tiny_detector(SMALL).fit([good, np.ones((0, 2))])
 
 
 def test_unfitted_detector_says_so():
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
-        _detector().score_samples(np.zeros((50, 2)))
+        tiny_detector(SMALL).score_samples(np.zeros((50, 2)))
 
 
 @pytest.mark.parametrize(
@@ -99,7 +98,7 @@ def test_unfitted_detector_says_so():
     ],
 )
 def test_bad_parameters_are_refused_at_fit(param, value):
-    detector = _detector(**{param: value})  # __init__ never validates
+    detector = tiny_detector(SMALL, **{param: value})  # __init__ never validates
     assert detector.get_params()[param] == value
     with pytest.raises(ValueError, match=f"'{param}' parameter"):
         detector.fit(np.random.default_rng(0).normal(size=(100, 2)))
@@ -111,7 +110,9 @@ def test_cuda_requested_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(ValueError, match="CUDA is not available"):
-        _detector(device="cuda").fit(np.random.default_rng(0).normal(size=(100, 2)))
+        tiny_detector(SMALL, device="cuda").fit(
+            np.random.default_rng(0).normal(size=(100, 2))
+        )
 
 
 def test_transformer_checks_its_input():
@@ -131,7 +132,9 @@ def test_transformer_checks_its_input():
 def test_booleans_are_not_numbers(param):
     # before: True satisfied Interval(Integral, ...) and was taken as 1
     with pytest.raises(ValueError, match=f"'{param}' parameter.*Got True"):
-        _detector(**{param: True}).fit(np.random.default_rng(0).normal(size=(100, 2)))
+        tiny_detector(SMALL, **{param: True}).fit(
+            np.random.default_rng(0).normal(size=(100, 2))
+        )
 
 
 def test_booleans_are_not_numbers_in_the_transformers():
@@ -147,7 +150,9 @@ def test_booleans_are_not_numbers_in_the_transformers():
 def test_unknown_device_is_a_clear_error(device):
     # before: torch.device("foo") raised a RuntimeError from deep inside torch
     with pytest.raises(ValueError, match=rf"device='{device}'.*\"cpu\", \"cuda\""):
-        _detector(device=device).fit(np.random.default_rng(0).normal(size=(100, 2)))
+        tiny_detector(SMALL, device=device).fit(
+            np.random.default_rng(0).normal(size=(100, 2))
+        )
 
 
 @pytest.mark.parametrize("kind", ["category", "datetime", "timedelta", "strings"])
@@ -165,7 +170,7 @@ def test_dataframe_column_of_the_wrong_kind_is_named(kind):
     # before: a numeric category was silently used as a number; a datetime
     # column failed with numpy's DTypePromotionError
     with pytest.raises(ValueError, match="Column 'odd' of X"):
-        _detector().fit(X)
+        tiny_detector(SMALL).fit(X)
     pd.testing.assert_frame_equal(X, before)
 
 
@@ -176,10 +181,10 @@ def test_list_of_1d_arrays_is_refused():
     for lengths in ([30, 40, 35, 50], [30, 30, 30, 30]):
         X = [rng.normal(size=n) for n in lengths]
         with pytest.raises(ValueError, match=r"list of 4 1-D arrays.*reshape"):
-            _detector().fit(X)
+            tiny_detector(SMALL).fit(X)
     # lists of rows (lists of numbers) stay one series
     rows = rng.normal(size=(60, 2)).tolist()
-    assert _detector().fit(rows).n_features_in_ == 2
+    assert tiny_detector(SMALL).fit(rows).n_features_in_ == 2
 
 
 def test_masked_array_is_refused_not_silently_unmasked():
@@ -187,11 +192,13 @@ def test_masked_array_is_refused_not_silently_unmasked():
     masked = np.ma.masked_array(X, mask=X > 1.5)
     # before: the mask was dropped and the masked values trained the model
     with pytest.raises(ValueError, match="masked array with .* masked value"):
-        _detector().fit(masked)
+        tiny_detector(SMALL).fit(masked)
     with pytest.raises(ValueError, match="sequence 1 is a masked array"):
-        _detector().fit([X[:50], np.ma.masked_array(X[50:], mask=X[50:] > 1.5)])
+        tiny_detector(SMALL).fit(
+            [X[:50], np.ma.masked_array(X[50:], mask=X[50:] > 1.5)]
+        )
     with pytest.raises(ValueError, match="masked array"):
-        _detector().fit(np.ma.masked_array(X.reshape(4, 25, 2), mask=True))
+        tiny_detector(SMALL).fit(np.ma.masked_array(X.reshape(4, 25, 2), mask=True))
     assert np.ma.count_masked(masked) > 0  # the caller's mask is kept
     # a masked array with nothing masked loses nothing
-    _detector().fit(np.ma.masked_array(X))
+    tiny_detector(SMALL).fit(np.ma.masked_array(X))
