@@ -13,8 +13,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-
-from skae import LSTMAutoencoderDetector
+from conftest import tiny_detector, waves
 
 pytestmark = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="CUDA is not available"
@@ -23,21 +22,20 @@ pytestmark = pytest.mark.skipif(
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _series(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    return np.c_[np.sin(t / 5.0), np.cos(t / 8.0)] + 0.05 * rng.normal(size=(n, 2))
+# sin(t / 5) and cos(t / 8): the series the tests were written with
+PERIODS = (10 * np.pi, 16 * np.pi)
 
 
 @pytest.fixture(scope="module")
 def gpu_detector():
-    return LSTMAutoencoderDetector(
-        window_size=12, hidden_size=8, max_epochs=3, random_state=0, device="cuda"
-    ).fit(_series())
+    # the settings it was written for: window 12 (encode's shape), hidden size 8
+    return tiny_detector(
+        window_size=12, hidden_size=8, max_epochs=3, batch_size=64, device="cuda"
+    ).fit(waves(400, PERIODS))
 
 
 def test_fit_and_score_on_the_gpu(gpu_detector):
-    X = _series(seed=1)
+    X = waves(400, PERIODS, seed=1)
     X[200] += 4.0
     assert gpu_detector.device_ == "cuda"
     assert next(gpu_detector.net_.module_.parameters()).is_cuda
@@ -50,7 +48,7 @@ def test_fit_and_score_on_the_gpu(gpu_detector):
 
 
 def test_gpu_and_cpu_copies_of_the_module_score_alike(gpu_detector):
-    X = _series(seed=2)
+    X = waves(400, PERIODS, seed=2)
     on_gpu = gpu_detector.score_samples(X)
     gpu_detector.net_.module_.to("cpu")
     try:
@@ -61,7 +59,7 @@ def test_gpu_and_cpu_copies_of_the_module_score_alike(gpu_detector):
 
 
 def test_gpu_model_loads_and_scores_with_cuda_hidden(gpu_detector, tmp_path):
-    X = _series(seed=3)
+    X = waves(400, PERIODS, seed=3)
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "expected.npy", gpu_detector.score_samples(X))
     joblib.dump(gpu_detector, tmp_path / "detector.joblib")

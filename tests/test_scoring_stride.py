@@ -5,28 +5,19 @@ import copy
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_detector, waves
 
-from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
+from skae import SlidingWindowTransformer
 from skae._net import series_errors
 
 WINDOW = 8
 
 
-def _series(n, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(n)[:, None]
-    return np.c_[np.sin(t / 4.0), np.cos(t / 7.0)] + 0.05 * rng.normal(size=(n, 2))
-
-
 @pytest.fixture(scope="module")
 def fitted():
-    X = _series(200)
-    detector = LSTMAutoencoderDetector(
+    X = waves(200)
+    detector = tiny_detector(
         window_size=WINDOW,
-        hidden_size=4,
-        max_epochs=2,
-        random_state=0,
-        device="cpu",
         score_smoothing=0,  # each step's own error: what the brute force recomputes
     ).fit(X)
     return detector, X
@@ -76,14 +67,9 @@ def test_strided_scores_are_means_of_the_same_windows_as_stride_one(fitted, stri
 
 @pytest.mark.parametrize("score_stride", [1, 3, "auto"])
 def test_appending_changes_only_the_last_window_minus_one_scores(score_stride):
-    X = _series(160, seed=1)
-    detector = LSTMAutoencoderDetector(
-        window_size=WINDOW,
-        hidden_size=4,
-        max_epochs=1,
-        random_state=0,
-        device="cpu",
-        score_stride=score_stride,
+    X = waves(160, seed=1)
+    detector = tiny_detector(
+        window_size=WINDOW, max_epochs=1, score_stride=score_stride
     ).fit(X[:120])
     for n in (97, 100, 101):
         head = detector.score_samples(X[:n])
@@ -94,13 +80,12 @@ def test_appending_changes_only_the_last_window_minus_one_scores(score_stride):
 
 
 def test_auto_and_clipped_score_stride():
-    X = _series(120)
-    params = {"hidden_size": 3, "max_epochs": 1, "random_state": 0, "device": "cpu"}
-    auto = LSTMAutoencoderDetector(window_size=12, **params).fit(X)
+    X = waves(120)
+    auto = tiny_detector(window_size=12, max_epochs=1).fit(X)
     assert auto.score_stride_ == 3
-    small = LSTMAutoencoderDetector(window_size=3, **params).fit(X)
+    small = tiny_detector(window_size=3, max_epochs=1).fit(X)
     assert small.score_stride_ == 1
-    clipped = LSTMAutoencoderDetector(window_size=6, score_stride=50, **params).fit(X)
+    clipped = tiny_detector(window_size=6, max_epochs=1, score_stride=50).fit(X)
     assert clipped.score_stride_ == 6
     assert np.isfinite(clipped.score_samples(X)).all()
     # the threshold comes from held-out errors scored with the same stride
@@ -109,7 +94,7 @@ def test_auto_and_clipped_score_stride():
         clipped.heldout_errors_, -clipped.score_samples(heldout), rtol=1e-10
     )
     with pytest.raises(ValueError, match="score_stride"):
-        LSTMAutoencoderDetector(score_stride=0, **params).fit(X)
+        tiny_detector(score_stride=0).fit(X)
 
 
 def test_reconstruct_still_averages_every_window(fitted):

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_detector, waves
 
-from skae import LSTMAutoencoderDetector
 from skae._training import MIN_WINDOWS_PER_EPOCH, WindowDataset
 from skae._window_batches import WindowBatches
 
@@ -62,29 +62,26 @@ def test_max_windows_samples_afresh_each_epoch_and_fixes_the_held_out_subset():
 
 
 def test_detector_bounds_each_epoch_and_stays_reproducible():
-    rng = np.random.default_rng(0)
-    X = np.sin(np.arange(400) / 5.0)[:, None] + 0.05 * rng.normal(size=(400, 1))
+    X = waves(400, periods=(30,))
     params = {
         "window_size": 10,
-        "hidden_size": 3,
         "max_epochs": 3,
         "batch_size": 16,
         "max_windows_per_epoch": 50,
-        "random_state": 0,
-        "device": "cpu",
+        "random_state": 0,  # "again" below must be the same fit
     }
-    detector = LSTMAutoencoderDetector(**params).fit(X)
+    detector = tiny_detector(**params).fit(X)
     assert list(detector.history_[:, "train_batch_count"]) == [math.ceil(50 / 16)] * 3
     assert list(detector.history_[:, "valid_batch_count"]) == [math.ceil(50 / 16)] * 3
-    again = LSTMAutoencoderDetector(**params).fit(X)
+    again = tiny_detector(**params).fit(X)
     np.testing.assert_array_equal(detector.score_samples(X), again.score_samples(X))
-    full = LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": None}).fit(X)
+    full = tiny_detector(params, max_windows_per_epoch=None).fit(X)
     # every window, passed over several times to reach the least epoch size
     n_train_windows = 320 - 10 + 1
     least = max(n_train_windows, MIN_WINDOWS_PER_EPOCH)
     assert full.history_[0, "train_batch_count"] == math.ceil(least / 16)
     with pytest.raises(ValueError, match="max_windows_per_epoch"):
-        LSTMAutoencoderDetector(**{**params, "max_windows_per_epoch": 0}).fit(X)
+        tiny_detector(params, max_windows_per_epoch=0).fit(X)
 
 
 def _epoch_of(iterator):
@@ -136,10 +133,8 @@ def test_batch_order_comes_from_the_fits_generator_only():
 
 
 def test_a_short_series_is_passed_over_several_times_per_epoch():
-    rng = np.random.default_rng(1)
-    X = np.sin(np.arange(300) / 5.0)[:, None] + 0.05 * rng.normal(size=(300, 1))
-    params = dict(window_size=10, hidden_size=3, max_epochs=2, batch_size=64)
-    detector = LSTMAutoencoderDetector(random_state=0, **params).fit(X)
+    X = waves(300, periods=(30,), seed=1)
+    detector = tiny_detector(window_size=10, max_epochs=2, batch_size=64).fit(X)
     # 231 training windows, but every epoch is at least 1,024 windows
     expected = math.ceil(MIN_WINDOWS_PER_EPOCH / 64)
     assert list(detector.history_[:, "train_batch_count"]) == [expected] * 2
