@@ -12,17 +12,14 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import ragged_waves, tiny_detector, waves
 from sklearn.model_selection import GridSearchCV
 
-from skae import LSTMAutoencoder, LSTMAutoencoderDetector
+from skae import LSTMAutoencoder
 
-TINY = dict(
-    window_size=8,
-    hidden_size=4,
-    max_epochs=2,
-    batch_size=16,
-    device="cpu",
-)
+# 16-window batches: many draws from a fit's generator while the threads run;
+# unseeded unless a test seeds it
+THREADED = dict(window_size=8, hidden_size=4, batch_size=16, random_state=None)
 
 SETTINGS = {
     "series": {},
@@ -32,16 +29,15 @@ SETTINGS = {
 
 
 def _data(kind):
-    rng = np.random.default_rng(0)
     if kind == "ragged":
-        return [rng.normal(size=(n, 2)) for n in rng.integers(10, 30, size=24)]
-    return np.sin(np.arange(300) / 4.0)[:, None] + 0.1 * rng.normal(size=(300, 2))
+        return ragged_waves(range(10, 34))
+    return waves(300, periods=(25, 25), noise=0.1)
 
 
 def _fit_and_score(params, X, barrier=None):
     if barrier is not None:  # start the threads' fits together
         barrier.wait()
-    detector = LSTMAutoencoderDetector(**TINY, **params).fit(X)
+    detector = tiny_detector(THREADED, **params).fit(X)
     return detector.score_samples(X), detector.threshold_
 
 
@@ -69,7 +65,7 @@ def test_grid_search_with_threads_gives_the_serial_result():
     grid = {"hidden_size": [3, 4], "noise_std": [0.0, 0.2]}
 
     def search(n_jobs):
-        detector = LSTMAutoencoderDetector(**{**TINY, "random_state": 0})
+        detector = tiny_detector(THREADED, random_state=0)
         return GridSearchCV(detector, grid, cv=2, n_jobs=n_jobs).fit(X)
 
     serial = search(1)
@@ -90,7 +86,7 @@ def test_grid_search_with_threads_gives_the_serial_result():
 def test_a_fit_leaves_the_global_generator_alone(params):
     torch.manual_seed(123)
     seed, state = torch.initial_seed(), torch.get_rng_state()
-    LSTMAutoencoderDetector(**TINY, **params).fit(_data("series"))
+    tiny_detector(THREADED, **params).fit(_data("series"))
     assert torch.initial_seed() == seed
     assert torch.equal(torch.get_rng_state(), state)
 
@@ -102,7 +98,7 @@ def test_unseeded_fits_do_not_depend_on_the_global_generator():
     thresholds = []
     for _ in range(2):
         torch.manual_seed(0)
-        thresholds.append(LSTMAutoencoderDetector(**TINY).fit(X).threshold_)
+        thresholds.append(tiny_detector(THREADED).fit(X).threshold_)
     assert thresholds[0] != thresholds[1]
 
 
@@ -127,9 +123,9 @@ def test_generator_draws_pytorchs_default_initial_weights(params):
 def test_verbose_table_has_no_colour_codes_off_a_terminal(capsys):
     # before: skorch's table coloured the best values with ANSI escape codes,
     # which ``skae fit -v > log`` wrote into the file
-    LSTMAutoencoderDetector(**{**TINY, "max_epochs": 3}, verbose=1).fit(_data("series"))
+    tiny_detector(THREADED, max_epochs=3, verbose=1).fit(_data("series"))
     out = capsys.readouterr().out
     assert "train_loss" in out and "valid_loss" in out
     assert "\x1b[" not in out
-    LSTMAutoencoderDetector(**TINY, random_state=0).fit(_data("series"))
+    tiny_detector(THREADED, random_state=0).fit(_data("series"))
     assert capsys.readouterr().out == ""
