@@ -87,7 +87,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         Epochs without a new best held-out loss before training stops; the
         weights of the best epoch are kept. By then the learning rate has halved
         about three times without a gain: the held-out loss has converged. On
-        NAB and SKAB (``benchmarks/convergence.py``) a fit with ten times the
+        NAB and SKAB (``benchmarks/speed/convergence.py``) a fit with ten times the
         budget (``max_epochs`` and ``patience``) lowered the best held-out loss
         further on some clean periodic series; see ``benchmarks/README.md``.
     validation_fraction : float in (0, 1), default=0.2

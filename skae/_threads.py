@@ -13,7 +13,7 @@ other process is running on, at most torch's setting. Torch's OpenMP threads
 wait for each other at the end of every operation, so a thread that has to wait
 for a core another process holds stalls the others: on a 2-core machine with two
 busy processes, two threads made training 10 to 30 times slower than one. See
-``benchmarks/threads.py`` for the measurements behind the rule.
+``benchmarks/speed/threads.py`` for the measurements behind the rule.
 """
 
 import functools
@@ -28,7 +28,7 @@ import torch
 #: Below this many multiply-adds in one gate product of one LSTM step
 #: (``batch_size * 4 * hidden_size * (hidden_size + n_features)``), ``"auto"``
 #: uses one thread: the products are too small for a second thread to pay for
-#: its synchronisation (see ``benchmarks/threads.py``).
+#: its synchronisation (see ``benchmarks/speed/threads.py``).
 MIN_WORK_PER_THREAD = 500_000
 
 _PROC_STAT = "/proc/stat"

@@ -372,7 +372,7 @@ def threshold_from_heldout(
         ``risk``. ``"quantile"``: ``q + margin * (q - median)`` with ``q`` the
         ``quantile`` of the errors. ``"mean_k_sigma"``: ``mu + n_sigmas * sigma``
         (:func:`mean_k_sigma`), the default: on the planted-anomaly benchmark
-        (``benchmarks/planted.py``) it flagged as many events as the
+        (``benchmarks/quality/planted.py``) it flagged as many events as the
         peaks-over-threshold rule with fewer normal steps flagged.
     risk : float in (0, 1), default=1e-4
         For ``"pot"``: the probability that a normal step's score exceeds the
