@@ -196,12 +196,14 @@ _FITTED = {
     "stream_rows_": _Field("floats", (None, "F"), required=False),
     "stream_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
     "stream_recent_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_thresholds_": _Field("floats", (None,), required=False),
 }
 _STREAM_STATE = (
     "stream_info_",
     "stream_rows_",
     "stream_errors_",
     "stream_recent_errors_",
+    "stream_thresholds_",
 )
 # parameters added after the format's first version: older files get the default
 _LATER_PARAMS = {"causal": False, "forget_half_life": None}

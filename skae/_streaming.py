@@ -199,6 +199,8 @@ class StreamingScorer:
         # update (with update_every), whose errors wait in _pending_errors
         self._rows = np.empty((0, detector.n_features_in_))
         self._pending_errors = np.empty(0)
+        # the thresholds those rows were judged against (learn_from="normal")
+        self._pending_thresholds = np.empty(0)
         self.threshold_window = None
         self._recent_errors = np.empty(0)
         if threshold_window is not None:
@@ -237,8 +239,9 @@ class StreamingScorer:
                 take = min(take, self.update_every - len(self._pending_errors))
             rows = X[position : position + take]
             errors = self._score(rows)
+            judged_by = self._thresholds(errors)
             scores.append(errors)
-            thresholds.append(self._thresholds(errors))
+            thresholds.append(judged_by)
             position += take
             self.n_steps_ += take
             if self.update_every is None:
@@ -246,6 +249,7 @@ class StreamingScorer:
                 continue
             self._rows = np.vstack([self._rows, rows])
             self._pending_errors = np.r_[self._pending_errors, errors]
+            self._pending_thresholds = np.r_[self._pending_thresholds, judged_by]
             if len(self._pending_errors) == self.update_every:
                 self._update()
         scores, thresholds = np.concatenate(scores), np.concatenate(thresholds)
@@ -295,13 +299,14 @@ class StreamingScorer:
         ends = np.arange(max(n_context, window - 1), len(rows))
         starts = ends - (window - 1)
         if self.learn_from == "normal":
-            flagged = errors > detector.threshold_
+            flagged = errors > self._pending_thresholds
             errors = errors[~flagged]
             marks = np.r_[0, np.cumsum(np.r_[np.zeros(n_context), flagged])]
             starts = starts[marks[ends + 1] == marks[starts]]
         detector._learn(rows, errors, starts)
         self._rows = self._context(rows)
         self._pending_errors = np.empty(0)
+        self._pending_thresholds = np.empty(0)
 
     # ------------------------------------------------------------ saving
 
@@ -321,6 +326,8 @@ class StreamingScorer:
             state["stream_rows_"] = self._rows.copy()
         if len(self._pending_errors):
             state["stream_errors_"] = self._pending_errors.copy()
+            if self.threshold_window is not None:
+                state["stream_thresholds_"] = self._pending_thresholds.copy()
         return state
 
     def save(self, path):
@@ -411,6 +418,17 @@ class StreamingScorer:
                 f"(stream_rows_) and {len(errors)} waiting errors (stream_errors_) "
                 f"after {n_steps} steps with update_every={update_every}."
             )
+        judged_by = state.get("stream_thresholds_")
+        if judged_by is None and not (window and len(errors)):
+            judged_by = np.full(len(errors), detector.threshold_)
+        if judged_by is None or len(judged_by) != len(errors):
+            n_judged = 0 if judged_by is None else len(judged_by)
+            raise ValueError(
+                f"{path}: the stream state is inconsistent: {len(errors)} waiting "
+                f"errors (stream_errors_) and {n_judged} thresholds they were "
+                f"judged against (stream_thresholds_), threshold_window={window}."
+            )
         scorer.n_steps_ = n_steps
         scorer._rows, scorer._pending_errors = rows, errors
+        scorer._pending_thresholds = judged_by
         return scorer

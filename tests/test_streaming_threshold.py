@@ -148,3 +148,42 @@ def test_skae_stream_threshold_window(detector, tmp_path):
     assert not np.array_equal(expected.flags, frozen.flags)  # the option matters
     np.testing.assert_allclose(out["score"], expected.scores, rtol=1e-6)
     np.testing.assert_array_equal(out["is_anomaly"], expected.flags.astype(int))
+
+
+def test_learning_from_normal_rows_uses_the_moving_thresholds_flags(
+    detector, monkeypatch
+):
+    X = waves(300, seed=9)
+    X[120:126] += 1.5  # flagged against the recent errors
+    learner = copy.deepcopy(detector)
+    learned = []
+    real_learn = learner._learn
+
+    def spy(rows, errors, starts):
+        learned.append(errors.copy())
+        return real_learn(rows, errors, starts)
+
+    monkeypatch.setattr(learner, "_learn", spy)
+    scorer = StreamingScorer(
+        learner, update_every=100, learn_from="normal", threshold_window=40
+    )
+    result = scorer.push(X)
+    judged = result.scores[:300]
+    normal = judged[~result.flags[:300]]
+    # the rows the moving threshold flagged are not learned from, the others are
+    np.testing.assert_array_equal(np.concatenate(learned), normal)
+    fixed = result.scores > learner.threshold_
+    assert not np.array_equal(fixed, result.flags)  # the two rules differ here
+
+
+def test_a_scorer_saved_between_updates_resumes_them(detector, tmp_path):
+    X = waves(260, seed=10)
+    X[150:156] += 1.5
+    settings = dict(update_every=100, learn_from="normal", threshold_window=40)
+    one = StreamingScorer(copy.deepcopy(detector), **settings).push(X)
+    scorer = StreamingScorer(copy.deepcopy(detector), **settings)
+    scorer.push(X[:130])  # 30 rows wait for the next update
+    scorer.save(tmp_path / "stream.skae")
+    rest = StreamingScorer.load(tmp_path / "stream.skae").push(X[130:])
+    np.testing.assert_allclose(rest.scores, one.scores[130:], rtol=1e-6)
+    np.testing.assert_allclose(rest.thresholds, one.thresholds[130:], rtol=1e-6)
