@@ -380,6 +380,29 @@ def report_kinds(results, rule_label, rule):
     print(markdown_table(["kind", "length", "events flagged %", "events"], rows))
 
 
+def report_misses(results, rule_label, rule):
+    """Print, per base signal, the events the rule misses by kind and length,
+    and what the label-chosen threshold flagging 1 % of normal steps catches."""
+    from benchmarks._harness import markdown_table
+
+    rows = []
+    for name, result in results.items():
+        tau, size = rule(result["heldout"]), result["window_size"]
+        records = result["records"]
+        missed = {}
+        for record in records:
+            if not evaluate([record], tau, size)[0]:
+                key = f"{record['kind']} {record['length']}"
+                missed[key] = missed.get(key, 0) + 1
+        oracle = oracle_threshold(records, size, 0.01)
+        hits, events, _, _ = evaluate(records, oracle, size)
+        text = ", ".join(f"{k} ({n})" for k, n in missed.items()) or "none"
+        rows.append([name, f"{hits}/{events}", text])
+    print(f"\nEvents missed by rule {rule_label}, per base signal:\n")
+    header = ["base", "caught by labels at 1 % normal", "missed: kind length (count)"]
+    print(markdown_table(header, rows))
+
+
 def main(argv=None):
     from benchmarks._harness import add_data_home, setup_torch
 
@@ -437,6 +460,7 @@ def main(argv=None):
     report(results, rules)
     label, rule = rules[0]
     report_kinds(results, label, rule)
+    report_misses(results, label, rule)
     return results
 
 
