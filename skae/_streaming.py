@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._threads import uses_torch_threads
-from ._threshold import MIN_RELATIVE_SIGMA
+from ._threshold import k_sigma_threshold
 from ._validation import check_is_fitted, check_series
 
 LEARN_FROM = ("normal", "all")
@@ -58,7 +58,7 @@ class StreamResult(NamedTuple):
         True where the score exceeds the threshold in force: an anomaly.
     thresholds : ndarray of shape (n_rows,)
         The threshold each row was judged against (it moves when the scorer
-        updates the detector).
+        updates the detector, and with every row under ``threshold_window``).
     """
 
     scores: np.ndarray
@@ -273,8 +273,7 @@ class StreamingScorer:
         detector = self.detector
         info = detector.__dict__.get("threshold_info_", {})
         n_sigmas = info.get("n_sigmas", detector.n_sigmas)
-        sigmas = np.maximum(stds, MIN_RELATIVE_SIGMA * np.abs(means))
-        thresholds = means + n_sigmas * sigmas
+        thresholds = k_sigma_threshold(means, stds, n_sigmas)
         # fewer than 2 errors seen (a detector without held-out errors): its own
         thresholds[np.isnan(thresholds)] = detector.threshold_
         return thresholds

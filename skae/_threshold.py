@@ -88,9 +88,11 @@ def k_sigma_threshold(mu, sigma, n_sigmas):
     """Return ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * |mu|)``.
 
     The rule of :func:`mean_k_sigma` on statistics already at hand (the
-    weighted ones of ``partial_fit``), with the same floor on ``sigma``.
+    weighted ones of ``partial_fit``, the moving ones of a
+    :class:`~skae.StreamingScorer`), with the same floor on ``sigma``;
+    elementwise for arrays.
     """
-    return mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * abs(mu))
+    return mu + n_sigmas * np.maximum(sigma, MIN_RELATIVE_SIGMA * np.abs(mu))
 
 
 def contamination_threshold(errors, contamination):

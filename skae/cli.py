@@ -71,15 +71,19 @@ def _contamination(text):
     return value
 
 
-def _positive_int(text):
+def _positive_int(text, least=1):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"must be a positive integer, got {text!r}"
         ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= {least}, got {value}"
+            if least > 1
+            else f"must be a positive integer, got {value}"
+        )
     return value
 
 
@@ -253,11 +257,12 @@ def build_parser():
     )
     stream.add_argument(
         "--threshold-window",
-        type=_positive_int,
+        type=lambda text: _positive_int(text, least=2),
         metavar="N",
         help="judge each row against mu + n_sigmas * sigma of the errors of the N "
-        "rows before it, so the threshold follows a drifting series (default: the "
-        "model's fixed threshold)",
+        "rows before it (N >= 2), so the threshold follows a drifting series "
+        "(default: the model's fixed threshold; a resumed stream keeps the "
+        "setting it was saved with)",
     )
     stream.add_argument(
         "--save",

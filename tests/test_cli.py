@@ -30,9 +30,10 @@ def nab_csv(tmp_path_factory):
     return out
 
 
-def _skae(*args, cwd=None):
+def _skae(*args, cwd=None, input=None):
     return subprocess.run(
         [sys.executable, "-m", "skae", *map(str, args)],
+        input=input,
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -430,13 +431,7 @@ def test_stream_answers_each_row_as_it_arrives(causal_model, tmp_path):
     # the saved state resumes the stream where it stopped
     more = frame.iloc[440:460]
     text = "timestamp,value\n" + more.to_csv(header=False, index=False)
-    result = subprocess.run(
-        [sys.executable, "-m", "skae", "stream", str(state)],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _skae("stream", state, input=text)
     assert result.returncode == 0, result.stderr
     resumed = pd.read_csv(__import__("io").StringIO(result.stdout))
     whole = -detector.score_samples(frame[["value"]].iloc[400:460])
@@ -445,33 +440,15 @@ def test_stream_answers_each_row_as_it_arrives(causal_model, tmp_path):
 
 def test_stream_errors_are_one_line(causal_model, nab_csv, tmp_path):
     path, _, _ = causal_model
-    result = subprocess.run(
-        [sys.executable, "-m", "skae", "stream", str(path)],
-        input="timestamp,value\n2014-07-01 00:00:00,abc\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _skae("stream", path, input="timestamp,value\n2014-07-01 00:00:00,abc\n")
     _assert_one_line_error(result, 1)
     assert "line 2" in result.stderr and "'value'" in result.stderr
-    result = subprocess.run(
-        [sys.executable, "-m", "skae", "stream", str(path)],
-        input="timestamp,speed\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _skae("stream", path, input="timestamp,speed\n")
     _assert_one_line_error(result, 1)
     assert "value" in result.stderr
     offline = tmp_path / "offline.skae"
     assert _skae("fit", nab_csv, "--model", offline, *TINY).returncode == 0
-    result = subprocess.run(
-        [sys.executable, "-m", "skae", "stream", str(offline)],
-        input="timestamp,value\n",
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = _skae("stream", offline, input="timestamp,value\n")
     _assert_one_line_error(result, 1)
     assert "causal=True" in result.stderr
 

@@ -121,35 +121,46 @@ def stream_one(X, n_train, args, params):
     return results, fit_s, stream_s
 
 
-def run_nab(args, params):
-    names = QUICK_SERIES if args.quick else nab_series_names()
+def stream_all(items, args, params, score_training_part):
+    """Fit and stream every ``(name, X, y, n_train)`` of ``items``; return the
+    labels, and per threshold window the flags and the decision ratios
+    (score / threshold in force), with the fit and stream seconds. With
+    ``score_training_part`` (NAB's scorer skips the probationary part itself)
+    each series keeps its training part, padded with zeros."""
     windows = args.threshold_window
     labels = []
     flags, ratios = [[] for _ in windows], [[] for _ in windows]
     fit_s, stream_s = 0.0, np.zeros(len(windows))
     start = time.perf_counter()
-    for i, name in enumerate(names, 1):
-        nab = fetch_nab(name, args.data_home)
-        n = nab.train_size
-        results, f, s = stream_one(nab.data, n, args, params)
+    for i, (name, X, y, n) in enumerate(items, 1):
+        results, f, s = stream_one(X, n, args, params)
         fit_s, stream_s = fit_s + f, stream_s + s
-        pad = np.zeros(n)
-        labels.append(nab.target)
+        pad = np.zeros(n if score_training_part else 0)
+        labels.append(y if score_training_part else y[n:])
         for j, result in enumerate(results):
             flags[j].append(np.r_[pad, result.flags].astype(int))
             ratios[j].append(np.r_[pad, result.scores / result.thresholds])
-        y = nab.target[n:]
-        ap = auc_pr(y, results[0].scores) if y.any() else float("nan")
-        flagged = "/".join(str(int(r.flags.sum())) for r in results)
+        shares = "/".join(f"{r.flags.mean():.3f}" for r in results)
+        ap = auc_pr(y[n:], results[0].scores) if y[n:].any() else float("nan")
         print(
-            f"[{i}/{len(names)}] {name}: {len(nab.data)} steps, "
-            f"{flagged} flagged, AP {ap:.2f}, fit {f:.1f} s, "
-            f"stream {sum(s):.1f} s",
+            f"[{i}/{len(items)}] {name}: {len(X)} steps, share flagged {shares}, "
+            f"AP {ap:.2f}, fit {f:.1f} s, stream {sum(s):.1f} s",
             flush=True,
         )
-    total = time.perf_counter() - start
+    return labels, flags, ratios, fit_s, stream_s, time.perf_counter() - start
+
+
+def run_nab(args, params):
+    names = QUICK_SERIES if args.quick else nab_series_names()
+    items = []
+    for name in names:
+        nab = fetch_nab(name, args.data_home)
+        items.append((name, nab.data, nab.target, nab.train_size))
+    labels, flags, ratios, fit_s, stream_s, total = stream_all(
+        items, args, params, score_training_part=True
+    )
     rows = []
-    for j, window in enumerate(windows):
+    for j, window in enumerate(args.threshold_window):
         blind = nab_normalized_score(labels, flags[j], anomaly_label=1).score
         optimised = nab_normalized_score(labels, ratios[j], threshold="optimize")
         rows.append(
@@ -183,29 +194,15 @@ def run_nab(args, params):
 
 def run_skab(args, params):
     names = QUICK_FILES if args.quick else skab_file_names()
-    windows = args.threshold_window
-    labels = []
-    flags, ratios = [[] for _ in windows], [[] for _ in windows]
-    fit_s, stream_s = 0.0, np.zeros(len(windows))
-    start = time.perf_counter()
-    for i, name in enumerate(names, 1):
+    items = []
+    for name in names:
         skab = fetch_skab(name, args.data_home)
-        n = skab.train_size
-        results, f, s = stream_one(skab.data, n, args, params)
-        fit_s, stream_s = fit_s + f, stream_s + s
-        labels.append(skab.target[n:])
-        for j, result in enumerate(results):
-            flags[j].append(result.flags.astype(int))
-            ratios[j].append(result.scores / result.thresholds)
-        print(
-            f"[{i}/{len(names)}] {name}: flagged "
-            + "/".join(f"{r.flags.mean():.2f}" for r in results)
-            + f", anomalous {labels[-1].mean():.2f}",
-            flush=True,
-        )
-    total = time.perf_counter() - start
+        items.append((name, skab.data, skab.target, skab.train_size))
+    labels, flags, ratios, fit_s, stream_s, total = stream_all(
+        items, args, params, score_training_part=False
+    )
     rows = []
-    for j, window in enumerate(windows):
+    for j, window in enumerate(args.threshold_window):
         m = skab_outlier_scores(labels, flags[j], anomaly_label=1)
         pooled = auc_pr(np.concatenate(labels), np.concatenate(ratios[j]))
         rows.append(
