@@ -5,9 +5,10 @@ from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.utils import check_random_state
 
 from . import _net, _training
+from ._core import FittedAutoencoder
 from ._forgetting import error_buffer_size, merge_errors
 from ._scaling import apply_scaling, fit_scaling
-from ._scoring import ANOMALY_SCORES, feature_contributions, fit_error_gaussian
+from ._scoring import ANOMALY_SCORES, fit_error_gaussian
 from ._threads import uses_torch_threads
 from ._threshold import (
     contamination_threshold,
@@ -29,7 +30,6 @@ from ._validation import (
 )
 from ._windowing import check_length, window_starts
 
-_SCORE_BATCH = _net.BATCH_SIZE  # the former name, for code that imports it
 # what partial_fit adds to a fitted detector; fit removes it
 _PARTIAL_FIT_STATE = ("heldout_weight_", "n_partial_fits_")
 
@@ -444,7 +444,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 len(sequences), self.validation_fraction, 1, "sequences"
             )
             self._set_scaling(np.concatenate(sequences[:n_train]))
-            scaled = [self._scale(s) for s in sequences]
+            scaled = [apply_scaling(s, self.mean_, self.scale_) for s in sequences]
             train = _training.SequenceDataset(scaled[:n_train])
             valid = _training.SequenceDataset(scaled[n_train:])
             heldout = sequences[n_train:]
@@ -456,7 +456,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                 len(X), self.validation_fraction, self.window_size, "time steps"
             )
             self._set_scaling(X[:n_train])
-            scaled = self._scale(X)
+            scaled = apply_scaling(X, self.mean_, self.scale_)
             train = _training.WindowDataset(
                 scaled, self.window_size, self._training_starts(n_train)
             )
@@ -492,7 +492,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
         if self.anomaly_score_ == "mahalanobis":
             self.error_mean_, self.error_covariance_, self.error_precision_ = (
-                fit_error_gaussian(self._step_feature_errors(heldout, heldout_context))
+                fit_error_gaussian(
+                    self._core().step_feature_errors(heldout, n_context=heldout_context)
+                )
             )
         else:  # no stale Gaussian from an earlier fit
             for name in ("error_mean_", "error_covariance_", "error_precision_"):
@@ -529,9 +531,6 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
 
     def _set_scaling(self, X_train):
         self.mean_, self.scale_ = fit_scaling(X_train, self.standardize)
-
-    def _scale(self, X):
-        return apply_scaling(X, self.mean_, self.scale_)
 
     # ------------------------------------------------------ incremental learning
 
@@ -613,7 +612,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
             if name in self.__dict__
         }
-        weights = {k: v.clone() for k, v in self._module().state_dict().items()}
+        core = self._core()
+        weights = {k: v.clone() for k, v in core.module.state_dict().items()}
         count = self.__dict__.get("n_partial_fits_", 0)
         seed = None
         if isinstance(self.random_state, Integral):
@@ -622,9 +622,9 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             self._update_threshold(errors)
             if len(starts):
                 _training.continue_training(
-                    self._module(),
-                    self._scale(X),
-                    self._fitted_setting("window_size"),
+                    core.module,
+                    core.scale(X),
+                    core.window_size,
                     starts,
                     batch_size=self.batch_size,
                     lr=self.lr,
@@ -636,7 +636,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
                     ),
                 )
         except BaseException:
-            self._module().load_state_dict(weights)
+            core.module.load_state_dict(weights)
             for name in _PARTIAL_FIT_STATE:
                 self.__dict__.pop(name, None)
             self.__dict__.update(saved)
@@ -696,9 +696,6 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         check_length(len(X), self._fitted_setting("window_size"))
         return False, X
 
-    def _module(self):
-        return self.net_.module_
-
     def _fitted_setting(self, name):
         """Return the value of parameter ``name`` that ``fit`` fixed.
 
@@ -706,74 +703,13 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         return self.__dict__.get(f"{name}_", getattr(self, name))
 
-    def _is_causal(self):
-        # models fitted before skae had causal scores have no causal_
-        return self.__dict__.get("causal_", False)
-
-    def _series_feature_errors(self, X, mean_features=False, n_context=0):
-        """Per-step, per-feature squared errors of a validated series (their mean
-        over features, in one column, with ``mean_features``).
-
-        With causal scores, the first ``n_context`` steps of ``X`` are read as
-        context and get no row of their own (offline scores take no context).
-        """
-        series = (self._module(), self._scale(X), self._fitted_setting("window_size"))
-        smoothing = self._fitted_setting("score_smoothing")
-        options = {"smoothing": smoothing, "mean_features": mean_features}
-        if self._is_causal():
-            return _net.causal_series_errors(*series, n_context=n_context, **options)
-        return _net.series_errors(*series, self.score_stride_, **options)
-
-    def _sequence_feature_errors(self, sequences):
-        """Per-position, per-feature squared errors of each validated sequence:
-        one array ``(n_sequences, seq_len, n_features)`` when all are as long."""
-        if len({len(s) for s in sequences}) == 1:
-            stacked = np.stack(sequences)
-            scaled = self._scale(stacked.reshape(-1, stacked.shape[2]))
-            scaled = scaled.reshape(stacked.shape)
-        else:
-            scaled = [self._scale(s) for s in sequences]
-        return _net.sequence_errors(self._module(), scaled)
-
-    def _step_feature_errors(self, data, n_context=0):
-        """Per-step, per-feature squared errors of a series or of all sequences."""
-        if isinstance(data, list):
-            return np.concatenate(self._sequence_feature_errors(data))
-        return self._series_feature_errors(data, n_context=n_context)
-
-    def _contributions(self, data, n_context=0):
-        """Per-feature terms of the score of each time step (series) or sequence."""
-        anomaly_score = self._fitted_setting("anomaly_score")
-        gaussian = {}
-        if anomaly_score == "mahalanobis":
-            gaussian = {"mean": self.error_mean_, "precision": self.error_precision_}
-        if isinstance(data, list):
-            errors = self._sequence_feature_errors(data)
-            if isinstance(errors, np.ndarray):  # equal lengths: one array
-                n_features = errors.shape[2]
-                terms = feature_contributions(
-                    errors.reshape(-1, n_features), anomaly_score, **gaussian
-                )
-                return terms.reshape(errors.shape).mean(axis=1)
-            return np.array(
-                [
-                    feature_contributions(e, anomaly_score, **gaussian).mean(0)
-                    for e in errors
-                ]
-            )
-        errors = self._series_feature_errors(data, n_context=n_context)
-        return feature_contributions(errors, anomaly_score, **gaussian)
+    def _core(self):
+        """The fitted autoencoder this detector scores with (layer 3)."""
+        return FittedAutoencoder.of(self)
 
     def _errors(self, data, n_context=0):
-        """Anomaly score per time step (series) or per sequence (list); see
-        :meth:`_series_feature_errors` for ``n_context``."""
-        squared_error = self._fitted_setting("anomaly_score") == "squared_error"
-        if squared_error and not isinstance(data, list):
-            # the mean over features, taken per batch: no per-feature sums
-            return self._series_feature_errors(
-                data, mean_features=True, n_context=n_context
-            )[:, 0]
-        return self._contributions(data, n_context).sum(axis=1)
+        """Anomaly score per time step (series) or per sequence (list)."""
+        return self._core().errors(data, n_context=n_context)
 
     @uses_torch_threads
     def feature_contributions(self, X):
@@ -797,7 +733,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             typical. For sequences, a row is the mean over the sequence's steps.
         """
         _, data = self._validate(X)
-        return self._contributions(data)
+        return self._core().contributions(data)
 
     @uses_torch_threads
     def score_samples(self, X):
@@ -882,15 +818,8 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         -------
         codes : ndarray of shape (n_windows, hidden_size) or (n_sequences, hidden_size)
         """
-        is_sequences, data = self._validate(X)
-        if is_sequences:
-            return _net.sequence_codes(self._module(), [self._scale(s) for s in data])
-        return _net.window_codes(
-            self._module(),
-            self._scale(data),
-            self._fitted_setting("window_size"),
-            self.stride,
-        )
+        _, data = self._validate(X)
+        return self._core().codes(data, self.stride)
 
     @uses_torch_threads
     def reconstruct(self, X):
@@ -909,13 +838,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         X_hat : ndarray of X's shape, or list of ndarray for a list
         """
         is_sequences, data = self._validate(X)
-        if is_sequences:
-            recon = _net.sequence_reconstructions(
-                self._module(), [self._scale(s) for s in data]
-            )
-            recon = [r * self.scale_ + self.mean_ for r in recon]
-            return np.stack(recon) if isinstance(X, np.ndarray) else recon
-        recon = _net.series_reconstruction(
-            self._module(), self._scale(data), self._fitted_setting("window_size")
-        )
-        return recon * self.scale_ + self.mean_
+        recon = self._core().reconstruct(data)
+        if is_sequences and isinstance(X, np.ndarray):
+            return np.stack(recon)
+        return recon

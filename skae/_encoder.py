@@ -8,9 +8,8 @@ from sklearn.base import (
     TransformerMixin,
 )
 
-from . import _net
+from ._core import FittedAutoencoder
 from ._detector import LSTMAutoencoderDetector
-from ._scaling import apply_scaling
 from ._validation import (
     _fit_context,
     check_is_fitted,
@@ -208,12 +207,10 @@ class LSTMEncoderTransformer(
 (n_timesteps, hidden_size)
         """
         check_is_fitted(self)
-        detector = self.detector_
         if is_sequence_input(X):
-            return detector.encode(check_sequences(self, X, reset=False))
+            return self.detector_.encode(check_sequences(self, X, reset=False))
         X = check_series(self, X, reset=False)
-        scaled = apply_scaling(X, detector.mean_, detector.scale_)
-        return _net.step_codes(detector.net_.module_, scaled, self.window_size)
+        return FittedAutoencoder.of(self.detector_).step_codes(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
