@@ -21,7 +21,6 @@ variable-length ones in batches of similar length, padded by :func:`pad_batch`.
 import numpy as np
 import torch
 
-from ._scoring import local_mean
 from ._windowing import StepAccumulator, window_batches
 
 # Windows (or sequences) per forward pass when scoring; 64 to 256 measured
@@ -154,6 +153,46 @@ def _window_batches(x, window_size, stride, batch_size):
         yield starts, tail, batch.transpose(1, 2).contiguous()
 
 
+def local_mean(errors, radius):
+    """Return the mean of each window's errors over the positions within ``radius``.
+
+    This is ``score_smoothing``: a step's value inside a window becomes the mean of
+    that window's values at the steps within ``radius`` of it, cut at the window's
+    ends. It only looks inside one window, so a step's score still depends on the
+    windows that cover it and nothing else.
+
+    Parameters
+    ----------
+    errors : Tensor of shape (n_windows, window_size, ...)
+        Errors per window and position (and per feature, on further axes).
+    radius : int
+        Half-width of the neighbourhood, in positions; ``0`` returns ``errors``.
+
+    Returns
+    -------
+    smoothed : Tensor of the shape and dtype of ``errors``
+        ``smoothed[w, p] = errors[w, max(0, p - radius) : p + radius + 1].mean(0)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skae._net import local_mean
+    >>> local_mean(torch.tensor([[0.0, 0.0, 3.0, 0.0]]), 1)
+    tensor([[0.0000, 1.0000, 1.0000, 1.5000]])
+    """
+    if radius == 0:
+        return errors
+    window_size = errors.shape[1]
+    cumulative = torch.cat(
+        [torch.zeros_like(errors[:, :1]), torch.cumsum(errors, dim=1)], dim=1
+    )
+    positions = torch.arange(window_size, device=errors.device)
+    low = (positions - radius).clamp(min=0)
+    high = (positions + radius).clamp(max=window_size - 1) + 1
+    counts = (high - low).to(errors.dtype).reshape(1, -1, *([1] * (errors.ndim - 2)))
+    return (cumulative[:, high] - cumulative[:, low]) / counts
+
+
 def _window_errors(module, windows, smoothing=0, mean_features=False):
     """Squared errors of a batch of windows, ``(n_windows, window_size, n_values)``:
     per feature, or their mean (one value) with ``mean_features``; smoothed inside
@@ -199,7 +238,7 @@ def series_errors(
         so that every step is covered by a grid window or by the tail window.
     smoothing : int, default=0
         Inside each window, replace each position's error by the mean over the
-        positions within ``smoothing`` of it (:func:`skae._scoring.local_mean`)
+        positions within ``smoothing`` of it (:func:`local_mean`)
         before averaging over windows.
     mean_features : bool, default=False
         Average the errors over features inside each batch, so that one value per
@@ -432,20 +471,3 @@ def sequence_codes(module, sequences, *, batch_size=None):
     """Return the latent code of each of a list of (scaled) sequences of any
     lengths, shape ``(n_sequences, hidden_size)``."""
     return np.stack(_by_length(module, sequences, batch_size, module.encode))
-
-
-def sequence_outputs(module, sequences, batch_size, what):
-    """The former entry point, a list per sequence of ``what`` ("errors",
-    "reconstruction" or "codes"), kept for code that calls it."""
-    modes = ("errors", "reconstruction", "codes")
-    run = (sequence_errors, sequence_reconstructions, sequence_codes)[modes.index(what)]
-    return list(run(module, list(sequences), batch_size=batch_size))
-
-
-def __getattr__(name):
-    # training lived here before skae._training: its names stay importable
-    from . import _training
-
-    if name.startswith("__") or not hasattr(_training, name):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(_training, name)

@@ -19,7 +19,6 @@ features (SKAB has several) or few held-out steps do not make it singular.
 """
 
 import numpy as np
-import torch
 from sklearn.covariance import ledoit_wolf
 
 ANOMALY_SCORES = ("squared_error", "mahalanobis")
@@ -86,43 +85,3 @@ def feature_contributions(squared_errors, anomaly_score, mean=None, precision=No
         return squared_errors / squared_errors.shape[1]
     deviation = np.sqrt(squared_errors) - mean
     return deviation * (deviation @ precision)
-
-
-def local_mean(errors, radius):
-    """Return the mean of each window's errors over the positions within ``radius``.
-
-    This is ``score_smoothing``: a step's value inside a window becomes the mean of
-    that window's values at the steps within ``radius`` of it, cut at the window's
-    ends. It only looks inside one window, so a step's score still depends on the
-    windows that cover it and nothing else.
-
-    Parameters
-    ----------
-    errors : Tensor of shape (n_windows, window_size, ...)
-        Errors per window and position (and per feature, on further axes).
-    radius : int
-        Half-width of the neighbourhood, in positions; ``0`` returns ``errors``.
-
-    Returns
-    -------
-    smoothed : Tensor of the shape and dtype of ``errors``
-        ``smoothed[w, p] = errors[w, max(0, p - radius) : p + radius + 1].mean(0)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skae._scoring import local_mean
-    >>> local_mean(torch.tensor([[0.0, 0.0, 3.0, 0.0]]), 1)
-    tensor([[0.0000, 1.0000, 1.0000, 1.5000]])
-    """
-    if radius == 0:
-        return errors
-    window_size = errors.shape[1]
-    cumulative = torch.cat(
-        [torch.zeros_like(errors[:, :1]), torch.cumsum(errors, dim=1)], dim=1
-    )
-    positions = torch.arange(window_size, device=errors.device)
-    low = (positions - radius).clamp(min=0)
-    high = (positions + radius).clamp(max=window_size - 1) + 1
-    counts = (high - low).to(errors.dtype).reshape(1, -1, *([1] * (errors.ndim - 2)))
-    return (cumulative[:, high] - cumulative[:, low]) / counts

@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import tiny_detector, waves
 
-from skae import LSTMAutoencoderDetector, SlidingWindowTransformer, _net
+from skae import LSTMAutoencoderDetector, SlidingWindowTransformer, _training
 from skae.datasets import load_nab
 
 
@@ -35,8 +35,8 @@ def test_reconstruct_series_averages_the_window_reconstructions(series):
 
 
 def test_denoising_loss_compares_the_noisy_input_output_with_the_clean_input():
-    net = _net.AutoencoderNet(
-        _net.LSTMAutoencoder,
+    net = _training.AutoencoderNet(
+        _training.LSTMAutoencoder,
         module__n_features=2,
         module__hidden_size=4,
         criterion=torch.nn.MSELoss,

@@ -5,8 +5,7 @@ import pytest
 import torch
 from conftest import ragged_waves, tiny_detector
 
-from skae import LSTMAutoencoder, _net
-from skae._detector import _SCORE_BATCH
+from skae import LSTMAutoencoder, _net, _training
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +53,7 @@ def test_padding_changes_neither_codes_nor_the_masked_loss():
         np.testing.assert_allclose(codes[0], module.encode(short[None])[0], atol=1e-6)
         np.testing.assert_allclose(codes[1], module.encode(long[None])[0], atol=1e-6)
         output = module(padded, lengths)
-    net = _net.AutoencoderNet(
+    net = _training.AutoencoderNet(
         LSTMAutoencoder, module__n_features=2, criterion=torch.nn.MSELoss
     )
     loss = net.get_loss(output, None, X={"x": padded, "lengths": lengths})
@@ -67,7 +66,7 @@ def test_padding_changes_neither_codes_nor_the_masked_loss():
 
 def test_length_bucket_sampler_covers_each_sequence_once_per_epoch():
     lengths = np.random.default_rng(2).integers(20, 501, size=300)
-    sampler = _net.LengthBucketSampler(lengths, batch_size=16, shuffle=True)
+    sampler = _training.LengthBucketSampler(lengths, batch_size=16, shuffle=True)
     torch.manual_seed(0)
     epoch = list(sampler)
     assert sorted(i for batch in epoch for i in batch) == list(range(300))
@@ -80,7 +79,7 @@ def test_length_bucket_sampler_covers_each_sequence_once_per_epoch():
     assert list(sampler) == epoch
     torch.manual_seed(1)
     assert list(sampler) != epoch
-    ordered = _net.LengthBucketSampler(lengths, batch_size=16, shuffle=False)
+    ordered = _training.LengthBucketSampler(lengths, batch_size=16, shuffle=False)
     flat = [i for batch in ordered for i in batch]
     assert np.all(np.diff(lengths[flat]) >= 0)
 
@@ -110,7 +109,7 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
     assert sum(n for n, _ in shapes) == 800 + 200 + 200
     seen = lengths.sum() + lengths[800:].sum()
     fit_padded = sum(n * t for n, t in shapes)
-    assert fit_padded <= seen + 64 * span + 64 * span + _SCORE_BATCH * span
+    assert fit_padded <= seen + 64 * span + 64 * span + _net.BATCH_SIZE * span
     assert fit_padded < 1.3 * seen
     assert max(n * t for n, t in shapes) <= max(64 * 500, _net.MAX_BATCH_STEPS)
 
@@ -118,7 +117,7 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
     scores = detector.score_samples(sequences)
     assert scores.shape == (1000,) and np.all(np.isfinite(scores))
     score_padded = sum(n * t for n, t in shapes)
-    assert score_padded <= lengths.sum() + _SCORE_BATCH * span
+    assert score_padded <= lengths.sum() + _net.BATCH_SIZE * span
     assert score_padded < 1.2 * lengths.sum()
     assert max(n * t for n, t in shapes) <= _net.MAX_BATCH_STEPS
 
@@ -132,7 +131,7 @@ def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
     # the array path gives the ragged path's values, batch for batch
     np.testing.assert_allclose(
         _net.equal_length_errors(module, scaled, 64),
-        np.stack(_net.sequence_outputs(module, list(scaled), 64, "errors")),
+        np.stack(_net.sequence_errors(module, list(scaled), batch_size=64)),
         rtol=1e-12,
     )
     # score_samples of a 3-D array takes it, and never the ragged path
@@ -141,7 +140,7 @@ def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
     monkeypatch.setattr(
         _net, "equal_length_errors", lambda *a: calls.append(1) or real(*a)
     )
-    monkeypatch.setattr(_net, "sequence_outputs", None)
+    monkeypatch.setattr(_net, "sequence_reconstructions", None)
     scores = detector.score_samples(X)
     assert calls
     monkeypatch.undo()

@@ -12,7 +12,7 @@ from skae import (
     load_model,
     save_model,
 )
-from skae._scoring import local_mean
+from skae._net import local_mean
 
 
 def _series():
