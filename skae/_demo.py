@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from ._detector import LSTMAutoencoderDetector
-from ._labels import runs
+from ._labels import caught_runs
 from ._threshold import k_sigma_threshold
 from .datasets import load_nab
 from .metrics import auc_pr
@@ -107,8 +107,8 @@ def run_demo(
     flagged_all = scores_all < detector.offset_
     scores, flagged = scores_all[n_train:], flagged_all[n_train:]
 
-    windows = np.column_stack(runs(y_test == 1))
-    caught = [bool(flagged[a:b].any()) for a, b in windows]
+    starts, ends, caught = caught_runs(y_test == 1, flagged)
+    windows = np.column_stack((starts, ends))
     false_flags = int((flagged & (y_test == 0)).sum())
     normal = max(1, int((y_test == 0).sum()))
     ap = auc_pr(y_test, -scores)
@@ -141,7 +141,7 @@ def run_demo(
     for k in (3.0, 6.0, 12.0):
         tau = k_sigma_threshold(detector.heldout_mean_, detector.heldout_std_, k)
         cut = -scores > tau
-        hits = sum(bool(cut[a:b].any()) for a, b in windows)
+        hits = caught_runs(y_test == 1, cut)[2].sum()
         print_fn(
             f"  tau = mu + {k:g} sigma: caught {hits} of {len(windows)} windows, "
             f"{100 * int((cut & (y_test == 0)).sum()) / normal:.1f} % of normal "

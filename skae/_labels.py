@@ -111,6 +111,15 @@ def runs(mask):
     return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
 
 
+def caught_runs(y, flagged):
+    """Return ``(starts, ends, caught)``: the runs of 1s in ``y`` (``ends``
+    exclusive) and, per run, whether ``flagged`` holds at any of its steps."""
+    y, flagged = np.asarray(y, dtype=bool), np.asarray(flagged, dtype=bool)
+    starts, ends = runs(y)
+    hits = _segment_ids(y, starts)[y & flagged]
+    return starts, ends, np.bincount(hits, minlength=len(starts)) > 0
+
+
 def _segments(y):
     """Return the first and last index (inclusive) of each run of 1s in ``y``."""
     starts, ends = runs(y)

@@ -528,11 +528,10 @@ def _check_scale(X, detector, path):
 def _label_summary(labels, scores, is_anomaly):
     from sklearn.metrics import average_precision_score
 
-    from ._labels import runs
+    from ._labels import caught_runs
 
-    starts, ends = runs(labels == 1)
-    caught = sum(bool(is_anomaly[s:e].any()) for s, e in zip(starts, ends, strict=True))
-    text = f"caught {caught} of {len(starts)} labelled anomaly windows"
+    _, _, caught = caught_runs(labels == 1, is_anomaly)
+    text = f"caught {caught.sum()} of {len(caught)} labelled anomaly windows"
     if 0 < labels.sum() < len(labels):
         text += f", AUC-PR {average_precision_score(labels, scores):.3f}"
     return text

@@ -34,6 +34,7 @@ from ._labels import (
     _segment_ids,
     _segments,
     _undefined,
+    caught_runs,
 )
 from ._nab_scoring import NAB_PROFILES, nab_normalized_score, nab_score
 
@@ -213,12 +214,10 @@ def event_recall(y_true, y_pred, *, anomaly_label="auto"):
     0.5
     """
     y, flagged = _labels_and_flags(y_true, y_pred, anomaly_label)
-    starts, _ = _segments(y)
-    if len(starts) == 0:
+    _, _, caught = caught_runs(y, flagged)
+    if len(caught) == 0:
         return _undefined("event_recall is undefined: y_true has no anomaly.")
-    ids = _segment_ids(y, starts)
-    hit = np.bincount(ids[y & flagged], minlength=len(starts)) > 0
-    return float(hit.mean())
+    return float(caught.mean())
 
 
 def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0):
@@ -310,11 +309,9 @@ def auc_roc(y_true, scores, *, sample_weight=None):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_timesteps,)
-        1 = anomaly, 0 = normal.
-    scores : array-like of shape (n_timesteps,)
-        Anomaly scores, **larger = more anomalous**. A detector's
-        ``score_samples`` is the opposite: pass ``-detector.score_samples(X)``.
+    y_true, scores : array-like of shape (n_timesteps,)
+        Labels (1 = anomaly) and anomaly scores (larger = more anomalous), as
+        for :func:`auc_pr`.
     sample_weight : array-like of shape (n_timesteps,), default=None
         Weights of the time steps.
 

@@ -6,7 +6,7 @@ inside each function, so ``import skae`` never needs it.
 
 import numpy as np
 
-from ._labels import runs as _runs
+from ._labels import runs
 
 _LABEL_COLOR = "tab:orange"
 _FLAG_COLOR = "tab:red"
@@ -48,7 +48,7 @@ def _shade_runs(ax, x, mask, mark_short=False, **style):
     ``_MIN_VISIBLE_SHARE`` of the series (one step of a long series is far below a
     pixel) also gets a vertical line, which is drawn at least a line wide.
     """
-    starts, ends = _runs(mask)
+    starts, ends = runs(mask)
     color = style.get("color")
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         label = style.pop("label", None) if i == 0 else None
@@ -450,7 +450,7 @@ def plot_feature_scores(
     if y is not None:
         # the labels as one more row above the features
         y = _check_1d("y", y, n_timesteps)
-        starts, ends = _runs(y == 1)
+        starts, ends = runs(y == 1)
         for start, end in zip(starts, ends, strict=True):
             stop = x_num[min(end, n_timesteps - 1)]
             ax.fill_between([x_num[start], stop], -1.4, -0.6, color=_LABEL_COLOR, lw=0)

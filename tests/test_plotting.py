@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from conftest import tiny_detector, waves  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
+from skae._labels import caught_runs, runs  # noqa: E402
 from skae.plotting import (  # noqa: E402
-    _runs,
     plot_detection,
     plot_feature_scores,
     plot_history,
@@ -36,9 +36,18 @@ def _spans(ax):
 
 
 def test_runs_finds_every_run_with_exclusive_ends():
-    starts, ends = _runs([0, 1, 1, 0, 0, 1, 0, 1])
+    starts, ends = runs([0, 1, 1, 0, 0, 1, 0, 1])
     assert starts.tolist() == [1, 5, 7]
     assert ends.tolist() == [3, 6, 8]
+
+
+def test_caught_runs_says_which_runs_hold_a_flag():
+    y = [0, 1, 1, 0, 0, 1, 0, 1, 1]
+    # flags outside runs, at a run's last step, and none in the second run
+    starts, ends, caught = caught_runs(y, [1, 0, 1, 0, 1, 0, 0, 0, 1])
+    assert starts.tolist() == [1, 5, 7] and ends.tolist() == [3, 6, 9]
+    assert caught.tolist() == [True, False, True]
+    assert caught_runs([0, 0], [1, 1])[2].size == 0
 
 
 def test_plot_scores_draws_threshold_flags_and_label_windows():
