@@ -13,6 +13,7 @@ files never have a second copy to keep in step.
 import numpy as np
 
 from . import _net
+from ._flatlines import flatline_length, step_stillness
 from ._scaling import apply_scaling
 from ._scoring import feature_contributions
 
@@ -37,6 +38,9 @@ class FittedAutoencoder:
         Score step ``t`` from the window ending at ``t`` only.
     error_mean, error_precision : ndarray, default=None
         The Gaussian of the held-out errors, for ``"mahalanobis"``.
+    flatlines : tuple of (ndarray, float), default=None
+        ``(reference, weight)`` of ``detect_flatlines`` (:mod:`skae._flatlines`):
+        scores become ``max(error, weight * stillness)``; None scores errors only.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class FittedAutoencoder:
         causal=False,
         error_mean=None,
         error_precision=None,
+        flatlines=None,
     ):
         self.module = module
         self.scaling = (mean, scale)
@@ -63,6 +68,7 @@ class FittedAutoencoder:
         self.gaussian = {}
         if anomaly_score == "mahalanobis":
             self.gaussian = {"mean": error_mean, "precision": error_precision}
+        self.flatlines = flatlines
 
     @classmethod
     def of(cls, detector):
@@ -87,6 +93,11 @@ class FittedAutoencoder:
             causal=fitted.get("causal_", False),
             error_mean=fitted.get("error_mean_"),
             error_precision=fitted.get("error_precision_"),
+            flatlines=(
+                (fitted["flatline_reference_"], fitted["flatline_weight_"])
+                if "flatline_reference_" in fitted
+                else None
+            ),
         )
 
     def scale(self, X):
@@ -137,7 +148,14 @@ class FittedAutoencoder:
             return feature_contributions(errors, self.anomaly_score, **self.gaussian)
 
         if not isinstance(data, list):
-            return terms(self.series_feature_errors(data, n_context=n_context))
+            rows = terms(self.series_feature_errors(data, n_context=n_context))
+            if self.flatlines is not None:
+                # a flatline's excess over the error goes to its stillest feature
+                still = self.flatline_terms(data, n_context=n_context)
+                excess = still.max(axis=1) - rows.sum(axis=1)
+                steps = np.flatnonzero(excess > 0)
+                rows[steps, still[steps].argmax(axis=1)] += excess[steps]
+            return rows
         errors = self.sequence_feature_errors(data)
         if isinstance(errors, np.ndarray):  # equal lengths: one array
             flat = terms(errors.reshape(-1, errors.shape[2]))
@@ -146,13 +164,28 @@ class FittedAutoencoder:
 
     def errors(self, data, *, n_context=0):
         """Return the anomaly score of each step (series) or sequence (list)."""
-        if self.anomaly_score == "squared_error" and not isinstance(data, list):
+        if isinstance(data, list):
+            return self.contributions(data).sum(axis=1)
+        if self.anomaly_score == "squared_error":
             # the mean over features, taken per batch: no per-feature sums
             errors = self.series_feature_errors(
                 data, mean_features=True, n_context=n_context
-            )
-            return errors[:, 0]
-        return self.contributions(data, n_context=n_context).sum(axis=1)
+            )[:, 0]
+        else:
+            contributions = self.contributions(data, n_context=n_context)
+            return contributions.sum(axis=1)
+        if self.flatlines is None:
+            return errors
+        still = self.flatline_terms(data, n_context=n_context).max(axis=1)
+        return np.maximum(errors, still)
+
+    def flatline_terms(self, X, *, n_context=0):
+        """Return ``weight * stillness`` of each step and feature of a series,
+        ``(n_timesteps - n_context, n_features)`` (:mod:`skae._flatlines`)."""
+        reference, weight = self.flatlines
+        length = flatline_length(self.window_size)
+        still = step_stillness(self.scale(X), length, reference, causal=self.causal)
+        return weight * still[n_context:]
 
     def codes(self, data, stride):
         """Return the code of each window of a series (the grid ``0, stride,

@@ -6,6 +6,7 @@ from sklearn.utils import check_random_state
 
 from . import _net, _training
 from ._core import FittedAutoencoder
+from ._flatlines import FLATLINE_FACTOR, fit_reference, flatline_length
 from ._forgetting import error_buffer_size, merge_errors
 from ._scaling import apply_scaling, fit_scaling
 from ._scoring import ANOMALY_SCORES, fit_error_gaussian
@@ -32,6 +33,7 @@ from ._windowing import check_length, window_starts
 
 # what partial_fit adds to a fitted detector; fit removes it
 _PARTIAL_FIT_STATE = ("heldout_weight_", "n_partial_fits_")
+_FLATLINE_STATE = ("flatline_reference_", "flatline_weight_")
 
 
 class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
@@ -214,6 +216,18 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         weight in the threshold's statistics has halved. ``None`` never
         forgets: every error seen counts once. A smaller value follows drift
         faster and lets a long anomaly raise the threshold sooner.
+    detect_flatlines : bool, default=False
+        Also flag stretches that vary far less than any stretch of the fit
+        data: a stuck sensor, a series held at one value. An autoencoder
+        reconstructs a held value easily, so its error alone misses them. A
+        stretch of ``max(2, window_size // 2)`` steps whose mean step size
+        ``|x[t] - x[t-1]|`` is below half the least of any such stretch of the
+        fit data, in some feature, scores above ``threshold_``
+        (:mod:`skae._flatlines`); elsewhere the score is the error, and the
+        threshold is the same. Series only. It caught every planted flatline
+        but changed neither SKAB's nor NAB's AUC-PR; it assumes the fit data
+        hold the series' quietest normal stretches (nights, weekends), and
+        flags those that are quieter.
 
     Attributes
     ----------
@@ -254,6 +268,14 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         most recent ones (at most 10,000).
     n_partial_fits_ : int
         After :meth:`partial_fit` only: how many updates followed ``fit``.
+    flatline_reference_ : ndarray of shape (n_features_in_,)
+        With ``detect_flatlines`` only: the least mean step size, in standardized
+        units, of any stretch of the fit data, per feature (``0`` turns a
+        feature's check off).
+    flatline_weight_ : float
+        With ``detect_flatlines`` only: the score of a stretch with half the
+        reference's step size, ``threshold_`` at ``fit``, per unit of the log
+        ratio (:mod:`skae._flatlines`).
     threshold_info_ : dict
         What ``threshold_`` came from: the rule (``"mean_k_sigma"``,
         ``"pot"`` or ``"contamination"``), the number, mean, standard deviation
@@ -342,6 +364,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         "centered_features": [None, "array-like"],
         "causal": ["boolean"],
         "forget_half_life": [None, NumberInterval(Real, 0, None, closed="neither")],
+        "detect_flatlines": ["boolean"],
     }
 
     def __init__(
@@ -375,6 +398,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         centered_features=None,
         causal=False,
         forget_half_life=None,
+        detect_flatlines=False,
     ):
         self.window_size = window_size
         self.stride = stride
@@ -404,6 +428,7 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.centered_features = centered_features
         self.causal = causal
         self.forget_half_life = forget_half_life
+        self.detect_flatlines = detect_flatlines
 
     # ------------------------------------------------------------------ fitting
 
@@ -434,11 +459,16 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.score_smoothing_ = self.score_smoothing
         self.anomaly_score_ = self.anomaly_score
         self.causal_ = bool(self.causal)
-        # partial_fit's running state starts afresh with every fit
-        for name in _PARTIAL_FIT_STATE:
+        # partial_fit's running state and the flatline check start afresh
+        for name in (*_PARTIAL_FIT_STATE, *_FLATLINE_STATE):
             self.__dict__.pop(name, None)
         heldout_context = 0
         if is_sequence_input(X):
+            if self.detect_flatlines:
+                raise ValueError(
+                    "detect_flatlines=True checks a series for flat stretches; "
+                    "for sequences set detect_flatlines=False"
+                )
             sequences = check_sequences(self, X, reset=True)
             n_train = split_point(
                 len(sequences), self.validation_fraction, 1, "sequences"
@@ -515,8 +545,18 @@ class LSTMAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
             info = {"rule": "contamination", "contamination": self.contamination}
         self.threshold_info_ = info
+        self._fit_flatlines(data)
         self.offset_ = -self.threshold_
         return self
+
+    def _fit_flatlines(self, data):
+        """Set the flatline check of ``detect_flatlines`` from the fit series."""
+        if not self.detect_flatlines:
+            return
+        length = flatline_length(self.window_size_)
+        scaled = apply_scaling(data, self.mean_, self.scale_)
+        self.flatline_reference_ = fit_reference(scaled, length)
+        self.flatline_weight_ = self.threshold_ / np.log(FLATLINE_FACTOR)
 
     def _resolve_score_stride(self):
         if self.score_stride == "auto":

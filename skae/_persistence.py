@@ -114,6 +114,11 @@ def _gaussian(detector, names):
     return anomaly_score == "mahalanobis" or bool(_GAUSSIAN & names)
 
 
+def _flatline_check(detector, names):
+    # the reference and its weight come together
+    return bool({"flatline_reference_", "flatline_weight_"} & names)
+
+
 def _close(value, expected):
     return math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-300)
 
@@ -191,6 +196,11 @@ _FITTED = {
     "error_mean_": _Field("floats", ("F",), _NON_NEGATIVE, required=_gaussian),
     "error_covariance_": _Field("floats", ("F", "F"), required=_gaussian),
     "error_precision_": _Field("floats", ("F", "F"), _PRECISION, required=_gaussian),
+    # detect_flatlines (issue 15); absent from older files
+    "flatline_reference_": _Field(
+        "floats", ("F",), _NON_NEGATIVE, required=_flatline_check
+    ),
+    "flatline_weight_": _Field("float", rule=_NON_NEGATIVE, required=_flatline_check),
     # a StreamingScorer's state (StreamingScorer.save); load_model drops it
     "stream_info_": _Field("info", required=False),
     "stream_rows_": _Field("floats", (None, "F"), required=False),
@@ -206,7 +216,7 @@ _STREAM_STATE = (
     "stream_thresholds_",
 )
 # parameters added after the format's first version: older files get the default
-_LATER_PARAMS = {"causal": False, "forget_half_life": None}
+_LATER_PARAMS = {"causal": False, "forget_half_life": None, "detect_flatlines": False}
 
 
 def save_model(detector, path):

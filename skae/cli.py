@@ -185,6 +185,12 @@ def build_parser():
         "the threshold is set on scores made the same way)",
     )
     fit.add_argument(
+        "--detect-flatlines",
+        action="store_true",
+        help="also flag stretches that vary far less than any stretch of the "
+        "training data (a stuck sensor)",
+    )
+    fit.add_argument(
         "--random-state",
         type=int,
         default=None,
@@ -381,6 +387,7 @@ def _fit(args):
         device=args.device,
         random_state=args.random_state,
         causal=args.causal,
+        detect_flatlines=args.detect_flatlines,
         verbose=int(args.verbose),
     )
     _say(

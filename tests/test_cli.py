@@ -468,6 +468,25 @@ def test_fit_causal_makes_a_model_that_streams(nab_csv, tmp_path, capsys):
     assert load_model(plain).causal_ is False
 
 
+def test_fit_detect_flatlines_keeps_the_check_in_the_model(nab_csv, tmp_path, capsys):
+    model = tmp_path / "model.skae"
+    status, _, err = _run(
+        capsys, "fit", nab_csv, "--model", model, "--train-size", "400",
+        "--detect-flatlines", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    detector = load_model(model)
+    assert detector.detect_flatlines and detector.flatline_reference_.shape == (1,)
+    # the taxi series held at one value for a day is flagged
+    frame = pd.read_csv(nab_csv)
+    frame.loc[500:547, "value"] = frame.loc[500, "value"]
+    frame.to_csv(tmp_path / "held.csv", index=False)
+    out = tmp_path / "scores.csv"
+    status, _, err = _run(capsys, "score", model, tmp_path / "held.csv", "--out", out)
+    assert status == 0, err
+    assert pd.read_csv(out)["is_anomaly"].iloc[500:548].all()
+
+
 def test_a_cell_too_far_from_the_training_data_is_named_in_file_terms(
     nab_csv, tmp_path, capsys
 ):

@@ -13,8 +13,8 @@ PACKAGE = Path(skae.__file__).parent
 # 2: torch (the module, training, inference); 3: the fitted autoencoder;
 # 4: the estimators; 5: adapters (files, Dask, plots, CLI, metrics, datasets).
 LAYERS = {
-    1: "_validation _windowing _scaling _scoring _threshold _labels _forgetting "
-    "_version _table _nab_scoring",
+    1: "_validation _windowing _scaling _scoring _threshold _flatlines _labels "
+    "_forgetting _version _table _nab_scoring",
     2: "_module _window_batches _threads _net _training",
     3: "_core",
     4: "_detector _encoder",

@@ -1,0 +1,136 @@
+"""detect_flatlines: a held value scores above the threshold; nothing else changes."""
+
+import numpy as np
+import pytest
+from conftest import push_in, tiny_detector, waves
+
+from skae import StreamingScorer, load_model, save_model
+from skae._flatlines import fit_reference, step_stillness, window_activity
+
+
+def _rough(n_timesteps=1300, seed=0):
+    """A rough two-feature series that is never still: noise on two waves."""
+    return waves(n_timesteps, (23, 9), noise=0.3, seed=seed)
+
+
+def _with_flatline(X, start=1100, length=60, feature=0):
+    held = X.copy()
+    held[start : start + length, feature] = held[start, feature]
+    return held
+
+
+def test_activity_is_the_mean_absolute_step_of_each_window():
+    z = np.random.default_rng(0).normal(size=(40, 3))
+    expected = [np.abs(np.diff(z[i : i + 7], axis=0)).mean(axis=0) for i in range(34)]
+    np.testing.assert_allclose(window_activity(z, 7), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_step_stillness_is_the_log_ratio_of_the_windows_of_a_step(causal):
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(60, 2)) * rng.uniform(0.01, 1, size=(60, 1))
+    reference = np.array([0.5, 0.0])  # the second feature's check is off
+    length = 5
+    still = step_stillness(z, length, reference, causal=causal)
+    window = np.clip(np.log(0.5 / window_activity(z, length)[:, 0]), 0, np.log(1000))
+    for t in range(60):
+        first = t - length + 1
+        covering = range(first, first + 1) if causal else range(first, t + 1)
+        values = [window[w] for w in covering if 0 <= w < len(window)]
+        assert still[t, 0] == pytest.approx(max(values, default=0.0), abs=1e-12)
+    assert not still[:, 1].any()
+    assert step_stillness(z[:3], length, reference, causal=True).shape == (3, 2)
+
+
+def test_the_fit_series_is_never_still_against_its_own_reference():
+    z = np.random.default_rng(2).normal(size=(200, 2))
+    assert not step_stillness(z, 8, fit_reference(z, 8)).any()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    X = _rough()[:1000]
+    plain = tiny_detector(max_epochs=3).fit(X)
+    flat = tiny_detector(max_epochs=3, detect_flatlines=True).fit(X)
+    return plain, flat
+
+
+def test_threshold_and_held_out_errors_do_not_change(pair):
+    plain, flat = pair
+    assert flat.threshold_ == plain.threshold_
+    np.testing.assert_array_equal(flat.heldout_errors_, plain.heldout_errors_)
+    assert not hasattr(plain, "flatline_reference_")
+    assert flat.flatline_weight_ == pytest.approx(flat.threshold_ / np.log(2))
+
+
+def test_a_held_value_is_flagged_and_normal_data_score_as_before(pair):
+    plain, flat = pair
+    normal = _rough(seed=5)
+    test = _with_flatline(normal)
+    np.testing.assert_array_equal(
+        flat.score_samples(normal), plain.score_samples(normal)
+    )
+    assert (plain.predict(test)[1100:1160] == 1).mean() > 0.9  # the error misses it
+    assert (flat.predict(test)[1100:1160] == -1).all()
+    # only the stretch and the steps whose windows reach into it change
+    changed = np.flatnonzero(flat.score_samples(test) != plain.score_samples(test))
+    assert changed.min() >= 1100 - 8 and changed.max() < 1160 + 8
+
+
+def test_contributions_sum_to_the_score_and_name_the_held_feature(pair):
+    _, flat = pair
+    test = _with_flatline(_rough(seed=5), feature=1)
+    contributions = flat.feature_contributions(test)
+    np.testing.assert_allclose(
+        contributions.sum(axis=1), -flat.score_samples(test), rtol=1e-9
+    )
+    assert (contributions[1100:1160].argmax(axis=1) == 1).all()
+
+
+def test_the_setting_is_frozen_at_fit(pair):
+    _, flat = pair
+    test = _with_flatline(_rough(seed=5))
+    before = flat.score_samples(test)
+    flat.set_params(detect_flatlines=False)
+    try:
+        np.testing.assert_array_equal(flat.score_samples(test), before)
+    finally:
+        flat.set_params(detect_flatlines=True)
+
+
+def test_a_model_file_keeps_the_check_and_refuses_half_of_it(pair, tmp_path):
+    _, flat = pair
+    test = _with_flatline(_rough(seed=5))
+    save_model(flat, tmp_path / "flat.skae")
+    loaded = load_model(tmp_path / "flat.skae")
+    np.testing.assert_array_equal(loaded.score_samples(test), flat.score_samples(test))
+    half = tiny_detector(max_epochs=1).fit(_rough()[:400])
+    half.flatline_reference_ = np.ones(2)  # without flatline_weight_
+    save_model(half, tmp_path / "half.skae")
+    with pytest.raises(ValueError, match="flatline_weight_"):
+        load_model(tmp_path / "half.skae")
+
+
+def test_sequences_are_refused_before_training():
+    with pytest.raises(ValueError, match="detect_flatlines"):
+        tiny_detector(detect_flatlines=True).fit(np.zeros((20, 30, 2)))
+
+
+def test_causal_scores_and_a_stream_see_the_flatline_alike():
+    X = _rough()[:1000]
+    detector = tiny_detector(max_epochs=3, detect_flatlines=True, causal=True).fit(X)
+    test = _with_flatline(_rough(seed=5))
+    batch = detector.score_samples(test)
+    assert (batch[1110:1160] < detector.offset_).all()
+    scores, _, _ = push_in(StreamingScorer(detector), test, [1, 7, 300, 5])
+    np.testing.assert_allclose(scores, -batch, rtol=1e-9)
+
+
+def test_dask_chunks_score_a_flatline_as_memory_does(pair):
+    da = pytest.importorskip("dask.array")
+    from skae import score_dask
+
+    _, flat = pair
+    test = _with_flatline(_rough(seed=5), start=1090)
+    lazy = score_dask(flat, da.from_array(test, chunks=(97, 2)))
+    np.testing.assert_allclose(lazy.compute(), flat.score_samples(test), rtol=1e-12)
