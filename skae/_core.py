@@ -164,16 +164,12 @@ class FittedAutoencoder:
 
     def errors(self, data, *, n_context=0):
         """Return the anomaly score of each step (series) or sequence (list)."""
-        if isinstance(data, list):
-            return self.contributions(data).sum(axis=1)
-        if self.anomaly_score == "squared_error":
-            # the mean over features, taken per batch: no per-feature sums
-            errors = self.series_feature_errors(
-                data, mean_features=True, n_context=n_context
-            )[:, 0]
-        else:
-            contributions = self.contributions(data, n_context=n_context)
-            return contributions.sum(axis=1)
+        if isinstance(data, list) or self.anomaly_score != "squared_error":
+            return self.contributions(data, n_context=n_context).sum(axis=1)
+        # the mean over features, taken per batch: no per-feature sums
+        errors = self.series_feature_errors(
+            data, mean_features=True, n_context=n_context
+        )[:, 0]
         if self.flatlines is None:
             return errors
         still = self.flatline_terms(data, n_context=n_context).max(axis=1)
