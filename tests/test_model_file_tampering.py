@@ -260,6 +260,27 @@ CORPUS = [
     ("n-threads-huge", params(n_threads=100_000), "n_threads"),
     ("centered-param-nested", params(centered_features=[[1, [2]]]), "centered_f"),
     ("mahalanobis-without-gaussian", fitted(anomaly_score_="mahalanobis"), "error_"),
+    (
+        "flatline-reference-alone",
+        fitted(flatline_reference_=array([0.1, 0.2])),
+        "flatline_weight_",
+    ),
+    (
+        "flatline-reference-shape",
+        fitted(flatline_reference_=array([0.1, 0.2, 0.3]), flatline_weight_=1.0),
+        "flatline_reference_",
+    ),
+    (
+        "flatline-reference-negative",
+        fitted(flatline_reference_=array([-0.1, 0.2]), flatline_weight_=1.0),
+        "flatline_reference_",
+    ),
+    (
+        "flatline-weight-negative",
+        fitted(flatline_reference_=array([0.1, 0.2]), flatline_weight_=-1.0),
+        "flatline_weight_",
+    ),
+    ("flatline-weight-alone", fitted(flatline_weight_=1.0), "flatline_reference_"),
     ("param-missing", drop("window_size", "params"), "window_size"),
     ("param-unknown", params(new_knob=1), "new_knob"),
     ("history-not-dicts", lambda m: m.update(history=[1, 2]), "history"),
