@@ -90,17 +90,6 @@ def window_batches(n_timesteps, window_size, stride, batch_size):
         yield np.array([tail_start]), True
 
 
-def iter_window_batches(X, window_size, stride, batch_size):
-    """Yield ``(starts, windows, tail)`` batches of the windows of a series.
-
-    ``windows`` is a strided view of ``X`` of shape ``(len(starts), window_size,
-    n_features)``; ``tail`` is True for the single end-aligned tail window.
-    """
-    view = window_view(X, window_size)
-    for starts, tail in window_batches(len(X), window_size, stride, batch_size):
-        yield starts, view[starts[0] : starts[-1] + 1 : stride], tail
-
-
 class StepAccumulator:
     """Sum per-window or per-position values into per-time-step means.
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from skae import SlidingWindowTransformer
-from skae._windowing import StepAccumulator, iter_window_batches, window_starts
+from skae._windowing import StepAccumulator, window_batches, window_starts
 
 
 def test_window_starts_with_and_without_tail():
@@ -52,14 +52,11 @@ def test_tail_window_only_fills_uncovered_steps():
 
 
 @pytest.mark.parametrize("stride, batch_size", [(1, 4), (2, 3), (5, 100)])
-def test_batches_are_views_that_cover_all_windows(stride, batch_size):
-    X = np.arange(40.0).reshape(20, 2)
+def test_batches_cover_all_windows_once_with_the_tail_last(stride, batch_size):
     seen = []
-    for starts, windows, tail in iter_window_batches(X, 6, stride, batch_size):
-        assert np.shares_memory(windows, X)  # a view: no copy of the series
-        assert len(windows) <= batch_size
-        for start, window in zip(starts, windows, strict=True):
-            np.testing.assert_array_equal(window, X[start : start + 6])
+    for starts, tail in window_batches(20, 6, stride, batch_size):
+        assert 0 < len(starts) <= batch_size
+        assert not tail or len(starts) == 1
         seen.extend((int(s), tail) for s in starts)
     grid, tail_start = window_starts(20, 6, stride)
     expected = [(int(s), False) for s in grid]
