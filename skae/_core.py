@@ -164,8 +164,13 @@ class FittedAutoencoder:
 
     def errors(self, data, *, n_context=0):
         """Return the anomaly score of each step (series) or sequence (list)."""
-        if isinstance(data, list) or self.anomaly_score != "squared_error":
+        if self.anomaly_score != "squared_error":
             return self.contributions(data, n_context=n_context).sum(axis=1)
+        if isinstance(data, list):
+            scaled = self._scaled_sequences(data)
+            if isinstance(scaled, np.ndarray):  # equal lengths: means per batch
+                return _net.equal_length_errors(self.module, scaled, mean=True)
+            return self.contributions(data).sum(axis=1)
         # the mean over features, taken per batch: no per-feature sums
         errors = self.series_feature_errors(
             data, mean_features=True, n_context=n_context

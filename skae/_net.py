@@ -388,23 +388,26 @@ def step_codes(module, series, window_size, *, batch_size=None):
     return codes
 
 
-def equal_length_errors(module, sequences, batch_size=None):
+def equal_length_errors(module, sequences, batch_size=None, *, mean=False):
     """Return the squared errors of equal-length (scaled) sequences, one float64
-    array ``(n_sequences, seq_len, n_features)``, of the same shape.
+    array ``(n_sequences, seq_len, n_features)``, of the same shape; with
+    ``mean``, each sequence's mean squared error, ``(n_sequences,)``, taken per
+    batch (no per-position array).
 
     Each batch is a slice of one float32 tensor: no padding, sorting or
     per-sequence work (:func:`sequence_errors` of a list of them gives the same
     values). The errors are taken against the float64 input.
     """
     device = module_device(module)
-    errors = np.empty(sequences.shape)
+    errors = np.empty(sequences.shape[:1] if mean else sequences.shape)
     inputs = torch.as_tensor(np.ascontiguousarray(sequences, dtype=np.float32))
     batch_size = batch_size or BATCH_SIZE
     with torch.inference_mode():
         for start in range(0, len(sequences), batch_size):
             batch = slice(start, start + batch_size)
             x_hat = _numpy(_checked(module(inputs[batch].to(device))))
-            errors[batch] = squared_error(sequences[batch], x_hat)
+            squared = squared_error(sequences[batch], x_hat)
+            errors[batch] = squared.mean(axis=(1, 2)) if mean else squared
     return errors
 
 

@@ -138,11 +138,11 @@ def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
     calls = []
     real = _net.equal_length_errors
     monkeypatch.setattr(
-        _net, "equal_length_errors", lambda *a: calls.append(1) or real(*a)
+        _net, "equal_length_errors", lambda *a, **k: calls.append(k) or real(*a, **k)
     )
     monkeypatch.setattr(_net, "sequence_reconstructions", None)
     scores = detector.score_samples(X)
-    assert calls
+    assert calls == [{"mean": True}]  # one mean per sequence, no per-step array
     monkeypatch.undo()
     # a sequence's score is its mean squared error in standardized units, here
     # computed from the reconstruction (the ragged path)
