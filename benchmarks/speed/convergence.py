@@ -20,7 +20,8 @@ Sets (data read from ``--data-home``, nothing is downloaded):
   first half (thousands of windows), judged on the second half.
 
 One JSON line per fit is appended to ``--out`` (so an interrupted run can be
-resumed: fits already in the file are not repeated). Torch's thread count is
+resumed: fits already in the file are not repeated); ``--report-only`` prints
+the table of what the files hold without fitting. Torch's thread count is
 set by ``--threads`` and printed.
 
 Run: ``python -m benchmarks.speed.convergence [--sets skab nab nab-long] [--quick]``
@@ -119,7 +120,18 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--long-min", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="every 6th series")
-    parser.add_argument("--out", default="convergence.jsonl")
+    parser.add_argument(
+        "--out",
+        nargs="+",
+        default=["convergence.jsonl"],
+        help="results file (new fits are appended to the first); more files "
+        "are read too, e.g. those of runs of single sets in parallel",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="fit nothing: the table of the series whose two fits are in --out",
+    )
     args = parser.parse_args()
     setup_torch(args.threads)
     params = {"n_threads": args.threads, **json.loads(args.params)}
@@ -128,11 +140,13 @@ def main():
         f"{ {k: v for k, v in long_params(params).items() if k != 'n_threads'} }"
     )
     done = {}
-    if os.path.exists(args.out):
-        with open(args.out) as file:
-            for line in file:
-                row = json.loads(line)
-                done[(row["set"], row["name"], row["budget"], row["params"])] = row
+    for path in args.out:
+        if os.path.exists(path):
+            with open(path) as file:
+                for line in file:
+                    row = json.loads(line)
+                    key = (row["set"], row["name"], row["budget"], row["params"])
+                    done[key] = row
     results = {}
     for set_name in args.sets:
         rows = []
@@ -147,6 +161,8 @@ def main():
                 ("long", long_params(params)),
             ):
                 key = (set_name, name, budget, json.dumps(settings, sort_keys=True))
+                if key not in done and args.report_only:
+                    break
                 if key not in done:
                     figures = fit_once(settings, X_train, X_judged, y, args.seed)
                     done[key] = {
@@ -156,9 +172,11 @@ def main():
                         "params": key[3],
                         **figures,
                     }
-                    with open(args.out, "a") as file:
+                    with open(args.out[0], "a") as file:
                         file.write(json.dumps(done[key]) + "\n")
                 pair[budget] = done[key]
+            if len(pair) < 2:  # --report-only: this series is not done
+                continue
             rows.append(pair)
             ratio = pair["default"]["best_loss"] / pair["long"]["best_loss"]
             print(
