@@ -10,6 +10,7 @@ from sklearn.base import (
 
 from ._core import FittedAutoencoder
 from ._detector import LSTMAutoencoderDetector
+from ._threads import estimator_threads
 from ._validation import (
     _fit_context,
     check_is_fitted,
@@ -210,7 +211,8 @@ class LSTMEncoderTransformer(
         if is_sequence_input(X):
             return self.detector_.encode(check_sequences(self, X, reset=False))
         X = check_series(self, X, reset=False)
-        return FittedAutoencoder.of(self.detector_).step_codes(X)
+        with estimator_threads(self.detector_, X):  # as the detector's methods
+            return FittedAutoencoder.of(self.detector_).step_codes(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

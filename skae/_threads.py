@@ -183,14 +183,21 @@ def _model_sizes(estimator, args):
     return sizes
 
 
+def estimator_threads(estimator, *args):
+    """Return the ``torch_threads`` context of ``estimator.n_threads`` for a call
+    on ``args`` (whose shape ``n_threads="auto"`` weighs)."""
+    auto = isinstance(estimator.n_threads, str) and estimator.n_threads == "auto"
+    return torch_threads(
+        estimator.n_threads, **(_model_sizes(estimator, args) if auto else {})
+    )
+
+
 def uses_torch_threads(method):
     """Decorate an estimator method to run under ``torch_threads(self.n_threads)``."""
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        auto = isinstance(self.n_threads, str) and self.n_threads == "auto"
-        sizes = _model_sizes(self, args) if auto else {}
-        with torch_threads(self.n_threads, **sizes):
+        with estimator_threads(self, *args):
             return method(self, *args, **kwargs)
 
     return wrapper

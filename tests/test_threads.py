@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, tiny_detector, waves
+from conftest import TINY, tiny_detector, tiny_encoder, waves
 from sklearn.model_selection import TimeSeriesSplit, cross_validate
 
-from skae import LSTMAutoencoderDetector, _threads, _training
+from skae import LSTMAutoencoderDetector, _net, _threads, _training
 from skae._threads import auto_threads, torch_threads
 
 X = waves(240, periods=(25,), noise=0.0)
@@ -54,6 +54,24 @@ def test_n_threads_applies_during_fit_and_scoring_and_is_restored(
     seen.clear()
     detector.score_samples(X)
     assert set(seen) == {2}
+
+
+def test_the_encoder_transforms_under_its_detector_thread_setting(
+    two_threads, monkeypatch
+):
+    encoder = tiny_encoder(SMALL).fit(X)
+    encoder.detector_.set_params(n_threads=1)
+    seen = []
+    step_codes = _net.step_codes
+
+    def recording(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return step_codes(*args, **kwargs)
+
+    monkeypatch.setattr(_net, "step_codes", recording)
+    encoder.transform(X)
+    assert seen == [1]
+    assert torch.get_num_threads() == 2
 
 
 def test_threads_are_restored_when_the_call_fails(two_threads):
