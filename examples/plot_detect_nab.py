@@ -34,7 +34,7 @@ print(nab.DESCR)
 # A window of 32 half-hours sees most of a day. The model is deliberately small
 # (and its learning rate high) so that this page builds in seconds; the last 20 %
 # of the training part is held out to stop training and to set the threshold
-# ``mu + 6 sigma``.
+# (the larger of ``mu + 6 sigma`` and a margin above the largest held-out error).
 detector = LSTMAutoencoderDetector(
     window_size=32, hidden_size=16, max_epochs=30, lr=3e-3, random_state=0
 )

@@ -92,7 +92,7 @@ if skab is not None:
 # (``benchmarks/quality/skab_example_settings.py``); the leaderboard lists
 # 0.74 / 30 / 26 for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a
 # convolutional one.
-# The threshold ``mu + k sigma`` comes from only 80 held-out rows, and after a
+# The threshold comes from only 80 held-out rows, and after a
 # fault the bench often does not return to the state it trained on, so false
 # alarms dominate.
 #

@@ -115,8 +115,7 @@ def run_demo(
     print_fn(
         f"trained {len(detector.history_)} epochs in {fit_seconds:.1f} s; scored "
         f"{len(X):,} steps in {score_seconds:.1f} s; threshold tau = "
-        f"{detector.threshold_:.3g} (mu + {detector.n_sigmas:g} sigma of held-out "
-        "errors)"
+        f"{detector.threshold_:.3g} ({_threshold_words(detector)})"
     )
     for (a, b), hit in zip(windows, caught, strict=True):
         first = np.flatnonzero(flagged[a:b])
@@ -137,7 +136,7 @@ def run_demo(
         f"AUC-PR {ap:.3f} (a random ranking scores {y_test.mean():.3f})"
     )
     # the threshold trades false alarms for missed windows: the same scores, cut
-    # at stricter multiples of the held-out sigma
+    # at other multiples of the held-out sigma
     for k in (3.0, 6.0, 12.0):
         tau = k_sigma_threshold(detector.heldout_mean_, detector.heldout_std_, k)
         cut = -scores > tau
@@ -165,6 +164,21 @@ def run_demo(
         "threshold": detector.threshold_,
         "detector": detector,
     }
+
+
+def _threshold_words(detector):
+    """Say in words what the fitted threshold came from."""
+    info = detector.threshold_info_
+    k_sigma = f"mu + {info.get('n_sigmas', detector.n_sigmas):g} sigma"
+    if info["rule"] == "above_heldout":
+        binding = "max + (max - median)" if info["binding"] == "max" else k_sigma
+        return (
+            f"the larger of {k_sigma} and max + (max - median) of the held-out "
+            f"errors: here {binding}"
+        )
+    if info["rule"] == "mean_k_sigma":
+        return f"{k_sigma} of the held-out errors"
+    return f"threshold rule {info['rule']!r}"
 
 
 def _plot(nab, n_train, anomaly_scores, threshold, path):

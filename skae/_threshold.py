@@ -114,7 +114,7 @@ def contamination_threshold(errors, contamination):
 
 # ------------------------------------------------------------- tail-based rules
 
-THRESHOLD_RULES = ("pot", "quantile", "mean_k_sigma")
+THRESHOLD_RULES = ("above_heldout", "pot", "quantile", "mean_k_sigma")
 
 # Fewest held-out errors the tail rules accept without a warning; see
 # threshold_from_heldout.
@@ -353,9 +353,37 @@ def quantile_margin_threshold(errors, quantile, margin):
     return value + margin * spread, {"quantile_value": value, "median": median}
 
 
+def above_heldout_threshold(errors, k_sigma_value):
+    """Return the larger of ``k_sigma_value`` and ``max + (max - median)``.
+
+    Parameters
+    ----------
+    errors : array-like of shape (n_errors,)
+        Held-out errors.
+    k_sigma_value : float
+        ``mu + n_sigmas * sigma`` of the same errors (or of running statistics).
+
+    Returns
+    -------
+    threshold : float
+    info : dict
+        ``k_sigma_value``, ``median``, ``margin`` (1) and ``binding``: which of
+        the two is the threshold.
+    """
+    above, details = quantile_margin_threshold(errors, 1.0, 1.0)
+    binding = "max" if above > k_sigma_value else "k_sigma"
+    info = {
+        "k_sigma_value": float(k_sigma_value),
+        "median": details["median"],
+        "margin": 1.0,
+        "binding": binding,
+    }
+    return float(max(above, k_sigma_value)), info
+
+
 def threshold_from_heldout(
     errors,
-    rule="mean_k_sigma",
+    rule="above_heldout",
     *,
     risk=1e-4,
     n_sigmas=6.0,
@@ -368,19 +396,24 @@ def threshold_from_heldout(
     ----------
     errors : array-like of shape (n_errors,)
         Reconstruction errors (anomaly scores) of normal held-out data.
-    rule : {"pot", "quantile", "mean_k_sigma"}, default="mean_k_sigma"
-        ``"pot"``: peaks over threshold with a generalized Pareto tail
-        (:func:`pot_threshold`), at the per-step false-alarm probability
-        ``risk``. ``"quantile"``: ``q + margin * (q - median)`` with ``q`` the
-        ``quantile`` of the errors. ``"mean_k_sigma"``: ``mu + n_sigmas * sigma``
-        (:func:`mean_k_sigma`), the default: on the planted-anomaly benchmark
-        (``benchmarks/quality/planted.py``) it flagged as many events as the
-        peaks-over-threshold rule with fewer normal steps flagged.
+    rule : {"above_heldout", "pot", "quantile", "mean_k_sigma"}, \
+default="above_heldout"
+        ``"above_heldout"``, the default: the larger of ``mu + n_sigmas *
+        sigma`` and ``max + (max - median)``, so that no held-out error is
+        flagged and the margin above the largest one grows with their spread.
+        On the planted-anomaly benchmark (``benchmarks/quality/planted.py``)
+        it kept every base signal below 1 % of normal steps flagged, where
+        ``mu + 6 sigma`` alone flagged 2.2 % of a series whose held-out part
+        was calmer than its test part. ``"pot"``: peaks over threshold with a
+        generalized Pareto tail (:func:`pot_threshold`), at the per-step
+        false-alarm probability ``risk``. ``"quantile"``: ``q + margin * (q -
+        median)`` with ``q`` the ``quantile`` of the errors. ``"mean_k_sigma"``:
+        ``mu + n_sigmas * sigma`` (:func:`mean_k_sigma`).
     risk : float in (0, 1), default=1e-4
         For ``"pot"``: the probability that a normal step's score exceeds the
         threshold, as estimated from the fitted tail.
     n_sigmas : float, default=6.0
-        For ``"mean_k_sigma"``.
+        For ``"mean_k_sigma"`` and ``"above_heldout"``.
     quantile : float in (0, 1], default=0.99
         For ``"quantile"``.
     margin : float >= 0, default=1.0
@@ -394,7 +427,9 @@ def threshold_from_heldout(
         errors, plus the rule's own figures: ``initial_level``, ``n_peaks``,
         ``shape``, ``scale`` and ``risk`` for ``"pot"``; ``quantile``,
         ``quantile_value``, ``median`` and ``margin`` for ``"quantile"``;
-        ``n_sigmas`` for ``"mean_k_sigma"``.
+        ``n_sigmas`` for ``"mean_k_sigma"``; ``n_sigmas``, ``k_sigma_value``,
+        ``median``, ``margin`` and ``binding`` (``"k_sigma"`` or ``"max"``, the
+        larger) for ``"above_heldout"``.
 
     Raises
     ------
@@ -411,7 +446,7 @@ def threshold_from_heldout(
         percentile only from 200 errors on.
     """
     errors = np.asarray(errors, dtype=np.float64)
-    needed = 1 if rule == "mean_k_sigma" else 2
+    needed = 1 if rule in ("mean_k_sigma", "above_heldout") else 2
     if errors.ndim != 1 or errors.size < needed:
         raise ValueError(
             f"errors must be a 1-D array of at least {needed} value(s) for rule "
@@ -428,11 +463,15 @@ def threshold_from_heldout(
         "std": float(np.std(errors)),
         "max": float(np.max(errors)),
     }
-    if rule == "mean_k_sigma":
+    if rule in ("mean_k_sigma", "above_heldout"):
         if not np.isfinite(n_sigmas):
             raise ValueError(f"n_sigmas must be finite, got {n_sigmas}.")
         info["n_sigmas"] = float(n_sigmas)
-        return mean_k_sigma(errors, n_sigmas)[2], info
+        threshold = mean_k_sigma(errors, n_sigmas)[2]
+        if rule == "above_heldout":
+            threshold, details = above_heldout_threshold(errors, threshold)
+            info.update(details)
+        return threshold, info
     if errors.size < MIN_HELDOUT_ERRORS:
         warnings.warn(
             f"Only {errors.size} held-out errors; the {rule!r} threshold needs at "

@@ -186,9 +186,10 @@ def build_parser():
     )
     fit.add_argument(
         "--detect-flatlines",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="also flag stretches that vary far less than any stretch of the "
-        "training data (a stuck sensor)",
+        "training data (a stuck sensor); on by default for a series",
     )
     fit.add_argument(
         "--random-state",
@@ -387,7 +388,9 @@ def _fit(args):
         device=args.device,
         random_state=args.random_state,
         causal=args.causal,
-        detect_flatlines=args.detect_flatlines,
+        detect_flatlines=(
+            "auto" if args.detect_flatlines is None else args.detect_flatlines
+        ),
         verbose=int(args.verbose),
     )
     _say(

@@ -471,12 +471,19 @@ def test_fit_causal_makes_a_model_that_streams(nab_csv, tmp_path, capsys):
 def test_fit_detect_flatlines_keeps_the_check_in_the_model(nab_csv, tmp_path, capsys):
     model = tmp_path / "model.skae"
     status, _, err = _run(
-        capsys, "fit", nab_csv, "--model", model, "--train-size", "400",
-        "--detect-flatlines", *TINY,
+        capsys, "fit", nab_csv, "--model", model, "--train-size", "400", *TINY,
     )  # fmt: skip
     assert status == 0, err
     detector = load_model(model)
-    assert detector.detect_flatlines and detector.flatline_reference_.shape == (1,)
+    assert detector.detect_flatlines == "auto"  # on for a series, by default
+    assert detector.flatline_reference_.shape == (1,)
+    off = tmp_path / "off.skae"
+    status, _, err = _run(
+        capsys, "fit", nab_csv, "--model", off, "--train-size", "400",
+        "--no-detect-flatlines", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    assert not hasattr(load_model(off), "flatline_reference_")
     # the taxi series held at one value for a day is flagged
     frame = pd.read_csv(nab_csv)
     frame.loc[500:547, "value"] = frame.loc[500, "value"]

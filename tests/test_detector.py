@@ -55,8 +55,8 @@ def test_threshold_is_mean_plus_k_sigma_of_heldout_errors(fitted):
 
 def test_n_sigmas_moves_the_threshold():
     X = waves()
-    low = tiny_detector(n_sigmas=1.0).fit(X)
-    high = tiny_detector(n_sigmas=5.0).fit(X)
+    low = tiny_detector(n_sigmas=1.0, threshold_rule="mean_k_sigma").fit(X)
+    high = tiny_detector(n_sigmas=5.0, threshold_rule="mean_k_sigma").fit(X)
     np.testing.assert_allclose(low.heldout_errors_, high.heldout_errors_)
     assert high.threshold_ - low.threshold_ == pytest.approx(
         4 * low.heldout_errors_.std()

@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import pytest
 from conftest import tiny_detector, waves
+from sklearn.base import clone
 
 from skae import load_model, save_model
 
@@ -62,10 +63,21 @@ def test_set_params_after_fit_changes_nothing_until_the_next_fit(fitted, change)
 
 def test_the_threshold_says_what_it_came_from(fitted):
     info = fitted.threshold_info_
-    assert info["rule"] == "mean_k_sigma"
-    assert info["n_errors"] == len(fitted.heldout_errors_)
-    assert fitted.threshold_ == pytest.approx(info["mean"] + 6.0 * info["std"])
+    heldout = fitted.heldout_errors_
+    assert info["rule"] == "above_heldout"
+    assert info["n_errors"] == len(heldout)
+    k_sigma = info["mean"] + 6.0 * info["std"]
+    assert info["k_sigma_value"] == pytest.approx(k_sigma)
+    above = 2 * heldout.max() - np.median(heldout)
+    assert fitted.threshold_ == pytest.approx(max(k_sigma, above))
+    assert info["binding"] == ("max" if above > k_sigma else "k_sigma")
     assert fitted.heldout_mean_ == info["mean"]
+    # no held-out step is flagged
+    assert (heldout < fitted.threshold_).all()
+    seed = clone(fitted).set_params(threshold_rule="mean_k_sigma").fit(waves(600))
+    assert seed.threshold_info_["rule"] == "mean_k_sigma"
+    assert seed.threshold_ == pytest.approx(k_sigma)
+    assert seed.threshold_ <= fitted.threshold_
 
 
 def test_pot_rule_sets_the_threshold_from_the_tail_at_the_given_risk():

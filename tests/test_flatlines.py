@@ -5,7 +5,12 @@ import pytest
 from conftest import push_in, tiny_detector, waves
 
 from skae import StreamingScorer, load_model, save_model
-from skae._flatlines import fit_reference, step_stillness, window_activity
+from skae._flatlines import (
+    FLATLINE_FACTOR,
+    fit_reference,
+    step_stillness,
+    window_activity,
+)
 
 
 def _rough(n_timesteps=1300, seed=0):
@@ -50,8 +55,8 @@ def test_the_fit_series_is_never_still_against_its_own_reference():
 @pytest.fixture(scope="module")
 def pair():
     X = _rough()[:1000]
-    plain = tiny_detector(max_epochs=3).fit(X)
-    flat = tiny_detector(max_epochs=3, detect_flatlines=True).fit(X)
+    plain = tiny_detector(max_epochs=3, detect_flatlines=False).fit(X)
+    flat = tiny_detector(max_epochs=3).fit(X)  # "auto": on for a series
     return plain, flat
 
 
@@ -60,7 +65,9 @@ def test_threshold_and_held_out_errors_do_not_change(pair):
     assert flat.threshold_ == plain.threshold_
     np.testing.assert_array_equal(flat.heldout_errors_, plain.heldout_errors_)
     assert not hasattr(plain, "flatline_reference_")
-    assert flat.flatline_weight_ == pytest.approx(flat.threshold_ / np.log(2))
+    assert flat.flatline_weight_ == pytest.approx(
+        flat.threshold_ / np.log(FLATLINE_FACTOR)
+    )
 
 
 def test_a_held_value_is_flagged_and_normal_data_score_as_before(pair):
@@ -74,7 +81,8 @@ def test_a_held_value_is_flagged_and_normal_data_score_as_before(pair):
     assert (flat.predict(test)[1100:1160] == -1).all()
     # only the stretch and the steps whose windows reach into it change
     changed = np.flatnonzero(flat.score_samples(test) != plain.score_samples(test))
-    assert changed.min() >= 1100 - 8 and changed.max() < 1160 + 8
+    reach = flat.window_size - 1
+    assert changed.min() >= 1100 - reach and changed.max() < 1160 + reach
 
 
 def test_contributions_sum_to_the_score_and_name_the_held_feature(pair):
@@ -95,7 +103,7 @@ def test_the_setting_is_frozen_at_fit(pair):
     try:
         np.testing.assert_array_equal(flat.score_samples(test), before)
     finally:
-        flat.set_params(detect_flatlines=True)
+        flat.set_params(detect_flatlines="auto")
 
 
 def test_a_model_file_keeps_the_check_and_refuses_half_of_it(pair, tmp_path):
@@ -104,16 +112,20 @@ def test_a_model_file_keeps_the_check_and_refuses_half_of_it(pair, tmp_path):
     save_model(flat, tmp_path / "flat.skae")
     loaded = load_model(tmp_path / "flat.skae")
     np.testing.assert_array_equal(loaded.score_samples(test), flat.score_samples(test))
-    half = tiny_detector(max_epochs=1).fit(_rough()[:400])
+    half = tiny_detector(max_epochs=1, detect_flatlines=False).fit(_rough()[:400])
     half.flatline_reference_ = np.ones(2)  # without flatline_weight_
     save_model(half, tmp_path / "half.skae")
     with pytest.raises(ValueError, match="flatline_weight_"):
         load_model(tmp_path / "half.skae")
 
 
-def test_sequences_are_refused_before_training():
+def test_sequences_are_refused_before_training_and_auto_leaves_them_alone():
     with pytest.raises(ValueError, match="detect_flatlines"):
         tiny_detector(detect_flatlines=True).fit(np.zeros((20, 30, 2)))
+    sequences = np.random.default_rng(3).normal(size=(20, 30, 2))
+    detector = tiny_detector(max_epochs=1).fit(sequences)
+    assert not hasattr(detector, "flatline_reference_")
+    assert detector.score_samples(sequences).shape == (20,)
 
 
 def test_causal_scores_and_a_stream_see_the_flatline_alike():
@@ -121,7 +133,8 @@ def test_causal_scores_and_a_stream_see_the_flatline_alike():
     detector = tiny_detector(max_epochs=3, detect_flatlines=True, causal=True).fit(X)
     test = _with_flatline(_rough(seed=5))
     batch = detector.score_samples(test)
-    assert (batch[1110:1160] < detector.offset_).all()
+    # the window ending at a step lies inside the stretch from its 16th step on
+    assert (batch[1100 + detector.window_size - 1 : 1160] < detector.offset_).all()
     scores, _, _ = push_in(StreamingScorer(detector), test, [1, 7, 300, 5])
     np.testing.assert_allclose(scores, -batch, rtol=1e-9)
 

@@ -262,7 +262,7 @@ CORPUS = [
     ("mahalanobis-without-gaussian", fitted(anomaly_score_="mahalanobis"), "error_"),
     (
         "flatline-reference-alone",
-        fitted(flatline_reference_=array([0.1, 0.2])),
+        drop("flatline_weight_"),
         "flatline_weight_",
     ),
     (
@@ -280,7 +280,7 @@ CORPUS = [
         fitted(flatline_reference_=array([0.1, 0.2]), flatline_weight_=-1.0),
         "flatline_weight_",
     ),
-    ("flatline-weight-alone", fitted(flatline_weight_=1.0), "flatline_reference_"),
+    ("flatline-weight-alone", drop("flatline_reference_"), "flatline_reference_"),
     ("param-missing", drop("window_size", "params"), "window_size"),
     ("param-unknown", params(new_knob=1), "new_knob"),
     ("history-not-dicts", lambda m: m.update(history=[1, 2]), "history"),

@@ -346,7 +346,7 @@ def test_forget_half_life_sets_how_fast_the_threshold_follows(causal):
     thresholds = {}
     for half_life in (None, 50):
         detector = copy.deepcopy(causal).set_params(
-            forget_half_life=half_life, lr=1e-12
+            forget_half_life=half_life, lr=1e-12, threshold_rule="mean_k_sigma"
         )
         for X in noisy:
             detector.partial_fit(X)
@@ -355,7 +355,8 @@ def test_forget_half_life_sets_how_fast_the_threshold_follows(causal):
     recent = -causal.score_samples(noisy[-1])
     # forgetting fast, mu tracks the recent errors; never forgetting, the
     # held-out errors of fit still pull it down
-    assert thresholds[50] > thresholds[None] > causal.threshold_
+    fitted_k_sigma = causal.threshold_info_["k_sigma_value"]
+    assert thresholds[50] > thresholds[None] > fitted_k_sigma
     assert abs(
         copy.deepcopy(causal)
         .set_params(forget_half_life=50)
@@ -433,3 +434,20 @@ def test_context_rows_are_read_but_not_scored(causal):
     result = scorer.push(X[100:])
     np.testing.assert_allclose(result.scores, -causal.score_samples(X)[100:], rtol=1e-6)
     assert scorer.n_steps_ == 200
+
+
+def test_partial_fit_keeps_the_default_rule_above_the_recent_errors(causal):
+    detector = copy.deepcopy(causal).set_params(
+        threshold_rule="above_heldout", lr=1e-12
+    )
+    X = waves(300, seed=21)
+    X[100:140] += np.random.default_rng(21).normal(scale=2.0, size=(40, 2))
+    detector.partial_fit(X)
+    info = detector.threshold_info_
+    recent = detector.heldout_errors_
+    assert info["rule"] == "above_heldout"
+    expected = max(info["k_sigma_value"], 2 * recent.max() - np.median(recent))
+    assert detector.threshold_ == pytest.approx(expected)
+    assert detector.threshold_ > recent.max()
+    k_sigma = copy.deepcopy(causal).set_params(threshold_rule="mean_k_sigma", lr=1e-12)
+    assert k_sigma.partial_fit(X).threshold_ == pytest.approx(info["k_sigma_value"])

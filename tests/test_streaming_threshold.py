@@ -14,7 +14,13 @@ from skae import StreamingScorer
 @pytest.fixture(scope="module")
 def detector():
     # one batch per epoch and per update, so the tests stay fast
-    causal = tiny_detector(causal=True, max_windows_per_epoch=64, batch_size=64)
+    # the seed's rule, so that the detector's own threshold flags some rows too
+    causal = tiny_detector(
+        causal=True,
+        max_windows_per_epoch=64,
+        batch_size=64,
+        threshold_rule="mean_k_sigma",
+    )
     return causal.fit(waves(300))
 
 

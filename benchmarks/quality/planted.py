@@ -206,9 +206,18 @@ def test_copies(base, n_train, kinds, lengths, n_repeats, scale):
 
 def candidate_rules():
     """Return ``(label, threshold function of held-out errors)`` of every rule."""
-    from skae._threshold import mean_k_sigma, pot_threshold, quantile_margin_threshold
+    from skae._threshold import (
+        mean_k_sigma,
+        pot_threshold,
+        quantile_margin_threshold,
+        threshold_from_heldout,
+    )
 
     rules = [
+        (
+            "larger of mu + 6 sigma and max + 1 (max - median) (the default)",
+            lambda e: threshold_from_heldout(e, "above_heldout")[0],
+        ),
         ("mu + 6 sigma (seed)", lambda e: mean_k_sigma(e, 6.0)[2]),
         ("mu + 10 sigma", lambda e: mean_k_sigma(e, 10.0)[2]),
         ("q99 + 1 (q99 - median)", lambda e: quantile_margin_threshold(e, 0.99, 1)[0]),
