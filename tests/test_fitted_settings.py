@@ -34,6 +34,8 @@ CHANGES = [
     {"n_sigmas": 1.0},
     {"threshold_rule": "pot"},
     {"threshold_rule": "pot", "false_alarm_risk": 0.3},
+    {"threshold_rule": "mean_k_sigma", "n_sigmas": 0.5},
+    {"detect_flatlines": False},
     {"contamination": 0.2},
     {"standardize": False},
 ]
@@ -44,6 +46,7 @@ CHANGES = [
 def test_set_params_after_fit_changes_nothing_until_the_next_fit(fitted, change):
     X = waves(600, seed=1)
     X[300:310] += 3.0
+    X[450:520] = X[450]  # a held value, for the flatline check
     scores = fitted.score_samples(X)
     flags = fitted.predict(X)
     threshold = fitted.threshold_

@@ -20,9 +20,13 @@ Sets (data read from ``--data-home``, nothing is downloaded):
   first half (thousands of windows), judged on the second half.
 
 One JSON line per fit is appended to ``--out`` (so an interrupted run can be
-resumed: fits already in the file are not repeated); ``--report-only`` prints
-the table of what the files hold without fitting. Torch's thread count is
-set by ``--threads`` and printed.
+resumed: fits already in the file are not repeated), with the held-out loss and
+the seconds of every epoch; ``--report-only`` prints the table of what the files
+hold without fitting. ``--oracle`` adds what any stopping rule of today's
+optimiser and schedule would need: from the long fits' curves, the time until
+the first epoch within 10 % of the long fit's best (a stopping rule that knew
+when to stop), against the default fits' time. Torch's thread count is set by
+``--threads`` and printed.
 
 Run: ``python -m benchmarks.speed.convergence [--sets skab nab nab-long] [--quick]``
 """
@@ -65,7 +69,7 @@ def fit_once(params, X_train, X_judged, y_judged, seed):
     detector = skae.LSTMAutoencoderDetector(random_state=seed, **params)
     detector.fit(X_train)
     seconds = time.perf_counter() - start
-    losses = [row["valid_loss"] for row in detector.history_]
+    losses = [float(row["valid_loss"]) for row in detector.history_]
     errors = -detector.score_samples(np.concatenate([X_train, X_judged]))
     judged = errors[len(X_train) :]
     has_both = 0 < y_judged.sum() < len(y_judged)
@@ -74,6 +78,8 @@ def fit_once(params, X_train, X_judged, y_judged, seed):
         "epochs": len(losses),
         "fit_s": round(seconds, 2),
         "auc_pr": float(auc_pr(y_judged, judged)) if has_both else None,
+        "valid_losses": losses,
+        "epoch_s": [round(float(row["dur"]), 4) for row in detector.history_],
     }
 
 
@@ -111,6 +117,55 @@ def summarise(rows):
     }
 
 
+def oracle(rows, within=0.10, share=0.95):
+    """Print what a stopping rule that knew when to stop would cost.
+
+    For each series whose two fits have curves: the seconds of the long fit
+    until its first epoch within ``within`` of its best held-out loss, against
+    the default fit's seconds; then the total for the cheapest ``share`` of the
+    series (the acceptance's 95 %), and how many series reach it within a
+    multiple of their default time.
+    """
+    rows = [r for r in rows if "epoch_s" in r["long"] and "epoch_s" in r["default"]]
+    if not rows:
+        print("no fits with per-epoch curves: run again without --report-only")
+        return
+    default = np.array([sum(r["default"]["epoch_s"]) for r in rows])
+    needed = []
+    for r in rows:
+        losses = np.array(r["long"]["valid_losses"])
+        first = int(np.argmax(losses <= (1 + within) * losses.min()))
+        needed.append(sum(r["long"]["epoch_s"][: first + 1]))
+    needed = np.array(needed)
+    count = int(np.ceil(share * len(rows)))
+    order = np.argsort(needed)
+    # the rest still train, at least for their default time
+    cheapest = needed[order[:count]].sum() + default[order[count:]].sum()
+    print(
+        f"\nStopping at the first epoch within {within:.0%} of the long fit's best "
+        f"(an oracle), {len(rows)} series:\n"
+    )
+    print("| fits | seconds | / default |")
+    print("|---|---|---|")
+    for label, seconds in [
+        ("default", default.sum()),
+        ("ten times the budget", sum(sum(r["long"]["epoch_s"]) for r in rows)),
+        ("oracle, every series", needed.sum()),
+        (
+            f"oracle for the cheapest {count} ({share:.0%}), default for the rest",
+            cheapest,
+        ),
+    ]:
+        print(f"| {label} | {seconds:.0f} | {seconds / default.sum():.2f} |")
+    print()
+    for multiple in (1, 1.5, 2, 3, 4, 5):
+        reached = int((needed <= multiple * default).sum())
+        print(
+            f"with {multiple:g} x each series' default time: {reached} of "
+            f"{len(rows)} series reach {within:.0%} on the long fit's curve"
+        )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=["skab", "nab", "nab-long"])
@@ -131,6 +186,11 @@ def main():
         "--report-only",
         action="store_true",
         help="fit nothing: the table of the series whose two fits are in --out",
+    )
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also the time a stopping rule that knew when to stop would need",
     )
     args = parser.parse_args()
     setup_torch(args.threads)
@@ -203,6 +263,8 @@ def main():
             f"{s['epochs_default']:.0f} / {s['epochs_long']:.0f} | "
             f"{s['fit_s_default']:.0f} / {s['fit_s_long']:.0f} |"
         )
+    if args.oracle:
+        oracle(everything)
 
 
 if __name__ == "__main__":
