@@ -238,10 +238,9 @@ default="above_heldout"
         sequences; ``True`` with sequences is an error. It caught every planted
         flatline of 60 steps or more (67 of 72 in all) and moved SKAB's and
         NAB's pooled AUC-PR by less than 0.005; it assumes the fit data hold
-        the series' quietest
-        normal stretches (nights, weekends), and flags those that are
-        quieter. Set it to ``False`` when the fit data are short or always
-        busy and quieter normal stretches are expected.
+        the series' quietest normal stretches (nights, weekends), and flags
+        those that are quieter. Set it to ``False`` when the fit data are
+        short or always busy and quieter normal stretches are expected.
 
     Attributes
     ----------
@@ -287,9 +286,9 @@ default="above_heldout"
         units, of any stretch of the fit data, per feature (``0`` turns a
         feature's check off).
     flatline_weight_ : float
-        With ``detect_flatlines`` only: the score of a stretch with a third of the
-        reference's step size, ``threshold_`` at ``fit``, per unit of the log
-        ratio (:mod:`skae._flatlines`).
+        With ``detect_flatlines`` only: the score of a stretch with a third of
+        the reference's step size, ``threshold_`` at ``fit``, per unit of the
+        log ratio (:mod:`skae._flatlines`).
     threshold_info_ : dict
         What ``threshold_`` came from: the rule (``"above_heldout"``,
         ``"mean_k_sigma"``, ``"pot"`` or ``"contamination"``), the number,

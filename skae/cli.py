@@ -171,9 +171,9 @@ def build_parser():
         type=_contamination,
         default="auto",
         metavar="auto|FLOAT",
-        help="'auto': the threshold comes from the held-out errors (mu + "
-        f"{defaults['n_sigmas']:g} sigma); a float: the share of anomalies in the "
-        "training data (default: auto)",
+        help="'auto': the threshold comes from the held-out errors (the larger "
+        f"of mu + {defaults['n_sigmas']:g} sigma and max + (max - median)); a "
+        "float: the share of anomalies in the training data (default: auto)",
     )
     fit.add_argument(
         "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
