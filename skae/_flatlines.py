@@ -51,8 +51,11 @@ def window_activity(z, length):
         Mean of ``|z[t] - z[t - 1]|`` over each window's ``length - 1`` steps.
     """
     steps = np.abs(np.diff(np.asarray(z, dtype=np.float64), axis=0))
-    total = np.concatenate([np.zeros((1, steps.shape[1])), np.cumsum(steps, axis=0)])
-    return (total[length - 1 :] - total[: len(total) - length + 1]) / (length - 1)
+    # each window summed on its own (not as a difference of running sums), so a
+    # window's activity does not depend on where the series starts: chunks and
+    # streams get the same values as the whole series
+    windows = np.lib.stride_tricks.sliding_window_view(steps, length - 1, axis=0)
+    return windows.sum(axis=-1) / (length - 1)
 
 
 def fit_reference(z, length):

@@ -28,6 +28,8 @@ def test_activity_is_the_mean_absolute_step_of_each_window():
     z = np.random.default_rng(0).normal(size=(40, 3))
     expected = [np.abs(np.diff(z[i : i + 7], axis=0)).mean(axis=0) for i in range(34)]
     np.testing.assert_allclose(window_activity(z, 7), expected, rtol=1e-12)
+    # a window's value does not depend on where the series starts (chunks, streams)
+    np.testing.assert_array_equal(window_activity(z[5:], 7), window_activity(z, 7)[5:])
 
 
 @pytest.mark.parametrize("causal", [False, True])
