@@ -20,6 +20,7 @@ in ``GridSearchCV`` and ``cross_validate``.
 """
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -43,6 +44,9 @@ __all__ = [
     "anomaly_scorer",
     "auc_pr",
     "auc_roc",
+    "event_counts",
+    "event_f1",
+    "event_precision_recall_f1",
     "event_recall",
     "nab_normalized_score",
     "nab_score",
@@ -260,6 +264,265 @@ def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0
     adjusted[y] |= hit[ids[y]]
     tp, fp, fn, _ = _counts(y, adjusted)
     return _prf(tp, fp, fn, zero_division)[2]
+
+
+# --------------------------------------------------------------------------
+# overlap-segment counts (Orion's event-level metric)
+
+
+class EventCounts(NamedTuple):
+    """Counts of labelled and detected intervals under the overlap rule."""
+
+    tp: int
+    """Labelled intervals that overlap at least one detected interval."""
+    fp: int
+    """Detected intervals that overlap no labelled interval."""
+    fn: int
+    """Labelled intervals that overlap no detected interval."""
+
+
+_INTERVALS_HELP = (
+    "Pass a per-step 0/1 (or bool) array of shape (n_timesteps,), a sequence of "
+    "inclusive (start, end) pairs of shape (n_intervals, 2), or a DataFrame with "
+    "'start' and 'end' columns (e.g. the events of a detector)."
+)
+
+
+def _intervals(value, name):
+    """Return ``(starts, ends, n_steps)`` of the intervals ``value`` describes.
+
+    ``ends`` are inclusive; ``n_steps`` is the length of a per-step array, or
+    None when ``value`` lists intervals (or is empty).
+    """
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        missing = [c for c in ("start", "end") if c not in value.columns]
+        if missing:
+            raise ValueError(
+                f"{name} is a DataFrame without the column(s) {missing}. "
+                f"{_INTERVALS_HELP}"
+            )
+        if len(value) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        pairs = np.column_stack([value["start"].to_numpy(), value["end"].to_numpy()])
+    else:
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(
+                f"{name} must be array-like, got {value!r}. {_INTERVALS_HELP}"
+            )
+        pairs = np.asarray(value)
+        if pairs.size == 0:
+            # no step or no interval: nothing to count, whatever the shape
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        if pairs.ndim == 1 or (pairs.ndim == 2 and pairs.shape[1] == 1):
+            flags = _check_labels(pairs, name).astype(bool)
+            starts, ends = _segments(flags)
+            return starts, ends, len(flags)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(
+                f"{name} has shape {pairs.shape}, which is neither per-step flags "
+                f"nor (start, end) pairs. {_INTERVALS_HELP}"
+            )
+    if pairs.dtype == object:
+        try:
+            pairs = pairs.astype(np.float64)
+        except (TypeError, ValueError):
+            try:
+                pairs = pairs.astype("datetime64[ns]")
+            except (TypeError, ValueError):
+                pass
+    if pairs.dtype.kind not in "iufM":
+        raise ValueError(
+            f"{name}'s (start, end) pairs must be numbers or timestamps, got dtype "
+            f"{pairs.dtype}. {_INTERVALS_HELP}"
+        )
+    if pairs.dtype.kind == "f" and not np.isfinite(pairs).all():
+        raise ValueError(f"{name}'s (start, end) pairs contain NaN or infinity.")
+    if pairs.dtype.kind == "M" and np.isnat(pairs).any():
+        raise ValueError(f"{name}'s (start, end) pairs contain NaT.")
+    starts, ends = pairs[:, 0], pairs[:, 1]
+    backwards = np.flatnonzero(ends < starts)
+    if len(backwards):
+        i = backwards[0]
+        raise ValueError(
+            f"{name} holds an interval that ends before it starts: "
+            f"({starts[i]}, {ends[i]}) at row {i}. Intervals are inclusive "
+            "(start, end) pairs with start <= end."
+        )
+    return starts, ends, None
+
+
+def _overlaps_any(starts, ends, other_starts, other_ends):
+    """Return, per interval, whether it shares a point with any other interval.
+
+    Inclusive intervals ``[s, e]`` and ``[s', e']`` overlap when ``s <= e'``
+    and ``s' <= e``. Among the other intervals that start at or before ``e``
+    (a prefix once sorted by start), one overlaps if the largest end is >= s.
+    """
+    if len(other_starts) == 0:
+        return np.zeros(len(starts), dtype=bool)
+    order = np.argsort(other_starts, kind="stable")
+    sorted_starts = other_starts[order]
+    furthest_end = np.maximum.accumulate(other_ends[order])
+    n_before = np.searchsorted(sorted_starts, ends, side="right")
+    found = n_before > 0
+    return found & (furthest_end[np.maximum(n_before - 1, 0)] >= starts)
+
+
+def event_counts(y_true, y_pred):
+    """Return Orion's overlap-segment counts ``(tp, fp, fn)`` of two sets of intervals.
+
+    The rule of Orion's ``contextual_confusion_matrix(..., weighted=False)``:
+
+    - a labelled interval that overlaps at least one detected interval is one
+      true positive (however many detected intervals it overlaps);
+    - a labelled interval that overlaps no detected interval is one false
+      negative;
+    - a detected interval that overlaps no labelled interval is one false
+      positive. A detected interval that overlaps two labelled intervals makes
+      two true positives and no false positive.
+
+    Two intervals overlap when they share at least one time step: the
+    inclusive intervals ``(s1, e1)`` and ``(s2, e2)`` overlap when
+    ``s1 <= e2`` and ``s2 <= e1``, so ``(0, 4)`` and ``(4, 9)`` overlap but
+    ``(0, 4)`` and ``(5, 9)``, which touch, do not. (Orion widens each
+    ``(start, end)`` to ``(start, end + 1)`` and asks for a strict overlap,
+    which is the same rule for integer steps or timestamps.) There are no
+    true negatives.
+
+    Parameters
+    ----------
+    y_true : array-like or DataFrame
+        The labelled intervals, in one of three forms:
+
+        - per-step flags of shape ``(n_timesteps,)``, 0/1 or bool (1 =
+          anomaly): each maximal run of 1s is one interval;
+        - inclusive ``(start, end)`` pairs, of shape ``(n_intervals, 2)``:
+          step positions, or any numbers or timestamps as long as both
+          arguments use the same ones;
+        - a DataFrame with ``start`` and ``end`` columns, such as the events
+          of a detector (positions).
+
+        An empty sequence means no interval.
+    y_pred : array-like or DataFrame
+        The detected intervals, in the same forms. A detector's ``predict``
+        output (-1 = anomaly) must be converted first: ``predict(X) == -1``.
+
+    Returns
+    -------
+    counts : EventCounts
+        A named tuple ``(tp, fp, fn)`` of ints.
+
+    See Also
+    --------
+    event_precision_recall_f1 : Precision, recall and F1 from these counts.
+    event_recall : The same recall, from per-step arrays.
+
+    Notes
+    -----
+    To score a dataset of several signals as Orion's leaderboard does, sum the
+    counts over the signals and take the ratios of the sums, e.g.
+    ``tp, fp, fn = np.sum([event_counts(t, p) for t, p in pairs], axis=0)``
+    then ``F1 = 2 TP / (2 TP + FP + FN)``. (Adding the named tuples with ``+``
+    concatenates them.)
+
+    Examples
+    --------
+    >>> from skae.metrics import event_counts
+    >>> event_counts([(10, 20), (30, 40), (60, 70)], [(15, 35), (50, 55)])
+    EventCounts(tp=2, fp=1, fn=1)
+    >>> event_counts([0, 1, 1, 0, 0, 1], [0, 0, 1, 1, 0, 0])
+    EventCounts(tp=1, fp=0, fn=1)
+    """
+    true_starts, true_ends, n_true = _intervals(y_true, "y_true")
+    pred_starts, pred_ends, n_pred = _intervals(y_pred, "y_pred")
+    if n_true is not None and n_pred is not None:
+        _check_length(n_true, n_pred, "y_pred")
+    if len(true_starts) and len(pred_starts):
+        kinds = {true_starts.dtype.kind == "M", pred_starts.dtype.kind == "M"}
+        if len(kinds) == 2:
+            raise TypeError(
+                "y_true and y_pred must both give their intervals as timestamps or "
+                f"both as numbers, got dtypes {true_starts.dtype} and "
+                f"{pred_starts.dtype}."
+            )
+    found = _overlaps_any(true_starts, true_ends, pred_starts, pred_ends)
+    useful = _overlaps_any(pred_starts, pred_ends, true_starts, true_ends)
+    return EventCounts(
+        tp=int(found.sum()), fp=int((~useful).sum()), fn=int((~found).sum())
+    )
+
+
+def event_precision_recall_f1(y_true, y_pred, *, zero_division=0.0):
+    """Return event-level precision, recall and F1 under Orion's overlap rule.
+
+    From the counts of :func:`event_counts`, as Orion computes them:
+    precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)`` (the fraction of
+    labelled intervals found) and ``F1 = 2 TP / (2 TP + FP + FN)``. TP counts
+    labelled intervals and FP detected ones, so precision is not exactly the
+    fraction of detected intervals that found something: a detected interval
+    overlapping two labelled ones adds two to TP.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like or DataFrame
+        The labelled and the detected intervals, as per-step 0/1 flags,
+        inclusive ``(start, end)`` pairs or a DataFrame with ``start`` and
+        ``end`` columns (see :func:`event_counts`).
+    zero_division : float, default=0.0
+        The value of a ratio whose denominator is 0: precision when nothing is
+        detected, recall when nothing is labelled, F1 when neither. Use
+        ``numpy.nan`` to see such cases.
+
+    Returns
+    -------
+    precision, recall, f1 : float
+
+    Notes
+    -----
+    Over several signals, sum the counts of :func:`event_counts` first (see
+    its Notes); the mean of per-signal F1s is a different figure.
+
+    Examples
+    --------
+    >>> from skae.metrics import event_precision_recall_f1
+    >>> event_precision_recall_f1([(10, 20), (30, 40)], [(15, 35), (50, 55)])
+    (0.6666666666666666, 1.0, 0.8)
+    """
+    tp, fp, fn = event_counts(y_true, y_pred)
+    return (
+        _ratio(tp, tp + fp, zero_division),
+        _ratio(tp, tp + fn, zero_division),
+        _ratio(2 * tp, 2 * tp + fp + fn, zero_division),
+    )
+
+
+def event_f1(y_true, y_pred, *, zero_division=0.0):
+    """Return the event-level F1 ``2 TP / (2 TP + FP + FN)`` of Orion's overlap rule.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like or DataFrame
+        The labelled and the detected intervals (see :func:`event_counts`).
+    zero_division : float, default=0.0
+        The value returned when nothing is labelled and nothing detected.
+
+    Returns
+    -------
+    f1 : float
+
+    See Also
+    --------
+    event_counts : The counts, to sum over several signals first.
+
+    Examples
+    --------
+    >>> from skae.metrics import event_f1
+    >>> event_f1([0, 1, 1, 0, 0, 1, 0], [0, 0, 1, 0, 0, 0, 1])
+    0.5
+    """
+    return event_precision_recall_f1(y_true, y_pred, zero_division=zero_division)[2]
 
 
 # --------------------------------------------------------------------------
