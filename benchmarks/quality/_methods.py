@@ -191,3 +191,106 @@ class Timer:
         result = function(*args)
         self.seconds[name] = self.seconds.get(name, 0.0) + (time.perf_counter() - start)
         return result
+
+
+# ------------------------------------------------------------ several seeds
+
+
+def add_seeds(parser):
+    """Add the ``--seeds`` option (run once per seed, print the spread)."""
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="SEED",
+        help="run the benchmark once per seed (random_state=SEED for every "
+        "method), then print each figure per seed with its mean, standard "
+        "deviation and range; PyOD peers are not run (default: one run at --seed)",
+    )
+    return parser
+
+
+def check_seeds(parser, seeds):
+    """Stop with a parser error when ``--seeds`` repeats a seed."""
+    if seeds is not None and len(set(seeds)) != len(seeds):
+        parser.error(f"--seeds repeats a seed: {seeds}")
+
+
+def spread(values):
+    """Return the mean, standard deviation (ddof=1), minimum and maximum.
+
+    With a single value the standard deviation is 0.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    std = values.std(ddof=1) if len(values) > 1 else 0.0
+    return values.mean(), std, values.min(), values.max()
+
+
+def spread_summary(name, values, digits):
+    """Return one line such as ``F1 0.777 ± 0.004 (0.772-0.781)``."""
+    mean, std, low, high = spread(values)
+    f = f".{digits}f"
+    to = " to " if low < 0 else "-"
+    return f"{name} {mean:{f}} ± {std:{f}} ({low:{f}}{to}{high:{f}})"
+
+
+def print_seed_spread(runs, digits, units):
+    """Print, per method and figure, each seed's value, the mean and the spread.
+
+    Parameters
+    ----------
+    runs : dict
+        ``{seed: {"figures": {method: {figure: value}},
+        "normal_flagged": {method: {unit name: (flagged, normal steps)}}}}``,
+        one entry per seed, every seed with the same methods and figures.
+    digits : dict
+        ``{figure: decimals}``, in the order the figures are printed.
+    units : str
+        What ``normal_flagged`` counts over, plural ("files", "series").
+    """
+    from benchmarks._harness import markdown_table
+
+    seeds = list(runs)
+    first = runs[seeds[0]]["figures"]
+    header = ["method", "figure"] + [f"seed {s}" for s in seeds]
+    header += ["mean ± std", "[min, max]"]
+    rows, lines = [], []
+    for method in first:
+        for figure, d in digits.items():
+            values = [runs[s]["figures"][method][figure] for s in seeds]
+            mean, std, low, high = spread(values)
+            rows.append(
+                [method, figure]
+                + [f"{v:.{d}f}" for v in values]
+                + [f"{mean:.{d}f} ± {std:.{d}f}", f"[{low:.{d}f}, {high:.{d}f}]"]
+            )
+            lines.append(f"{method}: {spread_summary(figure, values, d)}")
+    print(f"\nSpread over {len(seeds)} seeds (std with ddof=1):\n")
+    print(markdown_table(header, rows))
+    print("\nOne line per figure:")
+    print("\n".join(lines))
+    for method in first:
+        total = sum(runs[s]["figures"][method]["fit+score s"] for s in seeds)
+        print(f"{method}: fit+score {total:.0f} s over the {len(seeds)} seeds")
+
+    print(
+        f"\nThe {units} whose count of flagged normal steps varies most across seeds:"
+    )
+    for method in first:
+        counts = {
+            name: [runs[s]["normal_flagged"][method][name][0] for s in seeds]
+            for name in runs[seeds[0]]["normal_flagged"][method]
+        }
+        normal = {
+            name: runs[seeds[0]]["normal_flagged"][method][name][1] for name in counts
+        }
+        widest = sorted(counts, key=lambda n: -(max(counts[n]) - min(counts[n])))[:5]
+        print()
+        print(
+            markdown_table(
+                [f"{method}: {units}", "normal steps"]
+                + [f"flagged, seed {s}" for s in seeds],
+                [[n, normal[n]] + counts[n] for n in widest],
+            )
+        )

@@ -25,6 +25,12 @@ Run from the repository root::
 
     nice python -m benchmarks.quality.nab
     nice python -m benchmarks.quality.nab --quick --methods skae IsolationForest
+
+``--seeds 0 1 2`` runs the benchmark once per seed and then prints each figure per
+seed with its mean, standard deviation and range, and the series whose count of
+flagged normal steps varies most (PyOD peers are not run per seed)::
+
+    nice python -m benchmarks.quality.nab --seeds 0 1 2 --methods skae
 """
 
 import json
@@ -38,9 +44,12 @@ from benchmarks.quality._methods import (
     IsolationForestMethod,
     SkaeMethod,
     Timer,
+    add_seeds,
     base_parser,
     calibrate,
+    check_seeds,
     extra_skae_methods,
+    print_seed_spread,
     pyod_methods,
     select,
 )
@@ -80,16 +89,31 @@ def published_scoreboard(data_home):
 
 
 def main(argv=None):
-    parser = base_parser(__doc__.split("\n\n")[0])
+    parser = add_seeds(base_parser(__doc__.split("\n\n")[0]))
     args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
     setup_torch(args.threads)
+    if not args.seeds:
+        run(args, args.seed)
+        return
+    print("--seeds: PyOD peers are not run per seed.")
+    runs = {}
+    for seed in args.seeds:
+        print(f"\n## seed {seed}\n", flush=True)
+        runs[seed] = run(args, seed, with_pyod=False)
+    print_seed_spread(runs, spread_digits(runs), units="series")
 
-    methods = [SkaeMethod("skae", {}, args.seed), IsolationForestMethod(args.seed)]
-    peers, note = pyod_methods(args.seed)
+
+def run(args, seed, with_pyod=True):
+    """Run the benchmark once with ``random_state=seed``, print its tables, and
+    return its figures (see :func:`benchmarks.quality._methods.print_seed_spread`).
+    """
+    methods = [SkaeMethod("skae", {}, seed), IsolationForestMethod(seed)]
+    peers, note = pyod_methods(seed) if with_pyod else ([], None)
     if note:
         print(note)
     methods = select(methods + peers, args.methods)
-    methods += extra_skae_methods(args.skae, args.seed)
+    methods += extra_skae_methods(args.skae, seed)
 
     names = QUICK_SERIES if args.quick else nab_series_names()
     print(f"NAB: {len(names)} series; machine: {machine_note()}", flush=True)
@@ -132,7 +156,7 @@ def main(argv=None):
         s = np.concatenate([scores[i][starts[i] :] for i in keep])
         return auc_pr(y, s)
 
-    rows = []
+    rows, figures, normal_flagged = [], {}, {}
     for method in methods:
         r = results[method.name]
         everything = range(len(labels))
@@ -151,6 +175,20 @@ def main(argv=None):
         optimised = nab_normalized_score(
             labels, r["scores"], threshold="optimize"
         ).score
+        own = threshold_figures(r["flags"], labels, starts)
+        normal_flagged[method.name] = dict(zip(names, own["per series"], strict=True))
+        figures[method.name] = {
+            **{
+                f"AUC-PR {_SHORT.get(c, c)}": v
+                for c, v in zip(scored_categories, per_category, strict=True)
+            },
+            "pooled AUC-PR": pooled(r["scores"], everything),
+            "mean per series": per_series,
+            "NAB blind": blind,
+            "NAB optimised": optimised,
+            **{k: own[k] for k in OWN_THRESHOLD_FIGURES},
+            "fit+score s": timer.seconds[method.name],
+        }
         rows.append(
             [method.name]
             + [f"{v:.3f}" for v in per_category]
@@ -188,32 +226,48 @@ def main(argv=None):
     print("\nEach method's own threshold (events = NAB's labelled windows):")
     print(markdown_table(*threshold_table(methods, results, labels, starts)))
     print(f"\nTotal wall time {total:.0f} s.")
+    return {
+        "figures": figures,
+        "normal_flagged": normal_flagged,
+    }
+
+
+OWN_THRESHOLD_FIGURES = [
+    "events flagged %",
+    "normal steps flagged %",
+    "median per series %",
+    "series with a false alarm",
+]
+
+
+def spread_digits(runs):
+    """Return ``{figure: decimals}`` for the figures of a NAB run."""
+    figures = next(iter(next(iter(runs.values()))["figures"].values()))
+    digits = {}
+    for figure in figures:
+        if "AUC-PR" in figure or figure == "mean per series":
+            digits[figure] = 3
+        elif figure.startswith("NAB") or figure == "events flagged %":
+            digits[figure] = 1
+        elif figure.endswith("%"):
+            digits[figure] = 2
+        else:
+            digits[figure] = 0
+    return digits
 
 
 def threshold_table(methods, results, labels, starts):
     """Events flagged and normal steps flagged by each method's own flags."""
-    scored = [i for i, y in enumerate(labels) if y[starts[i] :].any()]
     rows = []
     for method in methods:
-        flags = [
-            f[starts[i] :] > 0 for i, f in enumerate(results[method.name]["flags"])
-        ]
-        truth = [y[starts[i] :] > 0 for i, y in enumerate(labels)]
-        hits = sum(
-            round(
-                event_recall(truth[i], flags[i], anomaly_label=1) * n_events(truth[i])
-            )
-            for i in scored
-        )
-        events = sum(n_events(truth[i]) for i in scored)
-        normal = [f[~y] for f, y in zip(flags, truth, strict=True)]
+        t = threshold_figures(results[method.name]["flags"], labels, starts)
         rows.append(
             [
                 method.name,
-                f"{hits}/{events} ({100 * hits / events:.0f} %)",
-                f"{100 * np.concatenate(normal).mean():.2f}",
-                f"{100 * np.median([n.mean() for n in normal if len(n)]):.2f}",
-                f"{sum(bool(n.any()) for n in normal)}/{len(normal)}",
+                f"{t['hits']}/{t['events']} ({t['events flagged %']:.0f} %)",
+                f"{t['normal steps flagged %']:.2f}",
+                f"{t['median per series %']:.2f}",
+                f"{t['series with a false alarm']}/{len(labels)}",
             ]
         )
     header = [
@@ -224,6 +278,33 @@ def threshold_table(methods, results, labels, starts):
         "series with a false alarm",
     ]
     return header, rows
+
+
+def threshold_figures(flags, labels, starts):
+    """Return a method's own-threshold figures from its flags of every series.
+
+    Events are NAB's labelled windows after the probationary part, normal steps
+    the steps outside them; ``"per series"`` holds each series' pair
+    ``(normal steps flagged, normal steps)``.
+    """
+    scored = [i for i, y in enumerate(labels) if y[starts[i] :].any()]
+    flags = [f[starts[i] :] > 0 for i, f in enumerate(flags)]
+    truth = [y[starts[i] :] > 0 for i, y in enumerate(labels)]
+    hits = sum(
+        round(event_recall(truth[i], flags[i], anomaly_label=1) * n_events(truth[i]))
+        for i in scored
+    )
+    events = sum(n_events(truth[i]) for i in scored)
+    normal = [f[~y] for f, y in zip(flags, truth, strict=True)]
+    return {
+        "hits": hits,
+        "events": events,
+        "events flagged %": 100 * hits / events,
+        "normal steps flagged %": 100 * np.concatenate(normal).mean(),
+        "median per series %": 100 * np.median([n.mean() for n in normal if len(n)]),
+        "series with a false alarm": sum(bool(n.any()) for n in normal),
+        "per series": [(int(n.sum()), len(n)) for n in normal],
+    }
 
 
 def n_events(y):

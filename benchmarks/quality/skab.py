@@ -24,6 +24,12 @@ Run from the repository root (``nice`` is kind to a shared machine)::
 
     nice python -m benchmarks.quality.skab
     nice python -m benchmarks.quality.skab --quick --methods skae IsolationForest
+
+``--seeds 0 1 2`` runs the benchmark once per seed and then prints each figure per
+seed with its mean, standard deviation and range, and the files whose count of
+flagged normal steps varies most (PyOD peers are not run per seed)::
+
+    nice python -m benchmarks.quality.skab --seeds 0 1 2 --methods skae
 """
 
 import time
@@ -35,9 +41,12 @@ from benchmarks.quality._methods import (
     IsolationForestMethod,
     SkaeMethod,
     Timer,
+    add_seeds,
     base_parser,
     calibrate,
+    check_seeds,
     extra_skae_methods,
+    print_seed_spread,
     pyod_methods,
     select,
 )
@@ -74,17 +83,42 @@ def skae_methods(seed):
     ]
 
 
-def main(argv=None):
-    parser = base_parser(__doc__.split("\n\n")[0])
-    args = parser.parse_args(argv)
-    setup_torch(args.threads)
+SPREAD_DIGITS = {
+    "F1": 3,
+    "FAR %": 2,
+    "MAR %": 2,
+    "AUC-PR pooled": 3,
+    "AUC-PR per file": 3,
+    "fit+score s": 0,
+}
 
-    methods = skae_methods(args.seed) + [IsolationForestMethod(args.seed)]
-    peers, note = pyod_methods(args.seed)
+
+def main(argv=None):
+    parser = add_seeds(base_parser(__doc__.split("\n\n")[0]))
+    args = parser.parse_args(argv)
+    check_seeds(parser, args.seeds)
+    setup_torch(args.threads)
+    if not args.seeds:
+        run(args, args.seed)
+        return
+    print("--seeds: PyOD peers are not run per seed.")
+    runs = {}
+    for seed in args.seeds:
+        print(f"\n## seed {seed}\n", flush=True)
+        runs[seed] = run(args, seed, with_pyod=False)
+    print_seed_spread(runs, SPREAD_DIGITS, units="files")
+
+
+def run(args, seed, with_pyod=True):
+    """Run the benchmark once with ``random_state=seed``, print its table, and
+    return its figures (see :func:`benchmarks.quality._methods.print_seed_spread`).
+    """
+    methods = skae_methods(seed) + [IsolationForestMethod(seed)]
+    peers, note = pyod_methods(seed) if with_pyod else ([], None)
     if note:
         print(note)
     methods = select(methods + peers, args.methods)
-    methods += extra_skae_methods(args.skae, args.seed)
+    methods += extra_skae_methods(args.skae, seed)
 
     names = QUICK_FILES if args.quick else skab_file_names()
     files = [fetch_skab(name, args.data_home) for name in names]
@@ -117,7 +151,7 @@ def main(argv=None):
     total = time.perf_counter() - start
 
     y_all = np.concatenate(labels)
-    rows = []
+    rows, figures = [], {}
     for method in methods:
         r = results[method.name]
         m = skab_outlier_scores(labels, r["flags"], anomaly_label=1)
@@ -125,6 +159,14 @@ def main(argv=None):
         per_file = np.mean(
             [auc_pr(y, s) for y, s in zip(labels, r["scores"], strict=True)]
         )
+        figures[method.name] = {
+            "F1": m.f1,
+            "FAR %": m.far,
+            "MAR %": m.mar,
+            "AUC-PR pooled": pooled,
+            "AUC-PR per file": per_file,
+            "fit+score s": timer.seconds[method.name],
+        }
         rows.append(
             [
                 method.name,
@@ -166,6 +208,18 @@ def main(argv=None):
     print()
     print(markdown_table(header, rows))
     print(f"\nTotal wall time {total:.0f} s.")
+    return {
+        "figures": figures,
+        "normal_flagged": {
+            method.name: {
+                skab.name: (int(np.count_nonzero(f[y == 0])), int(np.sum(y == 0)))
+                for skab, y, f in zip(
+                    files, labels, results[method.name]["flags"], strict=True
+                )
+            }
+            for method in methods
+        },
+    }
 
 
 if __name__ == "__main__":
