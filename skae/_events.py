@@ -1,0 +1,235 @@
+"""Alarms as events: intervals of flagged time steps, with their scores and features.
+
+A detector flags time steps one by one; a user reads alarms. :func:`flag_events`
+turns per-step flags into events, one row each, so that the command line, the
+streaming scorer and the plots can show the same alarms. NumPy and pandas only.
+"""
+
+import numbers
+
+import numpy as np
+
+from ._labels import _check_labels, runs
+
+EVENT_COLUMNS = (
+    "start",
+    "end",
+    "n_flagged",
+    "peak",
+    "peak_score",
+    "mean_score",
+    "features",
+)
+"""The columns of every events table, in order; with an index, ``start_time``,
+``end_time`` and ``peak_time`` follow."""
+
+INDEX_COLUMNS = ("start_time", "end_time", "peak_time")
+
+
+def _check_count(value, name, minimum):
+    if (
+        not isinstance(value, numbers.Integral)
+        or isinstance(value, bool)
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _check_per_step(values, name, n_steps):
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(
+            f"{name} must have shape (n_steps,), one value per time step; got "
+            f"shape {values.shape}."
+        )
+    if len(values) != n_steps:
+        raise ValueError(
+            f"flags and {name} have different lengths: {n_steps} and {len(values)}."
+        )
+    return values
+
+
+def _check_scores(scores, n_steps):
+    scores = _check_per_step(scores, "scores", n_steps)
+    if scores.dtype.kind not in "biuf":
+        raise ValueError(f"scores must be numeric, got dtype {scores.dtype}.")
+    scores = scores.astype(np.float64)
+    if np.isnan(scores).any():
+        raise ValueError("scores contains NaN.")
+    return scores
+
+
+def _check_contributions(contributions, feature_names, n_steps):
+    contributions = np.asarray(contributions)
+    if contributions.ndim != 2 or contributions.shape[0] != n_steps:
+        raise ValueError(
+            f"contributions must have shape (n_steps, n_features) = ({n_steps}, "
+            f"n_features), one row per time step; got shape {contributions.shape}."
+        )
+    if contributions.dtype.kind not in "biuf":
+        raise ValueError(
+            f"contributions must be numeric, got dtype {contributions.dtype}."
+        )
+    contributions = contributions.astype(np.float64)
+    if np.isnan(contributions).any():
+        raise ValueError("contributions contains NaN.")
+    n_features = contributions.shape[1]
+    if feature_names is None:
+        return contributions, np.arange(n_features)
+    if isinstance(feature_names, str):
+        raise TypeError(
+            "feature_names must be a sequence of names, one per feature, not a "
+            f"string: {feature_names!r}."
+        )
+    names = np.empty(len(feature_names), dtype=object)
+    names[:] = list(feature_names)
+    if len(names) != n_features:
+        raise ValueError(
+            f"feature_names has {len(names)} names for the {n_features} columns of "
+            "contributions."
+        )
+    return contributions, names
+
+
+def flag_events(
+    flags,
+    scores,
+    *,
+    contributions=None,
+    feature_names=None,
+    index=None,
+    merge_gap=0,
+    n_top_features=3,
+):
+    """Return the alarms of per-step flags as events, one row per event.
+
+    An event is a run of flagged time steps; runs separated by at most
+    ``merge_gap`` unflagged steps are merged into one event, whose span then
+    includes the gap. Every flagged step lies in exactly one event, and an event
+    starts and ends on a flagged step, never on an unflagged one. With
+    ``merge_gap=0`` each maximal run of flags is one event.
+
+    Parameters
+    ----------
+    flags : array-like of shape (n_steps,)
+        ``True`` / ``1`` where a step is flagged as anomalous (for a detector:
+        ``predict(X) == -1``).
+    scores : array-like of shape (n_steps,)
+        Anomaly scores, **higher = more anomalous** (for a detector:
+        ``-score_samples(X)``). +inf is allowed, NaN is not.
+    contributions : array-like of shape (n_steps, n_features), default=None
+        Each feature's share of each step's score (for a detector:
+        ``feature_contributions(X)``). When None, ``features`` is empty.
+    feature_names : sequence of str, default=None
+        Names of the columns of ``contributions``; ``features`` holds column
+        numbers when None.
+    index : array-like of shape (n_steps,), default=None
+        A label per step (timestamps, a DataFrame's index); when given, the
+        columns ``start_time``, ``end_time`` and ``peak_time`` hold its values
+        at ``start``, ``end`` and ``peak``.
+    merge_gap : int, default=0
+        Runs of flags separated by at most this many unflagged steps form one
+        event.
+    n_top_features : int, default=3
+        The number of features listed per event.
+
+    Returns
+    -------
+    events : pandas.DataFrame
+        One row per event, in time order, with the columns:
+
+        - ``start``, ``end`` (int): the positions of the event's first and last
+          flagged steps (``end`` inclusive);
+        - ``n_flagged`` (int): the number of flagged steps in the event (fewer
+          than ``end - start + 1`` when runs were merged);
+        - ``peak`` (int), ``peak_score`` (float): the position and score of the
+          highest-scored flagged step (the first one on ties);
+        - ``mean_score`` (float): the mean score of the event's flagged steps;
+        - ``features`` (tuple): up to ``n_top_features`` features, by their
+          contributions summed over the event's flagged steps, largest first;
+          only features with a positive sum are listed;
+        - ``start_time``, ``end_time``, ``peak_time``: with ``index`` only.
+
+        Without flags, the table is empty with the same columns.
+
+    Examples
+    --------
+    >>> from skae._events import flag_events
+    >>> flags = [0, 1, 1, 0, 1, 0, 0, 0, 1]
+    >>> scores = [0.1, 2.0, 3.0, 0.5, 2.5, 0.2, 0.1, 0.3, 4.0]
+    >>> flag_events(flags, scores, merge_gap=1)[["start", "end", "n_flagged", "peak"]]
+       start  end  n_flagged  peak
+    0      1    4          3     2
+    1      8    8          1     8
+    """
+    flags = _check_labels(flags, "flags").astype(bool)
+    n_steps = len(flags)
+    scores = _check_scores(scores, n_steps)
+    merge_gap = _check_count(merge_gap, "merge_gap", 0)
+    n_top_features = _check_count(n_top_features, "n_top_features", 0)
+    if contributions is not None:
+        contributions, names = _check_contributions(
+            contributions, feature_names, n_steps
+        )
+    elif feature_names is not None:
+        raise ValueError("feature_names names the columns of contributions: pass both.")
+    if index is not None:
+        import pandas as pd
+
+        index = pd.Index(_check_per_step(index, "index", n_steps))
+
+    run_starts, run_ends = runs(flags)
+    # an event begins at the first run and at every run after a gap that is too long
+    begins = np.ones(len(run_starts), dtype=bool)
+    begins[1:] = run_starts[1:] - run_ends[:-1] > merge_gap
+    starts = run_starts[begins]
+    ends = np.append(run_ends[np.flatnonzero(begins)[1:] - 1], run_ends[-1:]) - 1
+
+    flagged = np.flatnonzero(flags)
+    event = np.searchsorted(starts, flagged, side="right") - 1
+    n_flagged = np.bincount(event, minlength=len(starts))
+    flagged_scores = scores[flagged]
+    with np.errstate(invalid="ignore"):  # inf - inf in a sum is inf: no warning
+        mean_score = np.bincount(event, flagged_scores, len(starts)) / np.maximum(
+            n_flagged, 1
+        )
+    # per event, the flagged steps by score, highest first, earliest on ties
+    order = np.lexsort((flagged, -flagged_scores, event))
+    first = np.cumsum(n_flagged) - n_flagged
+    peak = flagged[order[first]]
+
+    features = [()] * len(starts)
+    if contributions is not None and len(starts):
+        # summed per event over its flagged steps (contiguous in `flagged`)
+        sums = np.add.reduceat(contributions[flagged], first, axis=0)
+        top = np.argsort(-sums, axis=1, kind="stable")[:, :n_top_features]
+        positive = np.take_along_axis(sums, top, axis=1) > 0
+        features = [
+            tuple(names[t[p]].tolist()) for t, p in zip(top, positive, strict=True)
+        ]
+    return _table(starts, ends, n_flagged, peak, scores, mean_score, features, index)
+
+
+def _table(starts, ends, n_flagged, peak, scores, mean_score, features, index):
+    import pandas as pd
+
+    column = np.empty(len(features), dtype=object)
+    column[:] = features
+    table = pd.DataFrame(
+        {
+            "start": starts.astype(np.int64),
+            "end": ends.astype(np.int64),
+            "n_flagged": n_flagged.astype(np.int64),
+            "peak": peak.astype(np.int64),
+            "peak_score": scores[peak],
+            "mean_score": mean_score.astype(np.float64),
+            "features": column,
+        }
+    )
+    if index is not None:
+        for name, positions in zip(INDEX_COLUMNS, (starts, ends, peak), strict=True):
+            table[name] = index.take(positions)
+    return table
