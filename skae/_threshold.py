@@ -2,6 +2,7 @@
 
 import math
 import warnings
+from fractions import Fraction
 
 import numpy as np
 
@@ -42,12 +43,38 @@ def split_point(n_samples, validation_fraction, min_part, unit):
 
 
 def _needed(validation_fraction, min_part):
-    n = min_part
-    while True:
-        n_heldout = math.ceil(validation_fraction * n)
-        if n - n_heldout >= min_part and n_heldout >= min_part:
-            return n
-        n += 1
+    """Return the fewest samples that :func:`split_point` splits into two parts of
+    at least ``min_part``, in closed form (a fraction of 1e-9 needs billions).
+
+    With ``f = validation_fraction`` and ``m = min_part``, ``n`` samples split
+    when ``ceil(f * n) >= m`` (``n > (m - 1) / f``) and ``n - ceil(f * n) >= m``
+    (``n >= m / (1 - f)``); both hold from some ``n`` on. The bound is computed
+    exactly from the float ``f``, then moved by a step or two where the float
+    product of ``split_point`` rounds the other way.
+    """
+    fraction = Fraction(float(validation_fraction))
+    bound = max(
+        min_part,
+        math.floor((min_part - 1) / fraction) + 1,
+        math.ceil(min_part / (1 - fraction)),
+    )
+
+    def splits(n):
+        try:
+            n_heldout = math.ceil(validation_fraction * n)
+        except OverflowError:  # beyond float64: the exact bound stands
+            return True
+        return n - n_heldout >= min_part and n_heldout >= min_part
+
+    for _ in range(4):
+        if splits(bound):
+            break
+        bound += 1
+    for _ in range(4):
+        if bound <= min_part or not splits(bound - 1):
+            break
+        bound -= 1
+    return bound
 
 
 # sigma used in the threshold is at least this share of mu; see mean_k_sigma.
