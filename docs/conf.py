@@ -6,11 +6,17 @@ docs are off unless ``SKAE_DOCS_INTERSPHINX=1`` is set, and every example in
 ``examples/plot_*.py`` is executed by sphinx-gallery (set ``SKAE_DOCS_PLOT=0`` to
 skip running them while editing text, or ``SKAE_DOCS_EXAMPLES=<regex>`` to run only
 the matching ones).
+
+``examples/plot_detect_nab.py`` redraws the README's picture
+(``_static/detection.png``) and records what it found (``_static/detection.json``);
+at the end of the build, ``readme_results.check`` compares the README's caption and
+quoted output with that record and fails the build on any disagreement.
 """
 
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # document this checkout's skae
 sys.path.insert(0, str(ROOT / "docs"))  # _gallery_order
 
+import readme_results  # noqa: E402
+from sphinx.util import logging  # noqa: E402
+
 import skae  # noqa: E402
+
+logger = logging.getLogger(__name__)
+BUILD_STARTED = time.time()
+# the gallery example that draws the README's picture writes it, and what it
+# found, here (the examples run in this process)
+os.environ["SKAE_DOCS_STATIC"] = str(ROOT / "docs" / "_static")
 
 project = "skae"
 author = "the skae developers"
@@ -114,5 +129,24 @@ def _quote_shape_names(app, what, name, obj, options, lines):
             lines[i] = _SHAPE_NAME.sub(r"`\1`", line)
 
 
+def _check_readme_results(app, exception):
+    """Fail the build when the README disagrees with what its example found."""
+    if exception is not None:
+        return
+    static = Path(os.environ["SKAE_DOCS_STATIC"])
+    summary = static / readme_results.SUMMARY
+    ran = summary.exists() and summary.stat().st_mtime >= BUILD_STARTED
+    if not ran:
+        logger.info(
+            "readme_results: %s did not run in this build; checking the README "
+            "against the results it saved last",
+            readme_results.EXAMPLE,
+        )
+    for problem in readme_results.check_files(static):
+        logger.warning("readme_results: %s", problem)
+        app.statuscode = 1  # fail even without -W
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _quote_shape_names, priority=400)
+    app.connect("build-finished", _check_readme_results)
