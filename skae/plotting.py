@@ -11,6 +11,7 @@ from ._labels import runs
 _LABEL_COLOR = "tab:orange"
 _FLAG_COLOR = "tab:red"
 _SCORE_COLOR = "tab:blue"
+_EVENT_COLOR = "tab:red"
 
 
 def _pyplot():
@@ -57,6 +58,52 @@ def _shade_runs(ax, x, mask, mark_short=False, **style):
             ax.axvline(x[start], color=color, lw=1.2, alpha=0.8, zorder=1)
 
 
+def _check_events(events, n_timesteps):
+    """Return the ``start``, ``end`` and ``peak`` positions of an events table."""
+    columns = getattr(events, "columns", None)
+    if columns is None:
+        raise TypeError(
+            "events must be a DataFrame of alarm events (columns start, end and "
+            f"peak, as a detector's events give), got {type(events).__name__}."
+        )
+    missing = [c for c in ("start", "end", "peak") if c not in columns]
+    if missing:
+        raise ValueError(f"events lacks the column(s) {missing}.")
+    positions = []
+    for name in ("start", "end", "peak"):
+        values = np.asarray(events[name])
+        if len(values) and values.dtype.kind not in "iu":
+            raise ValueError(
+                f"events' {name} must hold integer step positions, got dtype "
+                f"{values.dtype}."
+            )
+        if len(values) and (values.min() < 0 or values.max() >= n_timesteps):
+            raise ValueError(
+                f"events' {name} must hold step positions in [0, {n_timesteps}) of "
+                f"the series; got values from {values.min()} to {values.max()}."
+            )
+        positions.append(values.astype(np.int64))
+    starts, ends, peaks = positions
+    if np.any(ends < starts) or np.any((peaks < starts) | (peaks > ends)):
+        raise ValueError(
+            "events must have start <= peak <= end in every row (end inclusive)."
+        )
+    return starts, ends, peaks
+
+
+def _shade_events(ax, x, starts, ends, label=None):
+    """Shade each event from its first step to the step after its last."""
+    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        ax.axvspan(
+            x[start],
+            x[min(end + 1, len(x) - 1)],
+            color=_EVENT_COLOR,
+            alpha=0.12,
+            lw=0,
+            label=label if i == 0 else None,
+        )
+
+
 def _datetime_index(X):
     """Return the DatetimeIndex of a pandas object, or None."""
     index = getattr(X, "index", None)
@@ -96,13 +143,15 @@ def plot_scores(
     title=None,
     log_scale=True,
     figsize=(10, 5),
+    events=None,
 ):
     """Plot a series above its anomaly scores, with threshold, flags and labels.
 
     The top panel shows the series (each feature standardised when there are
     several, so that they share one axis), the labelled anomaly windows shaded and
     the flagged time steps marked; the bottom panel shows the anomaly score with the
-    threshold as a dashed line.
+    threshold as a dashed line. Alarm events, when given, are shaded in both panels
+    with their peak marked on the score.
 
     Parameters
     ----------
@@ -132,6 +181,11 @@ def plot_scores(
         of magnitude).
     figsize : tuple of float, default=(10, 5)
         Size of the figure in inches.
+    events : pandas.DataFrame, default=None
+        Alarm events, one row each, with the step positions ``start``, ``end``
+        (inclusive) and ``peak``, as a detector's events give them. Each is
+        shaded from its first step to the step after its last, and its peak is
+        marked on the score.
 
     Returns
     -------
@@ -170,6 +224,8 @@ def plot_scores(
     x = _x_values(n_timesteps, timestamps)
     if feature_names is None:
         feature_names = [f"feature {j}" for j in range(n_features)]
+    if events is not None:
+        event_starts, event_ends, peaks = _check_events(events, n_timesteps)
 
     fig, (ax_series, ax_score) = plt.subplots(
         2, 1, sharex=True, figsize=figsize, height_ratios=[3, 2], layout="constrained"
@@ -218,7 +274,17 @@ def plot_scores(
                 label="labelled anomaly" if ax is ax_series else None,
             )
 
+    if events is not None:
+        n_events = len(event_starts)
+        label = f"alarm ({n_events} event{'' if n_events == 1 else 's'})"
+        _shade_events(ax_series, x, event_starts, event_ends, label=label)
+        _shade_events(ax_score, x, event_starts, event_ends)
     ax_score.plot(x, scores, lw=0.7, color=_SCORE_COLOR, label="anomaly score")
+    if events is not None and len(peaks):
+        ax_score.scatter(
+            x[peaks], scores[peaks], marker="v", s=30, color=_EVENT_COLOR, zorder=4,
+            label="event peak",
+        )  # fmt: skip
     if threshold is not None:
         ax_score.axhline(threshold, color=_FLAG_COLOR, ls="--", lw=1, label="threshold")
     finite = scores[np.isfinite(scores)]
@@ -277,8 +343,8 @@ def plot_detection(
     title : str, default=None
         Title of the figure.
     **kwargs
-        Passed to :func:`plot_scores` (``log_scale``, ``figsize``, and
-        ``feature_names``, which defaults to the detector's
+        Passed to :func:`plot_scores` (``log_scale``, ``figsize``, ``events``,
+        and ``feature_names``, which defaults to the detector's
         ``feature_names_in_``).
 
     Returns
