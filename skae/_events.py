@@ -233,3 +233,142 @@ def _table(starts, ends, n_flagged, peak, scores, mean_score, features, index):
         for name, positions in zip(INDEX_COLUMNS, (starts, ends, peak), strict=True):
             table[name] = index.take(positions)
     return table
+
+
+class EventStream:
+    """Build the events of a stream of rows as they arrive, chunk by chunk.
+
+    :meth:`push` returns the events that the new rows close: an event is closed
+    once more than ``merge_gap`` unflagged rows follow its last flag, since no
+    later flag can join it then. :meth:`flush` closes the event still open at
+    the end of the stream. The events of all pushes and the flush are those
+    :func:`flag_events` finds in the whole series, whatever the chunk sizes,
+    with ``start``, ``end`` and ``peak`` counted from the stream's first row.
+
+    Only the rows since the start of the open event are kept (none when no
+    event is open), so memory grows with the longest event, not the stream.
+
+    Parameters
+    ----------
+    merge_gap, n_top_features, feature_names
+        As for :func:`flag_events`.
+
+    Examples
+    --------
+    >>> from skae._events import EventStream
+    >>> stream = EventStream(merge_gap=1)
+    >>> stream.push([0, 1, 1], [0.0, 2.0, 3.0]).shape[0]  # may still grow
+    0
+    >>> stream.push([0, 1, 0, 0], [0.0, 5.0, 0.0, 0.0])[["start", "end", "peak"]]
+       start  end  peak
+    0      1    4     4
+    """
+
+    def __init__(self, *, merge_gap=0, n_top_features=3, feature_names=None):
+        self.merge_gap = _check_count(merge_gap, "merge_gap", 0)
+        self.n_top_features = _check_count(n_top_features, "n_top_features", 0)
+        self.feature_names = feature_names
+        self.n_steps_ = 0  # rows pushed so far
+        self._start = 0  # stream position of the first kept row
+        self._flags = np.empty(0, dtype=bool)
+        self._scores = np.empty(0)
+        self._contributions = None
+        self._index = None
+
+    def push(self, flags, scores, *, contributions=None, index=None):
+        """Take the next rows; return the events they close.
+
+        Parameters
+        ----------
+        flags, scores : array-like of shape (n_rows,)
+            As for :func:`flag_events`, for the new rows only.
+        contributions : array-like of shape (n_rows, n_features), default=None
+            Given with every push or with none.
+        index : array-like of shape (n_rows,), default=None
+            Given with every push or with none.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            The closed events, in the format of :func:`flag_events`.
+        """
+        new_flags = _check_labels(flags, "flags").astype(bool)
+        n_rows = len(new_flags)
+        new_scores = _check_scores(scores, n_rows)
+        if self.n_steps_ and (contributions is None) != (self._contributions is None):
+            raise ValueError(
+                "contributions must be given with every push or with none."
+            )
+        if self.n_steps_ and (index is None) != (self._index is None):
+            raise ValueError("index must be given with every push or with none.")
+        # check everything before changing anything
+        kept_contributions, kept_index = self._contributions, self._index
+        if contributions is not None:
+            new_contributions, _ = _check_contributions(
+                contributions, self.feature_names, n_rows
+            )
+            if kept_contributions is not None:
+                if kept_contributions.shape[1] != new_contributions.shape[1]:
+                    raise ValueError(
+                        f"contributions has {new_contributions.shape[1]} columns, "
+                        f"but earlier pushes had {kept_contributions.shape[1]}."
+                    )
+                new_contributions = np.concatenate(
+                    [kept_contributions, new_contributions]
+                )
+            kept_contributions = new_contributions
+        if index is not None:
+            import pandas as pd
+
+            new_index = pd.Index(_check_per_step(index, "index", n_rows))
+            kept_index = (
+                new_index if kept_index is None else kept_index.append(new_index)
+            )
+        self._contributions, self._index = kept_contributions, kept_index
+        self._flags = np.concatenate([self._flags, new_flags])
+        self._scores = np.concatenate([self._scores, new_scores])
+        self.n_steps_ += n_rows
+        events = self._events()
+        # closed: more than merge_gap rows after the last flag
+        closed = len(self._flags) - 1 - events["end"].to_numpy() > self.merge_gap
+        return self._emit(events, closed)
+
+    def flush(self):
+        """Return the event still open (none or one), and forget it.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            In the format of :func:`flag_events`.
+        """
+        events = self._events()
+        return self._emit(events, np.ones(len(events), dtype=bool))
+
+    def _events(self):
+        return flag_events(
+            self._flags,
+            self._scores,
+            contributions=self._contributions,
+            feature_names=None if self._contributions is None else self.feature_names,
+            index=self._index,
+            merge_gap=self.merge_gap,
+            n_top_features=self.n_top_features,
+        )
+
+    def _emit(self, events, closed):
+        # every event but the last is closed: the next one is far enough away
+        open_events = events[~closed]
+        keep_from = (
+            int(open_events["start"].iloc[0]) if len(open_events) else len(self._flags)
+        )
+        self._flags = self._flags[keep_from:]
+        self._scores = self._scores[keep_from:]
+        if self._contributions is not None:
+            self._contributions = self._contributions[keep_from:]
+        if self._index is not None:
+            self._index = self._index[keep_from:]
+        result = events[closed].reset_index(drop=True)
+        for column in ("start", "end", "peak"):
+            result[column] += self._start
+        self._start += keep_from
+        return result

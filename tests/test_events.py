@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skae._events import EVENT_COLUMNS, INDEX_COLUMNS, flag_events
+from skae._events import EVENT_COLUMNS, INDEX_COLUMNS, EventStream, flag_events
 
 FLAGS = np.array([0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1])
 SCORES = np.array(
@@ -227,3 +227,81 @@ def test_properties_on_random_flags(flags, merge_gap, seed):
     np.testing.assert_allclose(
         [row[4:] for row in got], [row[4:] for row in expected], rtol=1e-12
     )
+
+
+def _stream_in_chunks(stream, cuts, flags, scores, **per_step):
+    """Push the rows in the chunks that ``cuts`` marks, then flush."""
+    tables, bounds = [], [0, *cuts, len(flags)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        extra = {name: values[a:b] for name, values in per_step.items()}
+        tables.append(stream.push(flags[a:b], scores[a:b], **extra))
+    tables.append(stream.flush())
+    return pd.concat(tables, ignore_index=True)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    flags=st.lists(st.booleans(), max_size=50),
+    merge_gap=st.integers(0, 5),
+    cuts=st.lists(st.integers(0, 50), max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_stream_events_equal_the_whole_series_events(flags, merge_gap, cuts, seed):
+    flags = np.array(flags, dtype=bool)
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 4, len(flags)).astype(float)
+    contributions = rng.random((len(flags), 3))
+    index = pd.date_range("2024-01-01", periods=len(flags), freq="min")
+    names = ["a", "b", "c"]
+    cuts = sorted(c for c in cuts if c <= len(flags))
+
+    whole = flag_events(
+        flags,
+        scores,
+        contributions=contributions,
+        feature_names=names,
+        index=index,
+        merge_gap=merge_gap,
+    )
+    stream = EventStream(merge_gap=merge_gap, feature_names=names)
+    streamed = _stream_in_chunks(
+        stream, cuts, flags, scores, contributions=contributions, index=index
+    )
+    if whole.empty:
+        assert streamed.empty
+    else:
+        pd.testing.assert_frame_equal(streamed, whole, check_dtype=False)
+    assert stream.n_steps_ == len(flags)
+
+
+def test_stream_closes_an_event_once_merge_gap_rows_pass():
+    stream = EventStream(merge_gap=2)
+    assert stream.push([1, 1, 0], [1.0, 2.0, 0.0]).empty
+    assert stream.push([0], [0.0]).empty  # two unflagged rows: could still merge
+    closed = stream.push([0, 1], [0.0, 5.0])  # three: closed
+    assert closed[["start", "end", "n_flagged", "peak"]].values.tolist() == [
+        [0, 1, 2, 1]
+    ]
+    # only the open event's rows are kept
+    assert len(stream._flags) == 1 and stream._start == 5
+    assert stream.flush()[["start", "end"]].values.tolist() == [[5, 5]]
+    assert stream.flush().empty
+    assert list(stream.push([], []).columns) == list(EVENT_COLUMNS)
+
+
+def test_stream_refuses_inconsistent_pushes_and_keeps_its_state():
+    stream = EventStream(feature_names=["a", "b"])
+    stream.push([0, 1], [0.0, 1.0], contributions=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="every push or with none"):
+        stream.push([1], [1.0])
+    with pytest.raises(ValueError, match="1 names|2 names for the 3 columns"):
+        stream.push([1], [1.0], contributions=np.ones((1, 3)))
+    with pytest.raises(ValueError, match="every push or with none"):
+        stream.push([1], [1.0], contributions=np.ones((1, 2)), index=[7])
+    with pytest.raises(ValueError, match="different lengths"):
+        stream.push([1, 0], [1.0], contributions=np.ones((2, 2)))
+    assert stream.n_steps_ == 2 and len(stream._flags) == 1
+    events = stream.flush()
+    assert events[["start", "end"]].values.tolist() == [[1, 1]]
+    with pytest.raises(ValueError, match="merge_gap"):
+        EventStream(merge_gap=-1)
