@@ -10,7 +10,8 @@ exactly two members, stored uncompressed,
 - ``weights.safetensors``: the network's ``state_dict`` in the safetensors format
   (raw tensors and a JSON header, no code).
 
-Loading parses JSON and safetensors only, never pickle, and checks both digests.
+Loading reads nothing but a regular file of at most :data:`MAX_FILE_BYTES`, parses
+JSON and safetensors only, never pickle, and checks both digests.
 The digests catch truncation, corruption and edits that did not recompute them;
 they are not a signature (anyone can write a new, consistent file). So every field
 is then checked as if the file were hostile: each parameter and each fitted
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+import stat
 import tempfile
 import warnings
 import zipfile
@@ -34,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._detector import LSTMAutoencoderDetector
+from ._scaling import _CONSTANT_RELATIVE_STD, MAX_SCALED_MAGNITUDE
 from ._validation import check_is_fitted
 
 FORMAT = "skae-model"
@@ -51,6 +54,15 @@ _DEVICE = re.compile(r"cpu|mps|cuda(:[0-9]{1,4})?")
 # integer parameters beyond int64 are absurd; more threads than this crash torch
 _MAX_INT, _MAX_THREADS = 2**63 - 1, 1024
 _MAX_STRING_ARRAY_BYTES = 2**24
+MAX_FILE_BYTES = 2**33
+"""The largest model file, in bytes, that :func:`load_model` reads and
+:func:`save_model` writes: 8 GiB, twice the weights of the largest network skae
+builds (2**30 float32 values). A larger file, or one that is not a regular file
+(a link to ``/dev/zero``, a pipe), is refused before anything is read from it."""
+# zip general-purpose flags a skae file may carry: a data descriptor after a
+# member, UTF-8 names; never encryption (bit 0) or patched data
+_ZIP_FLAGS = 0x08 | 0x800
+_ZIP_ENCRYPTED = 0x01
 
 
 class _Field(NamedTuple):
@@ -58,7 +70,8 @@ class _Field(NamedTuple):
 
     kind: str  # a key of _KINDS
     shape: tuple = ()  # arrays: "F" is n_features_in_, None any length >= 1
-    rule: tuple = None  # (test(value, detector) -> bool(s), what it demands)
+    # (test(value, detector) -> bool(s), what it demands: text or text(detector))
+    rule: tuple = None
     required: object = True  # or a test(detector, names in the file) -> bool
 
 
@@ -158,6 +171,24 @@ def _statistic_of_errors(statistic, what):
     )
 
 
+def _scale_fits_mean(scale, detector):
+    if detector.standardize is False:  # fit_scaling leaves the data as they are
+        return (scale == 1) & (detector.mean_ == 0)
+    # fit_scaling treats a feature that varies less than this as constant, and
+    # then divides by at least as much
+    return (scale > 0) & (scale >= _CONSTANT_RELATIVE_STD * np.abs(detector.mean_))
+
+
+_SCALE = (
+    _scale_fits_mean,
+    lambda d: (
+        "must be 1, with mean_ 0, when standardize=False"
+        if d.standardize is False
+        else f"must be > 0 and at least {_CONSTANT_RELATIVE_STD:.3g} * |mean_| "
+        "(fit divides a feature that varies less by that much; mean_ is "
+        f"{_short(d.mean_)})"
+    ),
+)
 _MEAN = _statistic_of_errors(np.mean, "mean")
 _STD = _statistic_of_errors(np.std, "standard deviation")
 _PRECISION = (
@@ -174,7 +205,7 @@ _FITTED = {
     "threshold_": _Field("float", rule=_NON_NEGATIVE),
     "offset_": _Field("float", rule=_OFFSET),
     "mean_": _Field("floats", ("F",)),
-    "scale_": _Field("floats", ("F",), _POSITIVE),
+    "scale_": _Field("floats", ("F",), _SCALE),
     "device_": _Field("device"),
     # fixed at fit since skae 0.2 (older files score with the parameters)
     "window_size_": _Field("int", rule=_AT_LEAST_1, required=False),
@@ -240,6 +271,9 @@ def save_model(detector, path):
         When ``detector`` is not an ``LSTMAutoencoderDetector``, or one of its
         parameters or fitted attributes cannot be stored as JSON, or it has a
         fitted attribute (a name ending in ``_``) that the format does not know.
+    ValueError
+        When the file would be larger than ``MAX_FILE_BYTES`` (8 GiB), which
+        :func:`load_model` refuses to read.
 
     See Also
     --------
@@ -311,7 +345,15 @@ def save_model(detector, path):
         "model_sha256": _sha256(_canonical(model)),
         "model": model,
     }
-    _write_zip(path, {_JSON_NAME: _canonical(document), _WEIGHTS_NAME: weights})
+    members = {_JSON_NAME: _canonical(document), _WEIGHTS_NAME: weights}
+    size = sum(len(data) for data in members.values())
+    if size > MAX_FILE_BYTES:
+        raise ValueError(
+            f"Cannot save this detector: its file would hold more than {size:,} "
+            f"bytes, beyond the {MAX_FILE_BYTES:,} that load_model reads "
+            "(skae._persistence.MAX_FILE_BYTES)."
+        )
+    _write_zip(path, members)
 
 
 def load_model(path, *, device=None):
@@ -336,12 +378,18 @@ def load_model(path, *, device=None):
     Raises
     ------
     ValueError
-        When the file is not a skae model file, is truncated or corrupted, was
-        modified after saving (a digest does not match), was written by a newer
-        format version, or holds a parameter, a fitted attribute or weights that
+        When the file is not a regular file (a device such as ``/dev/zero``, a
+        pipe) or holds more than ``skae._persistence.MAX_FILE_BYTES`` bytes
+        (8 GiB), both refused before anything is read; when it is not a skae
+        model file, is truncated or corrupted, uses zip features that a skae
+        file never uses (encryption, a newer zip version), was modified after
+        saving (a digest does not match), was written by a newer format
+        version, or holds a parameter, a fitted attribute or weights that
         no ``fit`` could have produced: of the wrong type, shape or range,
-        inconsistent with each other (``offset_ != -threshold_``), unknown, or
-        weights that do not fit the parameters. The message names the field.
+        inconsistent with each other (``offset_ != -threshold_``, a ``scale_``
+        smaller than ``fit`` ever divides by next to ``mean_``), unknown, or
+        weights that do not fit the parameters or are so large that scores
+        would overflow. The message names the field.
         Everything is checked before a network is allocated, so the network
         allocated is never larger than the weights the file holds.
 
@@ -410,6 +458,9 @@ def _load_model_and_state(path, device):
             f"num_layers={detector.num_layers}, decoder_feed="
             f"{detector.decoder_feed!r}): {problem}."
         )
+    problem = _reach_problem(state_dict, detector.num_layers)
+    if problem:
+        raise ValueError(f"{path}: {_WEIGHTS_NAME} holds absurd weights: {problem}.")
     detector.net_ = _rebuild_net(detector, state_dict, target, _training)
     detector.net_.history = History(history)
     detector.history_ = detector.net_.history
@@ -503,11 +554,53 @@ def _write_zip(path, members):
 # ------------------------------------------------------------------- reading
 
 
-def _read_zip(path):
-    """Return ``{name: bytes}`` of the two members, or a ValueError saying why not."""
-    expected = {_JSON_NAME, _WEIGHTS_NAME}
+def _open_model_file(path):
+    """Open ``path`` for reading if it is a regular file of at most
+    :data:`MAX_FILE_BYTES`; a ValueError saying why not, before any read."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        mode = os.stat(path).st_mode  # follows links, and opens nothing
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the model file ({exc}).") from exc
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "Is a directory", path)
+    if not stat.S_ISREG(mode):
+        raise ValueError(
+            f"{path} is not a regular file (it is {_file_kind(mode)}); a skae model "
+            "file is a regular file, read only up to its end."
+        )
+    stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    size = os.fstat(stream.fileno()).st_size  # the file opened, not a swapped link
+    if size > MAX_FILE_BYTES:
+        stream.close()
+        raise ValueError(
+            f"{path} holds {size:,} bytes, more than the {MAX_FILE_BYTES:,} a skae "
+            "model file may hold (skae._persistence.MAX_FILE_BYTES)."
+        )
+    return stream, size
+
+
+def _file_kind(mode):
+    for test, kind in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _read_zip(path):
+    """Return ``{name: bytes}`` of the two members, or a ValueError saying why not.
+
+    Nothing beyond the file's size (at most :data:`MAX_FILE_BYTES`) is read."""
+    expected = {_JSON_NAME, _WEIGHTS_NAME}
+    stream, size = _open_model_file(path)
+    try:
+        with stream, zipfile.ZipFile(stream) as archive:
             infos = archive.infolist()
             names = [info.filename for info in infos]
             if sorted(names) != sorted(expected):
@@ -518,19 +611,42 @@ def _read_zip(path):
                     "joblib.load runs code and is only for trusted files.)"
                 )
             for info in infos:
-                if info.compress_type != zipfile.ZIP_STORED:
+                problem = _member_problem(info)
+                if problem:
                     raise ValueError(
-                        f"{path}: member {info.filename} is compressed; skae model "
-                        "files store their members uncompressed."
+                        f"{path}: member {info.filename} {problem}; skae model "
+                        "files store their members as plain, uncompressed zip "
+                        "entries."
                     )
+            if sum(info.compress_size for info in infos) > size:
+                raise ValueError(
+                    f"{path}: its members claim more bytes than the file's {size:,}: "
+                    "it is truncated or corrupted."
+                )
             return {info.filename: archive.read(info) for info in infos}
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         # a truncated archive fails to parse, or to seek or read past its end
         raise ValueError(
             f"{path} is not a skae model file, or it is truncated or corrupted ({exc})."
         ) from exc
+    except RuntimeError as exc:
+        # zipfile's RuntimeError and NotImplementedError: a zip feature such as a
+        # newer zip version, which no skae model file uses
+        raise ValueError(
+            f"{path} is not a skae model file: it uses a zip feature that skae "
+            f"model files never use ({exc})."
+        ) from exc
+
+
+def _member_problem(info):
+    """What a zip entry uses that a skae file never does, or None."""
+    if info.flag_bits & _ZIP_ENCRYPTED:
+        return "is encrypted"
+    if info.flag_bits & ~_ZIP_FLAGS:
+        return f"sets the zip flags {info.flag_bits:#06x}"
+    if info.compress_type != zipfile.ZIP_STORED:
+        return "is compressed"
+    return None
 
 
 def _refuse_constant(name):
@@ -742,9 +858,9 @@ def _check_fitted(detector, fitted, path):
         if field.kind == "floats":
             value = value.astype(np.float64)  # native byte order
         if field.rule and not np.all(field.rule[0](value, detector)):
-            raise ValueError(
-                f"{path}: fitted {name} {field.rule[1]}, got {_short(value)}."
-            )
+            demand = field.rule[1]
+            demand = demand(detector) if callable(demand) else demand
+            raise ValueError(f"{path}: fitted {name} {demand}, got {_short(value)}.")
         setattr(detector, name, value)
 
 
@@ -804,6 +920,54 @@ def _weights_problem(state_dict, detector):
         mask[centered] = 1.0
         if not torch.equal(state_dict["center_mask"], mask):
             return "tensor 'center_mask' does not match centered_features_"
+    return None
+
+
+def _reach_problem(state_dict, num_layers):
+    """Why finite weights could still give a NaN or infinite score, or None.
+
+    Scoring feeds the encoder scaled data of magnitude at most
+    MAX_SCALED_MAGNITUDE (twice that once a feature is centred); every other
+    layer reads LSTM states in [-1, 1]. A gate whose largest input (sum of
+    |weight| * largest input, plus the biases) stays below half float32's
+    largest value cannot overflow, and then nothing downstream can either. The
+    head turns states in [-1, 1] into the reconstruction of scaled data, so a
+    head that can reach beyond MAX_SCALED_MAGNITUDE reconstructs nothing that
+    scoring accepts. Trained weights are many orders of magnitude below both.
+    """
+    import torch
+
+    def reach(weight, bias, largest_input):
+        rows = weight.abs().sum(dim=1, dtype=torch.float64) * largest_input
+        return rows + bias.abs().to(torch.float64)
+
+    limit = float(torch.finfo(torch.float32).max) / 2
+    for lstm in ("encoder", "decoder"):
+        for layer in range(num_layers):
+            largest = 2 * MAX_SCALED_MAGNITUDE if (lstm, layer) == ("encoder", 0) else 1
+            name = f"{lstm}.weight_ih_l{layer}"
+            gates = (
+                reach(state_dict[name], state_dict[f"{lstm}.bias_ih_l{layer}"], largest)
+                + reach(
+                    state_dict[f"{lstm}.weight_hh_l{layer}"],
+                    state_dict[f"{lstm}.bias_hh_l{layer}"],
+                    1,
+                )
+            ).max()
+            if not gates <= limit:
+                return (
+                    f"the weights of {lstm} layer {layer} ({name!r} and the rest) can "
+                    f"take a gate to {float(gates):.3g}, beyond float32's range: "
+                    "scores would overflow to NaN or infinity, and no fit writes "
+                    "such weights"
+                )
+    head = reach(state_dict["head.weight"], state_dict["head.bias"], 1).max()
+    if not head <= MAX_SCALED_MAGNITUDE:
+        return (
+            f"tensors 'head.weight' and 'head.bias' can reconstruct values up to "
+            f"{float(head):.3g}, beyond the {MAX_SCALED_MAGNITUDE:g} that scaled data "
+            "ever reaches, so every score would be absurd; no fit writes such weights"
+        )
     return None
 
 

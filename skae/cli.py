@@ -9,6 +9,7 @@ import argparse
 import math
 import numbers
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -426,11 +427,23 @@ def _fit(args):
 def _load_model(path):
     """Load a model: a .skae file only through the safe loader, never a pickle."""
     from ._detector import LSTMAutoencoderDetector
+    from ._persistence import _file_kind
 
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise _DataError(f"{path}: no such model file")
+    try:
+        mode = path.stat().st_mode  # follows a link
+    except FileNotFoundError:
+        raise _DataError(f"{path}: no such model file") from None
+    except OSError as error:
+        raise _DataError(f"cannot read {path}: {error.strerror or error}") from None
+    if stat.S_ISDIR(mode):
+        raise _DataError(f"{path}: is a directory, not a model file")
+    if not stat.S_ISREG(mode):  # /dev/zero, a pipe: never read from
+        raise _DataError(
+            f"{path}: not a regular file ({_file_kind(mode)}); MODEL must be a model "
+            "file from 'skae fit'"
+        )
     if suffix not in _MODEL_SUFFIXES:
         raise _DataError(
             f"{path}: not a model file; MODEL must be a {_SAFE_SUFFIX} file from "
@@ -441,7 +454,7 @@ def _load_model(path):
 
         try:
             model = load_model(path)
-        except (ValueError, TypeError, OSError) as error:
+        except (ValueError, TypeError, OSError, RuntimeError) as error:
             raise _DataError(
                 f"{path}: not a valid {_SAFE_SUFFIX} model file ({_one_line(error)})"
             ) from None
@@ -489,7 +502,7 @@ def _score(args):
             f"{args.series} has {X.shape[1]} feature column(s), but the model was "
             f"fitted on {detector.n_features_in_}"
         )
-    _check_scale(X, detector, args.series)
+    _check_scale(X, detector, args.series, args.model)
     try:
         scores = -detector.score_samples(X if names is not None else X.to_numpy())
     except (ValueError, TypeError, OSError) as error:
@@ -516,8 +529,9 @@ def _score(args):
         _plot(args, series, scores, detector.threshold_)
 
 
-def _check_scale(X, detector, path):
-    """Name the file's cell that the network cannot take, in the file's terms."""
+def _check_scale(X, detector, path, model):
+    """Name the file's cell that the network cannot take, in the file's terms,
+    and the model file when a whole column is out of its reach."""
     import numpy as np
 
     from ._scaling import MAX_SCALED_MAGNITUDE
@@ -525,14 +539,26 @@ def _check_scale(X, detector, path):
     with np.errstate(all="ignore"):
         scaled = (X.to_numpy() - detector.mean_) / detector.scale_
     bad = ~(np.abs(scaled) <= MAX_SCALED_MAGNITUDE)
-    if bad.any():
-        row, column = np.argwhere(bad)[0]
+    if not bad.any():
+        return
+    row, column = np.argwhere(bad)[0]
+    name = X.columns[column]
+    statistics = (
+        f"mean_ {detector.mean_[column]:.6g} and scale_ {detector.scale_[column]:.6g}"
+    )
+    if bad[:, column].all():
         raise _DataError(
-            f"{path}: column {X.columns[column]!r}, row {row + 1} (counted from 1 "
-            f"after the header) holds {X.iat[row, column]:.6g}, beyond "
-            f"{MAX_SCALED_MAGNITUDE:g} of the training data's standard deviations: "
-            "the network cannot take it; check the file for corrupt values"
+            f"{model}: every value of column {name!r} of {path} lies beyond "
+            f"{MAX_SCALED_MAGNITUDE:g} of the model's standard deviations from its "
+            f"mean ({statistics}, the training data's): the model file does not "
+            "fit this series, or it is corrupt"
         )
+    raise _DataError(
+        f"{path}: column {name!r}, row {row + 1} (counted from 1 after the header) "
+        f"holds {X.iat[row, column]:.6g}, beyond {MAX_SCALED_MAGNITUDE:g} of the "
+        f"training data's standard deviations ({statistics} in {model}): the "
+        "network cannot take it; check the file for corrupt values"
+    )
 
 
 def _label_summary(labels, scores, is_anomaly):
