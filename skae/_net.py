@@ -3,10 +3,12 @@
 This is the only code that calls an :class:`LSTMAutoencoder` to score,
 reconstruct or encode data (training is :mod:`skae._training`). Each function
 takes the trained module (in eval mode) and scaled NumPy data, and returns NumPy
-float64. The module runs under :func:`torch.inference_mode`, batch by batch, on
-its own device (which measured faster than skorch's ``predict`` path, see
-``shared/PERFORMANCE.md``); an output that is not finite is a clear ValueError,
-and squared errors are taken in float64, so that a large one does not overflow.
+float64. The module runs under :func:`torch.inference_mode` and in eval mode
+(:func:`inference`: never with dropout, whatever its ``training`` flag was),
+batch by batch, on its own device (which measured faster than skorch's
+``predict`` path, see ``shared/PERFORMANCE.md``); an output that is not finite
+is a clear ValueError, and squared errors are taken in float64, so that a large
+one does not overflow.
 
 A series is converted once to a float32 tensor; its windows are strided views of
 it (:meth:`torch.Tensor.unfold`), in the batches of
@@ -17,6 +19,8 @@ grows with ``n_timesteps * n_features``, never with ``n_timesteps *
 window_size``. Equal-length sequences are run as slices of one array;
 variable-length ones in batches of similar length, padded by :func:`pad_batch`.
 """
+
+import contextlib
 
 import numpy as np
 import torch
@@ -90,6 +94,22 @@ def resolve_device(device):
             'machine; use device="cpu" or device="auto".'
         )
     return str(device)
+
+
+@contextlib.contextmanager
+def inference(module):
+    """Run the block under :func:`torch.inference_mode`, ``module`` in eval mode.
+
+    Scores must not depend on the module's ``training`` flag: in train mode,
+    dropout between stacked LSTM layers would make them random. Training
+    (``fit``, ``partial_fit``) leaves the module in eval mode, but code outside
+    skae may have switched it (``net_.module_.train()``), so the flag is set
+    here, to eval only, and left so: no scoring ever needs train mode.
+    """
+    if module.training:
+        module.eval()
+    with torch.inference_mode():
+        yield
 
 
 def module_device(module):
@@ -207,7 +227,7 @@ def _step_means(module, series, window_size, stride, batch_size, n_values, run):
     """Mean over the windows covering each step of ``run(windows)``, a per-position
     tensor ``(n_windows, window_size, n_values)``."""
     steps = StepAccumulator(len(series), window_size, (n_values,))
-    with torch.inference_mode():
+    with inference(module):
         x = _series_tensor(module, series)
         batches = _window_batches(x, window_size, stride, batch_size)
         for starts, tail, windows in batches:
@@ -320,7 +340,7 @@ def causal_series_errors(
     n_timesteps, n_features = series.shape
     positions = smoothing + 1
     result = np.empty((n_timesteps - n_context, 1 if mean_features else n_features))
-    with torch.inference_mode():
+    with inference(module):
         x = _series_tensor(module, series)
         # the first steps: prefixes, one short forward pass each
         for t in range(n_context, min(window_size - 1, n_timesteps)):
@@ -353,7 +373,7 @@ def window_codes(module, series, window_size, stride, *, batch_size=None):
     -------
     codes : ndarray of shape (n_windows, hidden_size)
     """
-    with torch.inference_mode():
+    with inference(module):
         x = _series_tensor(module, series)
         batches = _window_batches(x, window_size, stride, batch_size)
         return np.concatenate(
@@ -376,7 +396,7 @@ def step_codes(module, series, window_size, *, batch_size=None):
     n_timesteps = len(series)
     head = min(window_size, n_timesteps)
     codes = np.empty((n_timesteps, module.hidden_size))
-    with torch.inference_mode():
+    with inference(module):
         x = _series_tensor(module, series)
         output, _ = module.encoder(x[None, :head])
         codes[:head] = _numpy(output[0])
@@ -402,7 +422,7 @@ def equal_length_errors(module, sequences, batch_size=None, *, mean=False):
     errors = np.empty(sequences.shape[:1] if mean else sequences.shape)
     inputs = torch.as_tensor(np.ascontiguousarray(sequences, dtype=np.float32))
     batch_size = batch_size or BATCH_SIZE
-    with torch.inference_mode():
+    with inference(module):
         for start in range(0, len(sequences), batch_size):
             batch = slice(start, start + batch_size)
             x_hat = _numpy(_checked(module(inputs[batch].to(device))))
@@ -439,7 +459,7 @@ def _by_length(module, sequences, batch_size, run):
     device = module_device(module)
     outputs = [None] * len(sequences)
     lengths = [len(s) for s in sequences]
-    with torch.inference_mode():
+    with inference(module):
         for index in length_sorted_batches(lengths, batch_size or BATCH_SIZE):
             batch = pad_batch(
                 [torch.as_tensor(sequences[i], dtype=torch.float32) for i in index]

@@ -15,6 +15,7 @@ cuDNN keeps a dropout state of its own, which a fit's seed does not reach).
 """
 
 import contextlib
+import copy
 import math
 import re
 import sys
@@ -277,18 +278,24 @@ _GLOBAL_RNG_LOCK = threading.Lock()
 
 
 class TrainingDivergedError(FloatingPointError, ValueError):
-    """Raised by ``fit`` when training diverges.
+    """Raised by ``fit`` and ``partial_fit`` when training diverges.
 
     That is, when the training or held-out loss stops being finite, or the
     training loss grows orders of magnitude beyond the scale of the data (see
     :class:`StopOnDivergence`). Such weights are broken, so training stops at
-    once rather than returning a model whose scores would be NaN or huge. The usual
+    once rather than returning a model whose scores would be NaN or huge (a
+    ``partial_fit`` that raises it leaves the detector as it was). The usual
     causes are a learning rate ``lr`` that is far too large, or (with
     ``standardize=False``) data whose magnitudes overflow the network's float32
     arithmetic. It is a :class:`FloatingPointError` and, so that code which
     catches bad input with ``except ValueError`` catches it too, a
     :class:`ValueError`.
     """
+
+
+# How many times the loss of predicting zero (plus one) the training loss may
+# reach before training counts as diverged; see StopOnDivergence.
+DIVERGENCE_FACTOR = 1e4
 
 
 def _mean_square(X):
@@ -302,6 +309,47 @@ def _mean_square(X):
         return float(x.pow(2).mean())
     errors = squared_errors(x, torch.zeros_like(x), lengths)
     return float(errors.sum() / lengths.to(errors.device).sum())
+
+
+class DivergenceGuard:
+    """The rules of :class:`StopOnDivergence`, on the running sums of one run.
+
+    ``fit`` (through the callback) and ``partial_fit`` (through
+    :func:`continue_training`) judge their training batches by this one object.
+
+    Parameters
+    ----------
+    factor : float
+        How many times the reference the training loss may reach.
+    """
+
+    def __init__(self, factor):
+        self.factor = factor
+        self.loss_sum = 0.0
+        self.reference_sum = 0.0
+
+    def problem(self, loss, X, when=""):
+        """Return why training diverged after a batch, or None when it did not.
+
+        Parameters
+        ----------
+        loss : float
+            The batch's training loss.
+        X : Tensor or dict
+            The batch's (clean) inputs, as skorch unpacks them.
+        when : str, default=""
+            Where it happened, for the message (``" in epoch 3"``).
+        """
+        if not math.isfinite(loss):
+            return f"the training loss became {loss}{when}"
+        self.loss_sum += loss
+        self.reference_sum += _mean_square(X) + 1.0
+        if self.loss_sum > self.factor * self.reference_sum:
+            return (
+                f"the training loss grew to {loss:.3g}{when}, more than "
+                f"{self.factor:g} times the loss of predicting zero (plus one)"
+            )
+        return None
 
 
 class StopOnDivergence(Callback):
@@ -322,6 +370,7 @@ class StopOnDivergence(Callback):
     only fires when the outputs are a hundred times too large, which normal
     training never reaches (``lr=1e6`` does at the second batch). The sums run
     over the whole fit, so a batch of unusually small values cannot fire it.
+    ``partial_fit`` applies the same rules (:class:`DivergenceGuard`).
 
     Parameters
     ----------
@@ -329,12 +378,11 @@ class StopOnDivergence(Callback):
         How many times the reference the training loss may reach.
     """
 
-    def __init__(self, factor=1e4):
+    def __init__(self, factor=DIVERGENCE_FACTOR):
         self.factor = factor
 
     def initialize(self):
-        self.loss_sum_ = 0.0
-        self.reference_sum_ = 0.0
+        self.guard_ = DivergenceGuard(self.factor)
         return self
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
@@ -343,16 +391,11 @@ class StopOnDivergence(Callback):
         # skorch has just recorded the batch's loss as a Python float
         loss = net.history[-1, "batches", -1, "train_loss"]
         epoch = len(net.history)
-        if not math.isfinite(loss):
-            self._raise(net, f"the training loss became {loss} in epoch {epoch}")
-        self.loss_sum_ += loss
-        self.reference_sum_ += _mean_square(unpack_data(batch)[0]) + 1.0
-        if self.loss_sum_ > self.factor * self.reference_sum_:
-            self._raise(
-                net,
-                f"the training loss grew to {loss:.3g} in epoch {epoch}, more than "
-                f"{self.factor:g} times the loss of predicting zero (plus one)",
-            )
+        problem = self.guard_.problem(
+            loss, unpack_data(batch)[0], when=f" in epoch {epoch}"
+        )
+        if problem is not None:
+            self._raise(net, problem)
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1].get("valid_loss")
@@ -629,22 +672,28 @@ def continue_training(
     noise_std=0.0,
     max_windows=None,
 ):
-    """Train ``module`` in place for one pass over windows of a series.
+    """Train ``module`` for one pass over windows of a series; all or nothing.
 
     This is the training step of ``partial_fit``: it continues from the current
     weights with a fresh Adam optimiser (so that it depends on nothing a model
-    file does not store), clips gradients at :data:`GRADIENT_CLIP_NORM` as ``fit``
-    does, and visits ``max_windows`` windows: one epoch in the sense of
+    file does not store), clips gradients at :data:`GRADIENT_CLIP_NORM` and stops
+    on divergence (:class:`DivergenceGuard`) as ``fit`` does, and visits
+    ``max_windows`` windows: one epoch in the sense of
     ``max_windows_per_epoch``, cycling through fresh random orders of the given
     windows when there are fewer (a chunk of 50 new windows is visited about
     10 times for 512), drawn from a generator seeded with ``seed``. Its cost is
     therefore ``max_windows`` forward and backward passes, whatever the number
     of windows given.
 
+    The pass trains a copy of ``module``, whose weights replace the module's
+    only when the pass has ended without diverging: ``module`` itself is never
+    put in train mode (scoring never sees dropout or half-trained weights from
+    here), and a diverged pass leaves it untouched.
+
     Parameters
     ----------
     module : LSTMAutoencoder
-        The trained module; left in eval mode.
+        The trained module, in eval mode; it stays in eval mode.
     series : ndarray of shape (n_timesteps, n_features)
         The (scaled) series.
     window_size : int
@@ -670,8 +719,9 @@ def continue_training(
     Raises
     ------
     TrainingDivergedError
-        When the loss stops being finite; the weights are then broken and the
-        caller restores them.
+        When the loss stops being finite or grows beyond ``DIVERGENCE_FACTOR``
+        times the loss of predicting zero (plus one), summed over the pass;
+        ``module`` is then as it was.
     """
     generator = _generator(seed)
     if len(starts) == 0:
@@ -687,33 +737,50 @@ def continue_training(
         generator=generator,
     )
     device = module_device(module)
-    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    trained = copy.deepcopy(module)
+    optimizer = torch.optim.Adam(trained.parameters(), lr=lr)
     dropout_seed = int(torch.randint(2**62, (), generator=generator))
+    guard = DivergenceGuard(DIVERGENCE_FACTOR)
     losses = []
-    module.train()
-    try:
-        with contextlib.ExitStack() as stack:
-            if draws_dropout(module):  # see AutoencoderNet.train_step
-                stack.enter_context(_GLOBAL_RNG_LOCK)
-                stack.enter_context(torch.random.fork_rng(devices=[]))
-                torch.manual_seed(dropout_seed)
-            for x, _ in batches:
-                inputs = x
-                if noise_std:
-                    noise = torch.randn(x.shape, generator=generator)
-                    inputs = x + noise_std * noise
-                x, inputs = x.to(device), inputs.to(device)
-                loss = torch.nn.functional.mse_loss(module(inputs), x)
-                if not bool(torch.isfinite(loss)):
-                    raise TrainingDivergedError(
-                        f"Training diverged in partial_fit: the loss became "
-                        f"{loss.item()}. Use a smaller learning rate (lr={lr:g})."
-                    )
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(module.parameters(), GRADIENT_CLIP_NORM)
-                optimizer.step()
-                losses.append(loss.item() * len(x))
-    finally:
-        module.eval()
+    trained.train()
+    with contextlib.ExitStack() as stack:
+        if draws_dropout(trained):  # see AutoencoderNet.train_step
+            stack.enter_context(_GLOBAL_RNG_LOCK)
+            stack.enter_context(torch.random.fork_rng(devices=[]))
+            torch.manual_seed(dropout_seed)
+        for x, _ in batches:
+            inputs = x
+            if noise_std:
+                noise = torch.randn(x.shape, generator=generator)
+                inputs = x + noise_std * noise
+            x, inputs = x.to(device), inputs.to(device)
+            loss = torch.nn.functional.mse_loss(trained(inputs), x)
+            value = loss.item()
+            problem = guard.problem(value, x)
+            if problem is not None:
+                raise _partial_fit_diverged(problem, lr)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trained.parameters(), GRADIENT_CLIP_NORM)
+            optimizer.step()
+            losses.append(value * len(x))
+    trained.eval()
+    # the last step is judged too: a pass of one batch would otherwise never
+    # be, and its step alone can break the weights
+    with torch.no_grad():
+        value = torch.nn.functional.mse_loss(trained(x), x).item()
+    problem = DivergenceGuard(DIVERGENCE_FACTOR).problem(
+        value, x, " after the last step"
+    )
+    if problem is not None:
+        raise _partial_fit_diverged(problem, lr)
+    module.load_state_dict(trained.state_dict())
     return sum(losses) / n_visits
+
+
+def _partial_fit_diverged(problem, lr):
+    return TrainingDivergedError(
+        f"Training diverged in partial_fit: {problem}, so the weights would no "
+        "longer be usable; the detector is left as it was before the call. Use "
+        f"a smaller learning rate (lr={lr:g} now)."
+    )
