@@ -6,6 +6,8 @@ A 3-D array or a list of 2-D arrays is a set of sequences; :func:`check_sequence
 checks it with the same kind of messages.
 """
 
+import os
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -24,7 +26,28 @@ __all__ = [
     "check_sequences",
     "check_series",
     "is_sequence_input",
+    "user_stacklevel",
 ]
+
+# skae's wrappers and scikit-learn's (``_fit_context``, a Pipeline) lie between
+# a warning and the user's line that caused it
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.abspath(module.__file__)) + os.sep
+    for module in (sys.modules[__package__], sys.modules["sklearn"])
+)
+
+
+def user_stacklevel():
+    """Return the ``stacklevel`` that points a warning at the user's line.
+
+    That is, at the first frame, counted from the function that calls this
+    one, whose code lies outside skae and scikit-learn, however many of their
+    wrappers lie between.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # Python integers (object arrays) can be too large for float64
