@@ -8,7 +8,7 @@ from . import _net, _training
 from ._core import FittedAutoencoder
 from ._flatlines import FLATLINE_FACTOR, fit_reference, flatline_length
 from ._forgetting import error_buffer_size, merge_errors
-from ._scaling import apply_scaling, fit_scaling
+from ._scaling import apply_scaling, fit_scaling, warn_dominant_values
 from ._scoring import ANOMALY_SCORES, fit_error_gaussian
 from ._threads import uses_torch_threads
 from ._threshold import (
@@ -131,7 +131,13 @@ default="above_heldout"
         score behave like the held-out part. Smaller is a higher threshold.
     standardize : bool, default=True
         Scale each feature to zero mean and unit variance with statistics of the
-        training part (not of the data being scored).
+        training part (not of the data being scored). A few extreme values can
+        set a feature's standard deviation alone and squeeze the others: fit
+        then warns (a ``UserWarning`` naming the feature and the value) when
+        the 1 % of values farthest from the median make it more than 10 times
+        that of the rest. The scaling stays the plain standard deviation;
+        remove such values if they are errors, or scale robustly yourself and
+        pass ``False`` (see the user guide, "The model").
     device : str, default="auto"
         Torch device to train and score on; ``"auto"`` uses a GPU when there is one.
     random_state : int, RandomState instance or None, default=None
@@ -218,7 +224,9 @@ default="above_heldout"
         ``t`` then depends on no data after ``t`` (latency 0), at the cost of one
         window per step (``score_stride`` does not apply). The held-out errors
         behind the threshold are scored the same way, each with the
-        ``window_size - 1`` steps before it. Needed by :class:`StreamingScorer`.
+        ``window_size - 1`` steps before it. Needed by :class:`StreamingScorer`,
+        which scores the first ``window_size - 1`` rows of a stream without
+        context by their prefixes too, but does not flag them.
         ``False`` (offline) averages the windows covering a step on both sides,
         so a score sees up to ``window_size - 1`` later steps.
     forget_half_life : float or None, default=None
@@ -296,7 +304,10 @@ default="above_heldout"
         rule's own figures (for ``"above_heldout"``: ``k_sigma_value``, the
         ``median`` and ``binding``, ``"k_sigma"`` or ``"max"``, whichever set
         the threshold; for ``"pot"``: the initial level, the number of peaks,
-        the fitted shape and scale, and the risk).
+        the fitted shape and scale, and the risk). A detector fitted on
+        sequences also has ``fitted_on="sequences"``: its scores are one per
+        sequence, so :meth:`partial_fit` and :class:`StreamingScorer`, which
+        take a series, refuse it.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -312,6 +323,15 @@ default="above_heldout"
     ``score_samples`` is the negated reconstruction error: higher is more normal.
     A step's score depends only on the fitted model and the windows covering it, so
     appending data changes the scores of the last ``window_size - 1`` steps only.
+
+    As with scikit-learn's estimators, one detector is not meant to be fitted
+    and used at once from two threads: scoring while :meth:`partial_fit` (or
+    :meth:`fit`) runs on the same detector is not supported, and may score with
+    weights and a threshold from before, after or between the update's steps.
+    Score a copy (``copy.deepcopy(detector)``) in the other thread, or take
+    turns (a lock). Scoring itself never runs with dropout: it puts the network
+    in eval mode, whatever its ``training`` flag was, and ``partial_fit``
+    trains a copy of the network, so a scorer never sees it in train mode.
 
     References
     ----------
@@ -488,7 +508,7 @@ default="above_heldout"
             n_train = split_point(
                 len(sequences), self.validation_fraction, 1, "sequences"
             )
-            self._set_scaling(np.concatenate(sequences[:n_train]))
+            self._set_scaling(np.concatenate(sequences[:n_train]), rows=False)
             scaled = [apply_scaling(s, self.mean_, self.scale_) for s in sequences]
             train = _training.SequenceDataset(scaled[:n_train])
             valid = _training.SequenceDataset(scaled[n_train:])
@@ -559,6 +579,11 @@ default="above_heldout"
                 self._errors(data), self.contamination
             )
             info = {"rule": "contamination", "contamination": self.contamination}
+        if is_sequence_input(data):
+            # scores are one per sequence; partial_fit and StreamingScorer,
+            # which take a series, refuse such a detector (see
+            # _fitted_on_sequences); kept here so that model files hold it
+            info = {**info, "fitted_on": "sequences"}
         self.threshold_info_ = info
         self._fit_flatlines(data)
         self.offset_ = -self.threshold_
@@ -584,8 +609,11 @@ default="above_heldout"
         )
         return grid_starts if tail_start is None else np.r_[grid_starts, tail_start]
 
-    def _set_scaling(self, X_train):
+    def _set_scaling(self, X_train, *, rows=True):
         self.mean_, self.scale_ = fit_scaling(X_train, self.standardize)
+        if self.standardize:
+            names = getattr(self, "feature_names_in_", None)
+            warn_dominant_values(X_train, names, rows=rows)
 
     # ------------------------------------------------------ incremental learning
 
@@ -623,6 +651,15 @@ default="above_heldout"
         ``error_mean_`` and ``error_precision_`` (``anomaly_score=
         "mahalanobis"``) and ``mean_``, ``scale_`` stay as ``fit`` set them.
 
+        A call is all or nothing: when training diverges (the rules of
+        ``fit``, checked after every step, the last one included), it raises
+        :class:`~skae.TrainingDivergedError` and leaves the detector as it was
+        before the call, weights, threshold and every fitted attribute.
+
+        Do not score this detector from another thread while ``partial_fit``
+        runs (see the Notes of the class): score a copy
+        (``copy.deepcopy(detector)``) there, or take turns with a lock.
+
         Parameters
         ----------
         X : array-like of shape (n_timesteps, n_features)
@@ -633,10 +670,25 @@ default="above_heldout"
         Returns
         -------
         self : LSTMAutoencoderDetector
+
+        Raises
+        ------
+        TrainingDivergedError
+            When training diverges (say, after ``set_params(lr=...)`` far too
+            large); the detector is then as it was.
+        ValueError
+            When ``X`` is not a 2-D series of the fitted features, at least a
+            window long, or the detector was fitted on sequences.
         """
         if not self.__sklearn_is_fitted__():
             return self.fit(X)
         self._validate_params()
+        if self._fitted_on_sequences():
+            raise ValueError(
+                "partial_fit learns from a 2-D series, but this detector was "
+                "fitted on sequences (a 3-D array or a list of 2-D arrays). To "
+                "learn from new sequences, fit again on all of them."
+            )
         if is_sequence_input(X):
             raise ValueError(
                 "partial_fit takes a 2-D series (n_timesteps, n_features); to "
@@ -654,23 +706,11 @@ default="above_heldout"
         """Update the threshold from ``errors`` (made before learning), then
         train on the windows of the validated series ``X`` at ``starts``.
 
-        A training step that diverges leaves the model as it was.
+        All or nothing: when training diverges (or anything else fails), the
+        detector is left as it was, weights and every fitted attribute.
         """
-        saved = {
-            name: self.__dict__[name]
-            for name in (
-                "threshold_",
-                "offset_",
-                "threshold_info_",
-                "heldout_errors_",
-                "heldout_mean_",
-                "heldout_std_",
-                *_PARTIAL_FIT_STATE,
-            )
-            if name in self.__dict__
-        }
+        saved = dict(self.__dict__)
         core = self._core()
-        weights = {k: v.clone() for k, v in core.module.state_dict().items()}
         count = self.__dict__.get("n_partial_fits_", 0)
         seed = None
         if isinstance(self.random_state, Integral):
@@ -678,6 +718,8 @@ default="above_heldout"
         try:
             self._update_threshold(errors)
             if len(starts):
+                # trains a copy of the module, and changes the module only
+                # when the pass has not diverged
                 _training.continue_training(
                     core.module,
                     core.scale(X),
@@ -693,9 +735,7 @@ default="above_heldout"
                     ),
                 )
         except BaseException:
-            core.module.load_state_dict(weights)
-            for name in _PARTIAL_FIT_STATE:
-                self.__dict__.pop(name, None)
+            self.__dict__.clear()
             self.__dict__.update(saved)
             raise
         self.n_partial_fits_ = count + 1
@@ -739,6 +779,11 @@ default="above_heldout"
         self.threshold_ = float(threshold)
         self.threshold_info_ = info
         self.offset_ = -self.threshold_
+
+    def _fitted_on_sequences(self):
+        """Return True when ``fit`` was given sequences, not one series."""
+        info = self.__dict__.get("threshold_info_", {})
+        return info.get("fitted_on") == "sequences"
 
     def __sklearn_is_fitted__(self):
         # offset_ is set last in fit and removed when fit starts, so a fit that

@@ -8,13 +8,15 @@ since its last update), so its memory does not grow with the length of the strea
 """
 
 import numbers
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 
 from ._threads import uses_torch_threads
 from ._threshold import k_sigma_threshold
-from ._validation import check_is_fitted, check_series
+from ._training import TrainingDivergedError
+from ._validation import check_is_fitted, check_series, user_stacklevel
 
 LEARN_FROM = ("normal", "all")
 
@@ -55,7 +57,9 @@ class StreamResult(NamedTuple):
         The anomaly score of each row (the reconstruction error: higher is more
         anomalous), ``-detector.score_samples`` of the whole stream at those rows.
     flags : ndarray of shape (n_rows,), dtype bool
-        True where the score exceeds the threshold in force: an anomaly.
+        True where the score exceeds the threshold in force: an anomaly. Never
+        True in the warm-up (a row with fewer than ``window_size - 1`` rows
+        before it; see :class:`StreamingScorer`).
     thresholds : ndarray of shape (n_rows,)
         The threshold each row was judged against (it moves when the scorer
         updates the detector, and with every row under ``threshold_window``).
@@ -72,16 +76,25 @@ class StreamingScorer:
     Rows pushed in chunks of any sizes get the scores and flags that the whole
     series gets in one :meth:`push` (equal up to float32 rounding, about 1e-7
     relatively: the network sees the same windows in batches of other sizes),
-    and, without updates, the scores of ``detector.score_samples`` on the whole
-    series. The score of a row is final when :meth:`push` returns: it depends on
-    no later row (latency 0).
+    and, without updates, the scores and flags of ``detector.score_samples``
+    and ``detector.predict`` on the whole series, but for the warm-up. The
+    score of a row is final when :meth:`push` returns: it depends on no later
+    row (latency 0).
+
+    The warm-up: a row with fewer than ``window_size - 1`` rows before it (the
+    first rows of a stream without ``context``) is scored by its prefix, as
+    ``score_samples`` scores the start of a series, but never flagged. The
+    threshold was set on errors of whole windows, and a prefix of a few rows
+    is reconstructed worse than any window, so such a row would be flagged for
+    lack of context rather than for what it holds. Pass ``context`` (say, the
+    end of the training data) to judge the first rows by whole windows.
 
     Parameters
     ----------
     detector : LSTMAutoencoderDetector
-        A detector fitted on a 2-D series with ``causal=True``. With
-        ``update_every`` set, it is updated in place (pass a
-        :func:`copy.deepcopy` to keep the original).
+        A detector fitted on a 2-D series (not on sequences) with
+        ``causal=True``. With ``update_every`` set, it is updated in place
+        (pass a :func:`copy.deepcopy` to keep the original).
     update_every : int or None, default=None
         Every this many pushed rows, call the detector's ``partial_fit`` step on
         the rows since the last update: the errors it made on them (before
@@ -89,14 +102,19 @@ class StreamingScorer:
         detector's ``forget_half_life`` sets, and the network trains for one pass
         over their windows. ``None`` never updates: the detector stays frozen.
         Updates happen at the same stream positions however the rows are
-        chunked, so chunking changes nothing.
+        chunked, so chunking changes nothing. An update whose training
+        diverges (:class:`~skae.TrainingDivergedError`, say after
+        ``detector.set_params(lr=...)`` too large) is skipped with a
+        ``UserWarning``: the detector stays as it was and the stream goes on.
     learn_from : {"normal", "all"}, default="normal"
-        Which rows an update learns from. ``"normal"``: only the rows the
-        scorer did not flag (their errors move the threshold; the windows made
-        of them only are trained on), so an anomaly is not learned as normal,
-        but a lasting change of regime stays flagged until the detector is
-        refitted. ``"all"``: every row, so a lasting change becomes normal after
-        a while, and so does a long anomaly.
+        Which rows an update learns from. ``"normal"``: only the rows whose
+        score is within their threshold, the rows the scorer did not flag
+        (their errors move the threshold; the windows made of them only are
+        trained on; a warm-up row above its threshold is neither flagged nor
+        learned from), so an anomaly is not learned as normal, but a lasting
+        change of regime stays flagged until the detector is refitted.
+        ``"all"``: every row, so a lasting change becomes normal after a
+        while, and so does a long anomaly.
     threshold_window : int or None, default=None
         Judge each row against the reconstruction errors of the
         ``threshold_window`` rows before it instead of the detector's fixed
@@ -163,6 +181,13 @@ class StreamingScorer:
         context=None,
     ):
         check_is_fitted(detector)
+        if detector._fitted_on_sequences():
+            raise ValueError(
+                "StreamingScorer scores the rows of one series, but this detector "
+                "was fitted on sequences (a 3-D array or a list of 2-D arrays), "
+                "whose scores are one per sequence. Fit a detector on a 2-D "
+                "series (n_timesteps, n_features) with causal=True to stream."
+            )
         if not detector.__dict__.get("causal_", False):
             raise ValueError(
                 "StreamingScorer needs a detector fitted with causal=True: its "
@@ -229,9 +254,10 @@ class StreamingScorer:
     def _push(self, X):
         if getattr(X, "shape", None) is not None and len(X.shape) == 2:
             if X.shape[0] == 0:
+                self._check_empty(X)
                 return StreamResult(np.empty(0), np.empty(0, bool), np.empty(0))
         X = check_series(self.detector, X, reset=False)
-        scores, thresholds = [], []
+        scores, flags, thresholds = [], [], []
         position = 0
         while position < len(X):
             take = len(X) - position
@@ -242,6 +268,11 @@ class StreamingScorer:
             judged_by = self._thresholds(errors)
             scores.append(errors)
             thresholds.append(judged_by)
+            # a row with fewer than window_size - 1 rows before it (the warm-up
+            # of a stream without context) is scored by its prefix, as
+            # score_samples scores the start of a series, but not flagged
+            warmed_up = len(self._rows) + np.arange(take) >= self.window_size_ - 1
+            flags.append((errors > judged_by) & warmed_up)
             position += take
             self.n_steps_ += take
             if self.update_every is None:
@@ -252,8 +283,27 @@ class StreamingScorer:
             self._pending_thresholds = np.r_[self._pending_thresholds, judged_by]
             if len(self._pending_errors) == self.update_every:
                 self._update()
-        scores, thresholds = np.concatenate(scores), np.concatenate(thresholds)
-        return StreamResult(scores, scores > thresholds, thresholds)
+        return StreamResult(
+            np.concatenate(scores), np.concatenate(flags), np.concatenate(thresholds)
+        )
+
+    def _check_empty(self, X):
+        """Refuse an empty chunk whose columns are not the detector's."""
+        detector = self.detector
+        if X.shape[1] != detector.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the detector was fitted on "
+                f"{detector.n_features_in_}; an empty chunk must have them too."
+            )
+        names = getattr(detector, "feature_names_in_", None)
+        columns = getattr(X, "columns", None)
+        if names is not None and columns is not None:
+            columns = [str(c) for c in columns]
+            if columns != list(names):
+                raise ValueError(
+                    f"X has the columns {columns}, but the detector was fitted "
+                    f"on {list(names)}, in that order."
+                )
 
     def _thresholds(self, errors):
         """The threshold of each of the new rows' ``errors``; remember them."""
@@ -302,7 +352,17 @@ class StreamingScorer:
             errors = errors[~flagged]
             marks = np.r_[0, np.cumsum(np.r_[np.zeros(n_context), flagged])]
             starts = starts[marks[ends + 1] == marks[starts]]
-        detector._learn(rows, errors, starts)
+        try:
+            detector._learn(rows, errors, starts)
+        except TrainingDivergedError as exc:
+            # the detector is as it was; a stream goes on rather than losing
+            # the scores of the rows pushed with this update's last row
+            warnings.warn(
+                f"StreamingScorer skipped the update at stream row {self.n_steps_} "
+                f"and goes on with the detector as it was. {exc}",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         self._rows = self._context(rows)
         self._pending_errors = np.empty(0)
         self._pending_thresholds = np.empty(0)
