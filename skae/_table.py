@@ -3,6 +3,8 @@
 Used by the command line; pandas is imported inside the functions.
 """
 
+import csv
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,26 +43,89 @@ class Series:
     label_column: str | None
 
 
+# a header that is one field holding one of these was written with another separator
+_OTHER_SEPARATORS = ";\t|"
+# pandas' error for a row with more fields than the first row
+_FIELDS_ERROR = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+
+
 def _read_csv(path, sep):
     import pandas as pd
 
     try:
-        if sep is not None:
-            return pd.read_csv(path, sep=sep)
-        frame = pd.read_csv(path)
-        if frame.shape[1] == 1 and any(c in str(frame.columns[0]) for c in ";\t|"):
-            # one column whose header holds another separator: sniff it
-            frame = pd.read_csv(path, sep=None, engine="python")
-        return frame
+        if sep is None:
+            sep = _sniff_separator(path)
+        return _parse_csv(path, sep)
+    except TableError:
+        raise
     except FileNotFoundError:
         raise TableError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise TableError(f"{path}: is a directory, not a CSV file") from None
     except pd.errors.EmptyDataError:
         raise TableError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, csv.Error) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise TableError(f"{path}: not a readable CSV file ({first})") from None
+
+
+def _sniff_separator(path):
+    """A comma, unless the header is one field that holds ``;``, a tab or ``|``."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as lines:
+        header = next((line for line in lines if line.strip()), "")
+    fields = next(csv.reader([header]), [])
+    if len(fields) == 1 and any(c in fields[0] for c in _OTHER_SEPARATORS):
+        return csv.Sniffer().sniff(header, delimiters=_OTHER_SEPARATORS).delimiter
+    return ","
+
+
+def _parse_csv(path, sep):
+    """Read with pandas; a row with more fields than the header is a TableError."""
+    import warnings
+
+    import pandas as pd
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        try:
+            # index_col=False: a row with an extra field must not turn the first
+            # column into an index and shift every value one column left
+            frame = pd.read_csv(path, sep=sep, index_col=False, encoding="utf-8-sig")
+        except pd.errors.ParserError as error:
+            if _FIELDS_ERROR.search(str(error)) and len(sep) == 1:
+                raise _too_many_fields(path, sep) from None
+            raise
+    shifted = False
+    for warning in caught:
+        if "does not match length of data" in str(warning.message):
+            shifted = True
+        else:  # not ours to swallow
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+    if shifted:
+        raise _too_many_fields(path, sep)
+    return frame
+
+
+def _too_many_fields(path, sep):
+    """The TableError naming the first line with more fields than the header."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as lines:
+        rows = csv.reader(lines, delimiter=sep) if len(sep) == 1 else iter(())
+        header = None
+        for row in rows:
+            if not row:
+                continue
+            if header is None:
+                header, header_line = row, rows.line_num
+            elif len(row) > len(header):
+                return TableError(
+                    f"{path}: line {rows.line_num} has {len(row)} fields, but the "
+                    f"header has {len(header)} (line {header_line}): a separator "
+                    "too many in that row, or a column name missing from the "
+                    "header; fix the file first"
+                )
+    return TableError(
+        f"{path}: a row has more fields than the header; fix the file first"
+    )
 
 
 _YEAR_FIRST = r"^\s*\d{4}\D"  # 2024-01-02, 2024/01/02: ISO order, never ambiguous
@@ -292,3 +357,114 @@ def read_series(path, *, columns=None, timestamp_column=None, sep=None, dayfirst
         labels=labels,
         label_column=label_name if labels is not None else None,
     )
+
+
+class TimestampOrder:
+    """Refuse timestamps that arrive out of order, as :func:`read_series` does.
+
+    ``skae stream`` reads its timestamps a batch at a time; each must parse as a
+    date and time (or, when the first one is a number, as a number) and come
+    after the one before it. A date such as ``01/02/2024`` reads day first or
+    month first: both readings are followed, and a reading is dropped at the
+    first value it would put before its predecessor, so a column in order under
+    one of them passes and one in order under neither is refused.
+
+    Parameters
+    ----------
+    name : str
+        The timestamp column, for the messages.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self._numbers = None  # whether the timestamps are numbers (first value)
+        self._last = None  # (line, text, {dayfirst: value}) of the last timestamp
+
+    def check(self, lines, texts):
+        """Raise a :class:`TableError` at the first timestamp out of order.
+
+        Parameters
+        ----------
+        lines : list of int
+            The line number of each timestamp, for the message.
+        texts : list of str
+            The timestamps as read, stripped.
+        """
+        import pandas as pd
+
+        if not texts:
+            return
+        texts = pd.Series(texts, dtype=object)
+        if self._numbers is None:
+            self._numbers = bool(pd.notna(pd.to_numeric(texts[:1], errors="coerce"))[0])
+        readings = [False, True] if self._last is None else list(self._last[2])
+        values = {dayfirst: self._values(texts, dayfirst) for dayfirst in readings}
+        first_bad = {}
+        for dayfirst, (parsed, ok) in values.items():
+            before = None if self._last is None else self._last[2][dayfirst]
+            bad = ~ok
+            bad[1:] |= parsed[1:] <= parsed[:-1]
+            if before is not None:
+                bad[0] |= parsed[0] <= before
+            first_bad[dayfirst] = int(np.argmax(bad)) if bad.any() else len(texts)
+        row = max(first_bad.values())
+        if row < len(texts):  # every reading fails, the last at this row
+            dayfirst = next(d for d, r in first_bad.items() if r == row)
+            raise self._error(lines, texts, row, values[dayfirst][1][row])
+        last = {d: values[d][0][-1] for d, r in first_bad.items() if r == len(texts)}
+        self._last = (lines[-1], texts.iloc[-1], last)
+
+    def _values(self, texts, dayfirst):
+        """``(values, parsed)``: comparable values, and which of them parsed."""
+        import warnings
+
+        import pandas as pd
+
+        if self._numbers:
+            values = pd.to_numeric(texts, errors="coerce").to_numpy(np.float64)
+            return values, np.isfinite(values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it infers a format
+            first = _stamps(texts, dayfirst, None)
+            missing = first.isna().to_numpy()
+            if missing.any():  # another format than the first value's
+                first[missing] = _stamps(texts[missing], dayfirst, "mixed")
+        parsed = first.notna().to_numpy()
+        # one unit for every batch, whatever resolution pandas chose for this one
+        first = first.astype("datetime64[us, UTC]")
+        return first.to_numpy(np.int64, na_value=0), parsed
+
+    def _error(self, lines, texts, row, parsed):
+        line, text = lines[row], texts.iloc[row]
+        if not parsed:
+            kind = "a number" if self._numbers else "a date and time"
+            return TableError(
+                f"line {line}: the timestamp column {self.name!r} holds {text!r}, "
+                f"not {kind}"
+            )
+        if row > 0:
+            line_before, text_before = lines[row - 1], texts.iloc[row - 1]
+        else:
+            line_before, text_before = self._last[:2]
+        if text == text_before:
+            problem = f"line {line} repeats the timestamp of line {line_before}"
+            problem += f" ({text})"
+        else:
+            problem = (
+                f"line {line} ({text}) comes before line {line_before} ({text_before})"
+            )
+        return TableError(
+            f"the timestamps in {self.name!r} are not in increasing order: {problem}; "
+            "send the rows in time order, without repeated steps"
+        )
+
+
+def _stamps(texts, dayfirst, format):
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(
+            texts, errors="coerce", dayfirst=dayfirst, utc=True, format=format
+        )
+    except (TypeError, ValueError, OverflowError):
+        return pd.Series(pd.NaT, index=texts.index, dtype="datetime64[ns, UTC]")

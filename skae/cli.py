@@ -6,6 +6,7 @@ line on stderr, ``skae: error: ...``, with exit status 2 for a wrong command lin
 """
 
 import argparse
+import functools
 import math
 import numbers
 import os
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 _SAFE_SUFFIX = ".skae"
+_STDOUT = "-"  # --out - writes to standard output
 _PICKLE_SUFFIXES = (".joblib", ".pkl")
 _MODEL_SUFFIXES = (_SAFE_SUFFIX, *_PICKLE_SUFFIXES)
 
@@ -72,6 +74,10 @@ def _contamination(text):
     return value
 
 
+# the largest count an option takes: beyond it, numpy's 64-bit integers overflow
+_MOST = 10**18
+
+
 def _positive_int(text, least=1):
     try:
         value = int(text)
@@ -79,6 +85,8 @@ def _positive_int(text, least=1):
         raise argparse.ArgumentTypeError(
             f"must be a positive integer, got {text!r}"
         ) from None
+    if value > _MOST:
+        raise argparse.ArgumentTypeError(f"must be at most {_MOST:.0e}, got {value}")
     if value < least:
         raise argparse.ArgumentTypeError(
             f"must be an integer >= {least}, got {value}"
@@ -199,11 +207,19 @@ def build_parser():
         metavar="N",
         help="seed, for a reproducible fit on the same machine",
     )
-    fit.add_argument(
+    talk = fit.add_mutually_exclusive_group()
+    talk.add_argument(
         "-v",
         "--verbose",
         action="store_true",
         help="print the training and held-out loss of every epoch",
+    )
+    talk.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing but errors (by default, what was read and trained on "
+        "standard output, and that training started on standard error)",
     )
 
     score = commands.add_parser(
@@ -218,7 +234,11 @@ def build_parser():
     score.add_argument("model", metavar="MODEL", help="a model file from skae fit")
     score.add_argument("series", metavar="SERIES.csv", help="the series to score")
     score.add_argument(
-        "--out", required=True, metavar="SCORES.csv", help="where to write the scores"
+        "--out",
+        required=True,
+        metavar="SCORES.csv",
+        help="where to write the scores; '-' writes them to standard output (the "
+        "messages then go to standard error)",
     )
     score.add_argument(
         "--plot", metavar="PLOT.png", help="also save a plot (needs matplotlib)"
@@ -312,11 +332,11 @@ def _add_table_options(parser, columns=True):
     )
 
 
-def _say(*parts):
-    print(*parts, flush=True)
+def _say(*parts, file=None):
+    print(*parts, file=sys.stdout if file is None else file, flush=True)
 
 
-def _read(args, columns):
+def _read(args, columns, say=_say):
     """Read ``args.series`` with the table options given, and say what it holds."""
     from ._table import TableError, read_series
 
@@ -330,7 +350,7 @@ def _read(args, columns):
         )
     except TableError as error:
         raise _DataError(str(error)) from None
-    _say(_describe(series, args.series))
+    say(_describe(series, args.series))
     return series
 
 
@@ -347,6 +367,8 @@ def _describe(series, path):
 
 def _check_output(path, option):
     """Refuse an output path that cannot be written, before any work is done."""
+    if option == "--out" and path == _STDOUT:
+        return
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
@@ -372,7 +394,8 @@ def _fit(args):
             "(see 'skae fit --help')"
         )
     _check_output(model, "--model")
-    series = _read(args, args.columns)
+    say = _quiet if args.quiet else _say
+    series = _read(args, args.columns, say)
     X = series.features
     if args.train_size is not None:
         if args.train_size > len(X):
@@ -394,9 +417,12 @@ def _fit(args):
         ),
         verbose=int(args.verbose),
     )
-    _say(
-        f"training on {len(X)} rows (window_size={args.window_size}, "
-        f"hidden_size={args.hidden_size}, max_epochs={args.max_epochs}) ..."
+    # on standard error, so that it shows while standard output goes to a file
+    say(
+        f"skae: training on {len(X)} rows (window_size={args.window_size}, "
+        f"hidden_size={args.hidden_size}) for at most {args.max_epochs} epochs; "
+        "this may take a while" + ("" if args.verbose else " (-v prints each epoch)"),
+        file=sys.stderr,
     )
     start = time.perf_counter()
     try:
@@ -407,7 +433,7 @@ def _fit(args):
         raise _DataError(f"training failed: {_one_line(error)}") from None
     seconds = time.perf_counter() - start
     history = detector.history_
-    _say(
+    say(
         f"trained {len(history)} epochs in {seconds:.1f} s on {detector.device_}; "
         f"held-out loss {history[-1, 'valid_loss']:.4g}; "
         f"threshold {detector.threshold_:.4g}"
@@ -421,7 +447,13 @@ def _fit(args):
             joblib.dump(detector, model)
     except OSError as error:
         raise _DataError(f"cannot write {model}: {error.strerror or error}") from None
-    _say(f"saved the model to {model}")
+    except ValueError as error:  # too large for a model file
+        raise _DataError(f"cannot write {model}: {_one_line(error)}") from None
+    say(f"saved the model to {model}")
+
+
+def _quiet(*parts, file=None):
+    """``_say`` for -q: nothing."""
 
 
 def _load_model(path):
@@ -493,9 +525,14 @@ def _score(args):
     _check_output(args.out, "--out")
     if args.plot is not None:
         _check_output(args.plot, "--plot")
+    to_stdout = args.out == _STDOUT
+    if to_stdout:  # standard output is for the scores alone
+        say = functools.partial(_say, file=sys.stderr)
+    else:
+        say = _say
     detector = _load_model(args.model)
     names = getattr(detector, "feature_names_in_", None)
-    series = _read(args, None if names is None else list(names))
+    series = _read(args, None if names is None else list(names), say)
     X = series.features
     if names is None and X.shape[1] != detector.n_features_in_:
         raise _DataError(
@@ -512,7 +549,13 @@ def _score(args):
     if series.timestamp_column is not None:
         out.insert(0, series.timestamp_column, series.timestamps.to_numpy())
     try:
-        out.to_csv(args.out, index=False)
+        if to_stdout:
+            out.to_csv(sys.stdout, index=False)
+            sys.stdout.flush()
+        else:
+            out.to_csv(args.out, index=False)
+    except BrokenPipeError:
+        raise
     except OSError as error:
         raise _DataError(
             f"cannot write {args.out}: {error.strerror or error}"
@@ -523,10 +566,11 @@ def _score(args):
     )
     if series.labels is not None:
         summary += "; " + _label_summary(series.labels, scores, is_anomaly)
-    _say(summary)
-    _say(f"wrote {args.out}")
+    say(summary)
+    if not to_stdout:
+        say(f"wrote {args.out}")
     if args.plot is not None:
-        _plot(args, series, scores, detector.threshold_)
+        _plot(args, series, scores, detector.threshold_, say)
 
 
 def _check_scale(X, detector, path, model):
@@ -573,7 +617,7 @@ def _label_summary(labels, scores, is_anomaly):
     return text
 
 
-def _plot(args, series, scores, threshold):
+def _plot(args, series, scores, threshold, say):
     try:
         import matplotlib
 
@@ -599,7 +643,12 @@ def _plot(args, series, scores, threshold):
         raise _DataError(f"cannot write {args.plot}: {_one_line(error)}") from None
     finally:
         plt.close(fig)
-    _say(f"wrote {args.plot}")
+    say(f"wrote {args.plot}")
+
+
+# the longest line skae stream takes: far more than any row of numbers needs,
+# and a bound on what a line that never ends (cat /dev/zero) can take
+_MAX_LINE_BYTES = 1 << 24
 
 
 class _Rows:
@@ -616,8 +665,6 @@ class _Rows:
 
     def batches(self):
         """Yield lists of ``(line_number, fields)`` until the end of the input."""
-        import csv
-
         while True:
             data = os.read(self.fd, 1 << 16)
             if not data:
@@ -625,17 +672,43 @@ class _Rows:
                 self.pending = b""
             else:
                 *lines, self.pending = (self.pending + data).split(b"\n")
+                if len(self.pending) > _MAX_LINE_BYTES:
+                    raise _DataError(
+                        f"line {self.line_number + len(lines) + 1} is longer than "
+                        f"{_MAX_LINE_BYTES:,} bytes with no end of line; skae stream "
+                        "reads CSV lines"
+                    )
             batch = []
             for line in lines:
                 self.line_number += 1
                 text = line.decode("utf-8", errors="replace").rstrip("\r")
+                if self.line_number == 1:
+                    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
                 if text.strip():
-                    fields = next(csv.reader([text], delimiter=self.sep))
-                    batch.append((self.line_number, fields))
+                    batch.append((self.line_number, self._fields(text)))
             if batch:
                 yield batch
             if not data:
                 return
+
+    def _fields(self, text):
+        import csv
+
+        try:
+            return next(csv.reader([text], delimiter=self.sep))
+        except csv.Error as error:
+            if "\r" in text:
+                problem = (
+                    "holds a carriage return inside a field; end lines with \\n or "
+                    "\\r\\n, and quote a field that holds one"
+                )
+            elif "field limit" in str(error):
+                problem = (
+                    f"has a field longer than {csv.field_size_limit():,} characters"
+                )
+            else:
+                problem = f"is not a CSV line ({error})"
+            raise _DataError(f"line {self.line_number} {problem}") from None
 
 
 def _stream_columns(header, detector, timestamp_column):
@@ -697,6 +770,30 @@ def _stream_values(batch, features, names):
     return values
 
 
+def _field(fields, index):
+    return fields[index].strip() if index < len(fields) else ""
+
+
+def _check_stream_scale(values, batch, detector, names, features, model):
+    """Name the line and column of a value the network cannot take."""
+    import numpy as np
+
+    from ._scaling import MAX_SCALED_MAGNITUDE
+
+    with np.errstate(all="ignore"):
+        scaled = (values - detector.mean_) / detector.scale_
+    bad = ~(np.abs(scaled) <= MAX_SCALED_MAGNITUDE)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise _DataError(
+            f"line {batch[row][0]}: column {names[features[column]]!r} holds "
+            f"{values[row, column]:.6g}, beyond {MAX_SCALED_MAGNITUDE:g} of the "
+            f"training data's standard deviations (mean_ {detector.mean_[column]:.6g} "
+            f"and scale_ {detector.scale_[column]:.6g} in {model}): the network "
+            "cannot take it"
+        )
+
+
 def _stream(args):
     import warnings
 
@@ -711,6 +808,13 @@ def _stream(args):
         _check_output(args.save, "--save")
     path = Path(args.model)
     detector = _load_model(path)  # checks the file, refuses what is not a model
+    if not detector.__dict__.get("causal_", False):
+        raise _DataError(
+            f"{path}: skae stream needs a causal model (causal=True), whose score of "
+            "a row uses no later row and whose threshold was set on such scores; "
+            "this one was fitted without --causal: fit one with 'skae fit "
+            "SERIES.csv --model MODEL.skae --causal'"
+        )
     try:
         if path.suffix.lower() == _SAFE_SUFFIX:
             scorer = StreamingScorer.load(path)
@@ -728,23 +832,44 @@ def _stream(args):
     except ValueError as error:
         raise _DataError(f"{path}: {_one_line(error)}") from None
 
+    from ._table import TableError, TimestampOrder
+
     rows = _Rows(sys.stdin.fileno(), args.sep)
     out = sys.stdout
-    time_index = features = names = None
+    time_index = features = names = order = None
     try:
         for batch in rows.batches():
             if features is None:
-                (_, header), batch = batch[0], batch[1:]
+                (header_line, header), batch = batch[0], batch[1:]
                 names = [name.strip() for name in header]
                 time_index, features = _stream_columns(
                     header, detector, args.timestamp_column
                 )
                 time_name = "" if time_index is None else f"{names[time_index]},"
+                if time_index is not None:
+                    order = TimestampOrder(names[time_index])
                 out.write(f"{time_name}score,is_anomaly\n")
                 out.flush()
                 if not batch:
                     continue
+            for line_number, fields in batch:
+                if len(fields) > len(names):
+                    raise _DataError(
+                        f"line {line_number} has {len(fields)} fields, but the "
+                        f"header has {len(names)} (line {header_line}): a separator "
+                        "too many in that row, or a column name missing from the "
+                        "header"
+                    )
             values = _stream_values(batch, features, names)
+            _check_stream_scale(values, batch, detector, names, features, path)
+            if order is not None:
+                try:
+                    order.check(
+                        [line for line, _ in batch],
+                        [_field(fields, time_index) for _, fields in batch],
+                    )
+                except TableError as error:
+                    raise _DataError(str(error)) from None
             with warnings.catch_warnings():
                 # an array for a model fitted on named columns: matched by name
                 warnings.filterwarnings("ignore", message="X does not have valid")
@@ -758,8 +883,7 @@ def _stream(args):
             ):
                 stamp = ""
                 if time_index is not None:
-                    stamp = fields[time_index] if time_index < len(fields) else ""
-                    stamp = _csv_cell(stamp.strip(), args.sep) + args.sep
+                    stamp = _csv_cell(_field(fields, time_index), args.sep) + args.sep
                 lines.append(f"{stamp}{score:.9g}{args.sep}{int(flag)}\n")
             out.write("".join(lines))
             out.flush()
@@ -816,6 +940,14 @@ def main(argv=None):
         return 2
     except _DataError as error:
         print(f"skae: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # the reader of standard output left (skae score --out - | head): stop
+        # quietly, as Unix tools do, and keep Python from failing to flush at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # not a real file
+            pass
         return 1
     except (ValueError, TypeError, OSError) as error:
         # a last resort: the promise is one line, never a traceback

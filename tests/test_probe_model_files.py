@@ -24,8 +24,8 @@ from conftest import tiny_detector, waves
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from skae import load_model, save_model
 from skae import _persistence as persistence
+from skae import load_model, save_model
 from skae.cli import main
 
 # ------------------------------------------------------------------ helpers
