@@ -1,6 +1,7 @@
 """Shared fixtures, and helpers that build tiny models and small data."""
 
 import os
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,36 @@ def push_in(scorer, X, sizes):
         results.append(scorer.push(X[position : position + size]))
         position = min(len(X), position + size)
     return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
+
+
+def allocated_bytes(call):
+    """Return the most memory that ``call()`` allocates: the larger of the peak of
+    Python and NumPy allocations (:mod:`tracemalloc`) and the bytes that torch's
+    CPU allocator hands out (the profiler's memory events, summed).
+
+    A deterministic stand-in for "refused before allocating": it counts bytes, so
+    it does not depend on how busy the machine is, as a time limit would.
+    ``call`` runs twice and the second run is measured, so that modules imported on
+    first use, and the profiler's own start, do not count; it should raise the
+    expected error inside a ``pytest.raises`` block of its own.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    def profiled():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
+            call()
+        return sum(max(event.self_cpu_memory_usage, 0) for event in p.events())
+
+    profiled()  # imports and the profiler's start, untraced: tracing slows them
+    already_tracing = tracemalloc.is_tracing()
+    if not already_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        torch_bytes = profiled()
+        python_peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        if not already_tracing:
+            tracemalloc.stop()
+    return max(python_peak, torch_bytes)
