@@ -88,7 +88,7 @@ if skab is not None:
 
 # %%
 # This is one experiment. With the same settings on all 34 files of SKAB, pooled
-# as its leaderboard does, we measured F1 0.78 with FAR 43 % and MAR 12 %
+# as its leaderboard does, we measured F1 0.78 with FAR 42 % and MAR 12 %
 # (``benchmarks/quality/skab_example_settings.py``); the leaderboard lists
 # 0.74 / 30 / 26 for its LSTM autoencoder and 0.78 / 14 / 28 for its best, a
 # convolutional one.
