@@ -32,10 +32,13 @@ def _torch_threads():
     """Run the tests with one torch thread (``$SKAE_TEST_THREADS`` to change it).
 
     The test models are tiny, so a second thread only adds synchronisation: on an
-    idle 2-core machine the suite took 48 s with one thread and 69 s with two, and
-    on a machine shared with other jobs two OpenMP threads per process also wait
-    for each other. Subprocesses and the thread-handling tests set their own
-    counts.
+    idle 2-core machine an earlier, smaller suite took 48 s with one thread and
+    69 s with two, and on a machine shared with other jobs two OpenMP threads per
+    process also wait for each other. Subprocesses and the thread-handling tests
+    set their own counts. With one thread, the suite of issue 22 (830 tests) took
+    1,002 s on a 2-core machine that other jobs kept busy (load average 4 to 11);
+    its 26 tests marked ``slow`` took about 600 s of that (229 s when rerun on
+    their own, other jobs still running), so ``-m "not slow"`` is the quick run.
     """
     import torch
 

@@ -49,6 +49,7 @@ def _assert_one_line_error(result, status):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_fit_then_score_round_trip(nab_csv, tmp_path):
     model = tmp_path / "model.joblib"
     scores_csv = tmp_path / "scores.csv"
@@ -87,6 +88,7 @@ def test_fit_then_score_round_trip(nab_csv, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_with_a_status(nab_csv, tmp_path):
     # a wrong command line: status 2; a bad file: status 1; never a traceback
     _assert_one_line_error(_skae("fit", nab_csv), status=2)  # --model missing
@@ -364,6 +366,7 @@ def test_an_unknown_option_points_to_its_commands_help(command, capsys):
     assert "--bogus" in err and f"'skae {command} --help'" in err
 
 
+@pytest.mark.slow
 def test_verbose_fit_writes_no_colour_codes_to_a_pipe(nab_csv, tmp_path):
     fit = _skae(
         "fit", nab_csv, "--model", tmp_path / "m.skae", "--train-size", "200",
@@ -396,6 +399,7 @@ def _read_line(process, timeout=60):
     return process.stdout.readline()
 
 
+@pytest.mark.slow
 def test_stream_answers_each_row_as_it_arrives(causal_model, tmp_path):
     path, detector, frame = causal_model
     state = tmp_path / "state.skae"
@@ -438,6 +442,7 @@ def test_stream_answers_each_row_as_it_arrives(causal_model, tmp_path):
     np.testing.assert_allclose(resumed["score"], whole[40:], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_stream_errors_are_one_line(causal_model, nab_csv, tmp_path):
     path, _, _ = causal_model
     result = _skae("stream", path, input="timestamp,value\n2014-07-01 00:00:00,abc\n")

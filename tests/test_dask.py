@@ -148,6 +148,7 @@ def _chunkings(draw, window_size):
     return tuple(chunks)
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, data):
@@ -259,6 +260,7 @@ def _search(n_jobs):
     )
 
 
+@pytest.mark.slow
 def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
     X = waves(240)
     local = _search(n_jobs=1).fit(X)
@@ -283,6 +285,7 @@ def test_grid_search_on_a_local_cluster_matches_a_local_run(client):
     )
 
 
+@pytest.mark.slow
 def test_chunked_scoring_on_a_local_cluster(client, fitted):
     X = waves(500, seed=3)
     lazy = score_dask(fitted, da.from_array(X, chunks=(60, 2)))

@@ -16,6 +16,7 @@ def fitted():
     return tiny_detector().fit(X), X
 
 
+@pytest.mark.slow
 def test_planted_shape_change_is_flagged():
     # the shape of the first sensor changes (a square wave replaces the sine) for
     # 40 steps; the flags must fall on those steps

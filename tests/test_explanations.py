@@ -142,6 +142,7 @@ SINGLE_SENSOR_FILES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("anomaly_score", SCORES)
 def test_skab_anomaly_in_one_sensor_ranks_that_sensor_first(shared_data, anomaly_score):
     for name, sensor in SINGLE_SENSOR_FILES:

@@ -203,6 +203,7 @@ CONSTANT_THEN_STEP = np.r_[np.full((9, 1), 1e50), np.full((3, 1), 1e50 + 1e40)]
 # (refused all the same), a held-out tail and raw values beyond the limit
 # (refused), raw values whose squares overflow float32 (may diverge), and
 # magnitudes or a constant part that standardisation handles (accepted)
+@pytest.mark.slow
 @example(np.r_[NOISE[:11], [[np.nan, 0.0]]], 2, False, "squared_error")
 @example(np.r_[NOISE[:9], np.full((3, 2), 1e35)], 2, True, "squared_error")
 @example(1e31 * NOISE, 2, False, "squared_error")

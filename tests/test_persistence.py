@@ -31,6 +31,7 @@ def test_joblib_round_trip_gives_identical_scores(tmp_path, as_pipeline):
     assert len(detector.history_) == detector.max_epochs
 
 
+@pytest.mark.slow
 def test_joblib_round_trip_in_a_fresh_process(tmp_path):
     X = waves(400)
     model = make_pipeline(StandardScaler(), tiny_detector()).fit(X)

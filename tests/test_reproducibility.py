@@ -41,6 +41,7 @@ def _fit_and_score(params, X, barrier=None):
     return detector.score_samples(X), detector.threshold_
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", list(SETTINGS))
 @pytest.mark.parametrize("seeds", [[0, 1, 2, 3], [0, 0, 0, 0]], ids=["0-3", "all0"])
 def test_fits_in_threads_give_the_serial_results(kind, seeds):
@@ -60,6 +61,7 @@ def test_fits_in_threads_give_the_serial_results(kind, seeds):
         assert serial[0][1] != serial[1][1]
 
 
+@pytest.mark.slow
 def test_grid_search_with_threads_gives_the_serial_result():
     X = _data("series")
     grid = {"hidden_size": [3, 4], "noise_std": [0.0, 0.2]}

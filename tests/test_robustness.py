@@ -226,6 +226,7 @@ def test_loss_growing_by_orders_of_magnitude_stops_training(form):
         detector.fit(X)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "X, params",
     [

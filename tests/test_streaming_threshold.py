@@ -126,6 +126,7 @@ def test_without_heldout_errors_the_detectors_threshold_starts_the_stream(detect
     assert result.thresholds[2] != bare.threshold_
 
 
+@pytest.mark.slow
 def test_skae_stream_threshold_window(detector, tmp_path):
     import io
     import subprocess

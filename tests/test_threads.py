@@ -96,6 +96,7 @@ class ThreadRecordingDetector(LSTMAutoencoderDetector):
         return self
 
 
+@pytest.mark.slow
 def test_joblib_workers_do_not_oversubscribe_the_cores():
     # cross_validate(n_jobs=2) fits in loky worker processes, which joblib starts
     # with OMP_NUM_THREADS = cpu_count // n_jobs; torch reads it
