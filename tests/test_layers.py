@@ -9,12 +9,12 @@ import skae
 
 PACKAGE = Path(skae.__file__).parent
 
-# 1: NumPy only (checks, windows, scaling, score and threshold statistics);
+# 1: NumPy only (checks, windows, scaling, score and threshold statistics, events);
 # 2: torch (the module, training, inference); 3: the fitted autoencoder;
 # 4: the estimators; 5: adapters (files, Dask, plots, CLI, metrics, datasets).
 LAYERS = {
     1: "_validation _windowing _scaling _scoring _threshold _flatlines _labels "
-    "_forgetting _version _table _nab_scoring",
+    "_forgetting _version _table _nab_scoring _events",
     2: "_module _window_batches _threads _net _training",
     3: "_core",
     4: "_detector _encoder",
