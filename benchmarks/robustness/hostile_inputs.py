@@ -1020,7 +1020,12 @@ def run_cli(case, folder):
     except subprocess.TimeoutExpired:
         return HANG, f"no answer within {TIMEOUT} s"
     seconds = time.perf_counter() - start
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    # skae fit says on standard error what it trains on: progress, not a complaint
+    lines = [
+        line
+        for line in out.stderr.splitlines()
+        if line.strip() and not line.startswith("skae: training on ")
+    ]
     problem = case.check(out.stdout, out.stderr, seconds) if case.check else None
     if "Traceback" in out.stderr:
         return OBSCURE, f"traceback: {_short(out.stderr[-300:])}"
