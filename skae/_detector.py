@@ -6,6 +6,7 @@ from sklearn.utils import check_random_state
 
 from . import _net, _training
 from ._core import FittedAutoencoder
+from ._events import _check_count, flag_events
 from ._flatlines import FLATLINE_FACTOR, fit_reference, flatline_length
 from ._forgetting import error_buffer_size, merge_errors
 from ._scaling import apply_scaling, fit_scaling, warn_dominant_values
@@ -323,6 +324,9 @@ default="above_heldout"
     ``score_samples`` is the negated reconstruction error: higher is more normal.
     A step's score depends only on the fitted model and the windows covering it, so
     appending data changes the scores of the last ``window_size - 1`` steps only.
+    For a series, :meth:`events` returns the steps that :meth:`predict` flags as
+    alarms: intervals with their start, end, peak and mean score and the features
+    that contributed most.
 
     As with scikit-learn's estimators, one detector is not meant to be fitted
     and used at once from two threads: scoring while :meth:`partial_fit` (or
@@ -886,6 +890,111 @@ default="above_heldout"
             ``-1`` where the reconstruction error exceeds ``threshold_``.
         """
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    @uses_torch_threads
+    def events(self, X, *, merge_gap=None, n_top_features=3):
+        """Return the alarms of a series as events: one row per interval of flags.
+
+        The flags are those of :meth:`predict` (a step is flagged where
+        ``score_samples(X) - offset_ < 0``, computed once here), so every step
+        that ``predict`` flags lies in exactly one event, and an event starts and
+        ends on a flagged step. Runs of flags separated by at most ``merge_gap``
+        unflagged steps form one event (see :func:`skae._events.flag_events`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features)
+            One series, as :meth:`score_samples` takes it; a DataFrame's index
+            labels the events (``start_time``, ``end_time``, ``peak_time``).
+            Sequences (a 3-D array, a list of 2-D arrays) are refused: their
+            scores are one per sequence, with no time to make intervals of.
+        merge_gap : int or None, default=None
+            Runs of flags separated by at most this many unflagged steps form
+            one event. ``None`` means ``window_size_``: a step's score averages
+            the windows covering it, so one disturbance raises the scores of
+            the steps within a window's reach of it, and those scores can dip
+            below the threshold and rise again inside that reach; flags that
+            close together are one alarm. ``0`` makes each run of flags an
+            event.
+        n_top_features : int, default=3
+            The features listed per event, by their contributions
+            (:meth:`feature_contributions`) summed over the event's flagged
+            steps, largest first; named by ``feature_names_in_`` when the
+            detector was fitted on a DataFrame, else column numbers. ``0``
+            lists none and skips the per-feature pass.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            One row per event, in time order, with the columns ``start`` and
+            ``end`` (positions of the first and last flagged steps, ``end``
+            inclusive), ``n_flagged``, ``peak`` and ``peak_score`` (the
+            highest-scored flagged step), ``mean_score`` (over the flagged
+            steps), ``features`` (a tuple), and with a DataFrame also
+            ``start_time``, ``end_time`` and ``peak_time``. Scores are anomaly
+            scores, ``-score_samples(X)``: higher is more anomalous. Without
+            flags the table is empty, with the same columns.
+
+        Raises
+        ------
+        ValueError
+            When ``X`` is not one 2-D series, or ``merge_gap`` or
+            ``n_top_features`` is not an int >= 0.
+
+        See Also
+        --------
+        predict : the per-step flags the events are made of.
+        StreamingScorer.take_events : the same events, from a stream.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import LSTMAutoencoderDetector
+        >>> X = np.sin(np.arange(600) / 4).reshape(-1, 1)
+        >>> detector = LSTMAutoencoderDetector(
+        ...     window_size=16, hidden_size=8, max_epochs=3, random_state=0
+        ... ).fit(X[:400])
+        >>> X_test = X[400:].copy()
+        >>> X_test[100:110] += 3.0
+        >>> events = detector.events(X_test)
+        >>> list(events.columns[:4])
+        ['start', 'end', 'n_flagged', 'peak']
+        >>> flagged = detector.predict(X_test) == -1
+        >>> int(events["n_flagged"].sum()) == int(flagged.sum())
+        True
+        """
+        check_is_fitted(self)
+        if is_sequence_input(X):
+            raise ValueError(
+                "events need one series (n_timesteps, n_features): a 3-D array or "
+                "a list of 2-D arrays holds sequences, whose scores are one per "
+                "sequence; use predict for them, or pass each series on its own."
+            )
+        if merge_gap is None:
+            merge_gap = self._fitted_setting("window_size")
+        merge_gap = _check_count(merge_gap, "merge_gap", 0)
+        n_top_features = _check_count(n_top_features, "n_top_features", 0)
+        _, data = self._validate(X)
+        core = self._core()
+        contributions = core.contributions(data) if n_top_features else None
+        if contributions is not None and core.anomaly_score != "squared_error":
+            # what core.errors computes for this score: the very same numbers
+            scores = contributions.sum(axis=1)
+        else:
+            # the squared-error score is a mean over features taken per batch,
+            # which the sum of the contributions matches only up to rounding
+            scores = core.errors(data)
+        flags = -scores - self.offset_ < 0  # decision_function < 0, as predict
+        names = getattr(self, "feature_names_in_", None)
+        return flag_events(
+            flags,
+            scores,
+            contributions=contributions,
+            feature_names=None if contributions is None else names,
+            index=X.index if hasattr(X, "columns") else None,
+            merge_gap=merge_gap,
+            n_top_features=n_top_features,
+        )
 
     def score(self, X, y=None):
         """Return the mean of ``score_samples(X)``: higher means better reconstruction.

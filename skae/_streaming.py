@@ -5,6 +5,8 @@ step ``t`` then depends on the ``window_size`` steps ending at ``t`` and nothing
 later, so a step can be scored as soon as it arrives and never changes. The scorer
 keeps the last ``window_size - 1`` rows as context (plus, when it learns, the rows
 since its last update), so its memory does not grow with the length of the stream.
+It also turns its flags into alarm events (:mod:`skae._events`), keeping the rows of
+the open event and the closed events until they are taken.
 """
 
 import numbers
@@ -13,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._events import EventStream, _check_count, flag_events
 from ._threads import uses_torch_threads
 from ._threshold import k_sigma_threshold
 from ._training import TrainingDivergedError
@@ -137,6 +140,15 @@ class StreamingScorer:
         data): the scorer keeps the last ``window_size - 1`` of them as context,
         so the first pushed rows are judged by full windows, not by prefixes.
         They are neither scored nor learned from, nor counted in ``n_steps_``.
+    merge_gap : int or None, default=None
+        The alarms of the stream are also kept as events (:meth:`take_events`,
+        :meth:`flush_events`), as :meth:`LSTMAutoencoderDetector.events` makes
+        them: runs of flags separated by at most ``merge_gap`` unflagged rows
+        form one event. ``None`` means the detector's ``window_size_``.
+    n_top_features : int, default=0
+        The features listed per event, by their contributions summed over the
+        event's flagged rows. ``0`` (the default) lists none: naming them costs
+        a second pass of the network over every pushed row.
 
     Attributes
     ----------
@@ -149,6 +161,11 @@ class StreamingScorer:
         rows of context.
     threshold_window : int or None
         As passed: the number of recent errors the threshold is estimated from.
+    merge_gap : int
+        The gap that merges runs of flags into one event (``window_size_``
+        when passed as None).
+    n_top_features : int
+        As passed.
 
     See Also
     --------
@@ -169,6 +186,9 @@ class StreamingScorer:
     >>> batch = -detector.score_samples(X[200:])
     >>> bool(np.allclose(scores, batch, rtol=1e-6))
     True
+    >>> events = scorer.flush_events()  # the alarms of the stream so far
+    >>> list(events.columns[:3])
+    ['start', 'end', 'n_flagged']
     """
 
     def __init__(
@@ -179,6 +199,8 @@ class StreamingScorer:
         learn_from="normal",
         threshold_window=None,
         context=None,
+        merge_gap=None,
+        n_top_features=0,
     ):
         check_is_fitted(detector)
         if detector._fitted_on_sequences():
@@ -215,6 +237,10 @@ class StreamingScorer:
             raise ValueError(
                 f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}."
             )
+        if merge_gap is None:
+            merge_gap = int(detector.window_size_)
+        merge_gap = _check_count(merge_gap, "merge_gap", 0)
+        n_top_features = _check_count(n_top_features, "n_top_features", 0)
         self.detector = detector
         self.update_every = None if update_every is None else int(update_every)
         self.learn_from = learn_from
@@ -234,6 +260,16 @@ class StreamingScorer:
             self._recent_errors = held[len(held) - min(len(held), threshold_window) :]
         if context is not None and len(context):
             self._rows = self._context(check_series(detector, context, reset=False))
+        self.merge_gap, self.n_top_features = merge_gap, n_top_features
+        names = getattr(detector, "feature_names_in_", None)
+        self._event_stream = EventStream(
+            merge_gap=merge_gap,
+            n_top_features=n_top_features,
+            feature_names=None if names is None else list(names),
+        )
+        self._closed_events = []  # tables of closed events not yet taken
+        # stream position of the event stream's first row (n_steps_ at load)
+        self._events_from = 0
 
     def push(self, X):
         """Score new rows, in order; update the detector when it is time.
@@ -264,7 +300,7 @@ class StreamingScorer:
             if self.update_every is not None:
                 take = min(take, self.update_every - len(self._pending_errors))
             rows = X[position : position + take]
-            errors = self._score(rows)
+            errors, contributions = self._score(rows)
             judged_by = self._thresholds(errors)
             scores.append(errors)
             thresholds.append(judged_by)
@@ -273,6 +309,9 @@ class StreamingScorer:
             # score_samples scores the start of a series, but not flagged
             warmed_up = len(self._rows) + np.arange(take) >= self.window_size_ - 1
             flags.append((errors > judged_by) & warmed_up)
+            self._keep_events(
+                self._event_stream.push(flags[-1], errors, contributions=contributions)
+            )
             position += take
             self.n_steps_ += take
             if self.update_every is None:
@@ -334,9 +373,72 @@ class StreamingScorer:
         return rows[len(rows) - min(keep, len(rows)) :]
 
     def _score(self, rows):
+        """Return the errors of ``rows`` and, with ``n_top_features``, each
+        feature's term of them (else None)."""
         context = self._context(self._rows)
         data = np.vstack([context, rows])
-        return self.detector._errors(data, n_context=len(context))
+        core = self.detector._core()
+        if not self.n_top_features:
+            return core.errors(data, n_context=len(context)), None
+        contributions = core.contributions(data, n_context=len(context))
+        if core.anomaly_score != "squared_error":
+            # what core.errors computes for this score: the very same numbers
+            return contributions.sum(axis=1), contributions
+        return core.errors(data, n_context=len(context)), contributions
+
+    # ------------------------------------------------------------ events
+
+    def _keep_events(self, events):
+        if len(events):
+            for column in ("start", "end", "peak"):
+                events[column] += self._events_from
+            self._closed_events.append(events)
+
+    def take_events(self):
+        """Return the events closed since the last call, and forget them.
+
+        An event is closed once more than ``merge_gap`` unflagged rows follow
+        its last flag: no later row can join it then. The events of all calls
+        (and of :meth:`flush_events` at the end) are those that
+        :meth:`LSTMAutoencoderDetector.events` finds in the flags and scores
+        of the whole stream (``StreamResult.flags`` and ``scores``), whatever
+        the chunk sizes; ``start``, ``end`` and ``peak`` count rows from the
+        scorer's first pushed row (``context`` rows do not count).
+
+        The scorer keeps the rows since the start of the open event (their
+        flags and scores, and contributions with ``n_top_features``) and the
+        events not yet taken. :meth:`save` writes neither yet: a scorer read
+        back with :meth:`load` starts a fresh event at the next flag, positions
+        still counted from the stream's first row.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            One row per event, in time order, in the format of
+            :meth:`LSTMAutoencoderDetector.events` (without the ``*_time``
+            columns); empty, with the same columns, when none closed.
+        """
+        import pandas as pd
+
+        closed, self._closed_events = self._closed_events, []
+        if not closed:
+            return flag_events(np.zeros(0, bool), np.zeros(0))
+        return pd.concat(closed, ignore_index=True)
+
+    def flush_events(self):
+        """Close the open event, if any; return it with the events not taken yet.
+
+        Call it at the end of a stream (or whenever an alarm must be reported
+        before it is over): the open event ends at its last flagged row so far,
+        and a later flag starts a new event, even within ``merge_gap`` rows.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            As for :meth:`take_events`.
+        """
+        self._keep_events(self._event_stream.flush())
+        return self.take_events()
 
     def _update(self):
         """Learn from the rows since the last update, then forget them."""
@@ -377,6 +479,10 @@ class StreamingScorer:
                 "update_every": int(self.update_every or 0),
                 "learn_from": self.learn_from,
                 "threshold_window": int(self.threshold_window or 0),
+                # the events' settings and the position of the next row's event;
+                # the open event and the events not taken are not saved yet
+                "merge_gap": int(self.merge_gap),
+                "n_top_features": int(self.n_top_features),
             }
         }
         if len(self._recent_errors):
@@ -393,8 +499,10 @@ class StreamingScorer:
         """Write the detector and the scorer's state to a safe model file.
 
         Same format as :func:`skae.save_model`, plus the context rows, the
-        errors waiting for the next update and the step counter;
-        :meth:`load` resumes the stream where it stopped.
+        errors waiting for the next update, the step counter and the events'
+        settings; :meth:`load` resumes the stream where it stopped. The events
+        not taken yet and the rows of the open event are not saved yet: call
+        :meth:`flush_events` (or :meth:`take_events`) before saving to keep them.
 
         Parameters
         ----------
@@ -452,11 +560,24 @@ class StreamingScorer:
                     f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
                     f"{value!r}."
                 )
+        events = {}
+        for name in ("merge_gap", "n_top_features"):  # absent from older files
+            value = info.get(name)
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise ValueError(
+                    f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
+                    f"{value!r}."
+                )
+            if value is not None:
+                events[name] = value
         scorer = cls(
             detector,
             update_every=update_every or None,
             learn_from=info.get("learn_from"),
             threshold_window=window or None,
+            **events,
         )
         recent = state.get("stream_recent_errors_", np.empty(0))
         if len(recent) > (window or 0):
@@ -488,6 +609,7 @@ class StreamingScorer:
                 f"judged against (stream_thresholds_), threshold_window={window}."
             )
         scorer.n_steps_ = n_steps
+        scorer._events_from = n_steps
         scorer._rows, scorer._pending_errors = rows, errors
         scorer._pending_thresholds = judged_by
         return scorer
