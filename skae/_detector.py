@@ -899,7 +899,7 @@ default="above_heldout"
         ``score_samples(X) - offset_ < 0``, computed once here), so every step
         that ``predict`` flags lies in exactly one event, and an event starts and
         ends on a flagged step. Runs of flags separated by at most ``merge_gap``
-        unflagged steps form one event (see :func:`skae._events.flag_events`).
+        unflagged steps form one event.
 
         Parameters
         ----------
@@ -911,11 +911,11 @@ default="above_heldout"
         merge_gap : int or None, default=None
             Runs of flags separated by at most this many unflagged steps form
             one event. ``None`` means ``window_size_``: a step's score averages
-            the windows covering it, so one disturbance raises the scores of
-            the steps within a window's reach of it, and those scores can dip
-            below the threshold and rise again inside that reach; flags that
-            close together are one alarm. ``0`` makes each run of flags an
-            event.
+            the windows covering it (with ``causal``, reads the window ending
+            at it), so one disturbance raises the scores of the steps within a
+            window's reach of it, and those scores can dip below the threshold
+            and rise again inside that reach; flags that close together are
+            one alarm. ``0`` makes each run of flags an event.
         n_top_features : int, default=3
             The features listed per event, by their contributions
             (:meth:`feature_contributions`) summed over the event's flagged
