@@ -7,10 +7,13 @@ from conftest import push_in, tiny_detector, waves
 from skae import StreamingScorer, load_model, save_model
 from skae._flatlines import (
     FLATLINE_FACTOR,
+    STUCK_SHARE,
     fit_reference,
+    reference_of,
     step_stillness,
     window_activity,
 )
+from skae.metrics import auc_pr
 
 
 def _rough(n_timesteps=1300, seed=0):
@@ -39,7 +42,9 @@ def test_step_stillness_is_the_log_ratio_of_the_windows_of_a_step(causal):
     reference = np.array([0.5, 0.0])  # the second feature's check is off
     length = 5
     still = step_stillness(z, length, reference, causal=causal)
-    window = np.clip(np.log(0.5 / window_activity(z, length)[:, 0]), 0, np.log(1000))
+    window = np.minimum(np.log(0.5 / window_activity(z, length)[:, 0]), np.log(1000))
+    window[window < np.log(FLATLINE_FACTOR)] = 0.0  # only stuck windows count
+    assert window.any() and (window < np.log(1000)).any()
     for t in range(60):
         first = t - length + 1
         covering = range(first, first + 1) if causal else range(first, t + 1)
@@ -149,3 +154,65 @@ def test_dask_chunks_score_a_flatline_as_memory_does(pair):
     test = _with_flatline(_rough(seed=5), start=1090)
     lazy = score_dask(flat, da.from_array(test, chunks=(97, 2)))
     np.testing.assert_allclose(lazy.compute(), flat.score_samples(test), rtol=1e-12)
+
+
+def test_the_reference_is_a_share_of_the_typical_activity_never_above_the_least():
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(500, 2)) * [1.0, 0.1]
+    activity = window_activity(z, 10)
+    reference = fit_reference(z, 10)
+    expected = FLATLINE_FACTOR * STUCK_SHARE * np.median(activity, axis=0)
+    np.testing.assert_allclose(reference, expected, rtol=1e-12)
+    assert (reference <= activity.min(axis=0)).all()
+    # a stretch twice as calm as the calmest of the fit data is normal...
+    calm = z[:100] * 0.5
+    assert not step_stillness(calm, 10, reference).any()
+    # ...a held value is not
+    assert (step_stillness(np.repeat(z[:1], 30, axis=0), 10, reference) > 0).all()
+
+
+def test_features_whose_fit_data_repeat_values_or_rest_are_left_out():
+    rng = np.random.default_rng(5)
+    steady = rng.normal(size=400)
+    coarse = np.round(rng.normal(size=400) * 1.5)  # a fifth of its steps repeat
+    calm_once = rng.normal(size=400) * np.where(np.arange(400) < 300, 1.0, 0.02)
+    z = np.column_stack([steady, coarse, calm_once])
+    reference = fit_reference(z, 10)
+    assert reference[0] > 0 and reference[1] == 0 and reference[2] == 0
+    # the coarse feature is left out for its repeats alone
+    assert reference_of(z, 10, repeat_share=1.0)[1] > 0
+
+
+def _calm_machine(seed):
+    """A noisy, slow four-feature series, and a test part with calm normal
+    stretches (the noise at 5 %, calmer than any stretch of the fit part), a
+    level shift and a spike; returns ``fit, test, labels``."""
+    rng = np.random.default_rng(seed)
+    fit = waves(700, (200, 150, 300, 250), noise=0.3, seed=seed)
+    noise = 0.3 * rng.normal(size=(900, 4))
+    noise[50:400, 1] *= 0.05
+    noise[450:850, 2] *= 0.05
+    test = waves(900, (200, 150, 300, 250), noise=0.0) + noise
+    labels = np.zeros(900, dtype=int)
+    test[250:290, [0, 3]] += 1.5  # a level shift in two features
+    labels[250:290] = 1
+    test[600:603, :] += 2.0  # a spike in every feature
+    labels[600:603] = 1
+    return fit, test, labels
+
+
+def test_calm_normal_stretches_cost_no_ranking_and_a_stuck_sensor_is_flagged():
+    fit, test, labels = _calm_machine(seed=6)
+    detector = tiny_detector(max_epochs=3).fit(fit)
+    with_check = -detector.score_samples(test)
+    plain = tiny_detector(max_epochs=3, detect_flatlines=False).fit(fit)
+    without = -plain.score_samples(test)
+    assert auc_pr(labels, with_check) >= auc_pr(labels, without) - 0.005
+    # the calm stretches score as without the check
+    calm = np.r_[60:230, 310:390, 460:580, 620:840]
+    np.testing.assert_array_equal(with_check[calm], without[calm])
+    # a sensor stuck at its last value is flagged, which the error misses
+    stuck = test.copy()
+    stuck[700:760, 0] = stuck[700, 0]
+    assert (plain.predict(stuck)[700:760] == 1).mean() > 0.9
+    assert (detector.predict(stuck)[700:760] == -1).all()
