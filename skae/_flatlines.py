@@ -44,13 +44,15 @@ FLATLINE_FACTOR = 3.0
 # Stuck: a window's activity below this share of the median activity of the fit
 # data's windows of the same feature (issue 23, flatline_choice.py: 0.3 % and
 # 1 % give the same figures on all four sets; at 10 %, calm normal stretches of
-# the simulated servers are flagged, mean AUC-PR 0.50 against 0.60).
+# the simulated servers are flagged: mean AUC-PR 0.50 against 0.60, and 0.28
+# against 0.40 with their stuck sensors left out).
 STUCK_SHARE = 0.01
 # A feature is left out when more of its fit steps repeat the previous value
-# exactly: coarse counts and often idle values repeat in runs when all is well
-# (without this gate: SKAB and NAB within 0.001, the simulation the same; with
-# whole-window stretches it was the gate that kept calm counts from scoring).
-REPEAT_SHARE = 0.05
+# exactly: coarse counts and often idle values repeat in runs when all is well.
+# NAB's rogue_agent_key_hold repeats 4.3 % of its fit steps, then holds values
+# for long normal runs: at 5 % the check flagged 649 of its 1,410 normal steps;
+# at 2 % or less every NAB figure is that of the check off (flatline_choice.py).
+REPEAT_SHARE = 0.01
 # The largest stillness: activity 1,000 times below the reference (a held value).
 MAX_STILLNESS = float(np.log(1000.0))
 

@@ -233,16 +233,20 @@ def _calibrate(scores, train_scores):
 
 def evaluate_planted(states, rule):
     """Mean over bases of each base's AUC-PR (its copies pooled; the steps
-    within a window of an event but outside it are left out), and the planted
-    flatlines flagged, of all planted flatlines."""
+    within a window of an event but outside it are left out), the planted
+    flatlines flagged, of all planted flatlines, and ``planted.evaluate``'s
+    counts (events flagged, events, normal steps flagged, normal steps)."""
+    from benchmarks.quality.planted import evaluate as planted_counts
     from skae.metrics import auc_pr
 
     per_base, caught, flatlines = [], 0, 0
+    counts = np.zeros(4, dtype=np.int64)
     for state in states.values():
         w = state["window_size"]
-        ys, ss = [], []
+        ys, ss, records = [], [], []
         for r in state["records"]:
             scores = _scores(state, r["values"], r["errors"], rule)
+            records.append(dict(r, scores=scores))
             start, end = r["start"], r["start"] + r["length"]
             y = np.zeros(scores.size, dtype=np.int64)
             y[start:end] = 1
@@ -255,39 +259,55 @@ def evaluate_planted(states, rule):
                 flatlines += 1
                 caught += bool((scores[start : end + w] > state["threshold"]).any())
         per_base.append(auc_pr(np.concatenate(ys), np.concatenate(ss)))
-    return float(np.mean(per_base)), caught, flatlines, per_base
+        counts += planted_counts(records, state["threshold"], w)
+    return float(np.mean(per_base)), caught, flatlines, per_base, counts
 
 
 def evaluate_skab(states, rule):
-    """Pooled AUC-PR (test scores standardised by the fit rows' scores) and
-    the mean of the per-file AUC-PRs."""
-    from skae.metrics import auc_pr
+    """Pooled AUC-PR (test scores standardised by the fit rows' scores), the
+    mean of the per-file AUC-PRs, and the leaderboard's F1 and FAR of the
+    flags (score above the threshold)."""
+    from skae.metrics import auc_pr, skab_outlier_scores
 
-    ys, ss, per_file = [], [], []
+    ys, ss, per_file, flags = [], [], [], []
     for state in states:
         test = _scores(state, state["test"], state["errors"], rule)
         fit = _scores(state, state["fit"], state["fit_errors"], rule)
         ys.append(state["y"])
         ss.append(_calibrate(test, fit))
         per_file.append(auc_pr(state["y"], test))
-    return auc_pr(np.concatenate(ys), np.concatenate(ss)), float(np.mean(per_file))
+        flags.append((test > state["threshold"]).astype(int))
+    leaderboard = skab_outlier_scores(ys, flags, anomaly_label=1)
+    pooled = auc_pr(np.concatenate(ys), np.concatenate(ss))
+    return pooled, float(np.mean(per_file)), leaderboard.f1, leaderboard.far
 
 
 def evaluate_nab(states, rule):
     """Pooled AUC-PR of the scored steps (standardised by the probationary
-    part's scores) and the mean of the per-series AUC-PRs."""
+    part's scores), the mean of the per-series AUC-PRs, the share of labelled
+    windows with a flag and the median share of a series' normal steps
+    flagged."""
+    from skae._labels import caught_runs
     from skae.metrics import auc_pr
 
     ys, ss, per_series = [], [], []
+    caught = windows = 0
+    shares = []
     for state in states:
         n = state["n"]
-        scores = _scores(state, state["X"], state["errors"], rule)
-        scores = _calibrate(scores, scores[:n])
-        ys.append(state["y"][n:])
+        raw = _scores(state, state["X"], state["errors"], rule)
+        scores = _calibrate(raw, raw[:n])
+        y, flagged = state["y"][n:], raw[n:] > state["threshold"]
+        ys.append(y)
         ss.append(scores[n:])
-        if state["y"][n:].any():
-            per_series.append(auc_pr(state["y"][n:], scores[n:]))
-    return auc_pr(np.concatenate(ys), np.concatenate(ss)), float(np.mean(per_series))
+        if y.any():
+            per_series.append(auc_pr(y, scores[n:]))
+        hits = caught_runs(y == 1, flagged)[2]
+        caught, windows = caught + int(hits.sum()), windows + len(hits)
+        shares.append(100 * (flagged & (y == 0)).sum() / max(1, (y == 0).sum()))
+    pooled = auc_pr(np.concatenate(ys), np.concatenate(ss))
+    mean = float(np.mean(per_series))
+    return pooled, mean, 100 * caught / windows, float(np.median(shares))
 
 
 def evaluate_calm(states, rule):
@@ -389,12 +409,15 @@ def table(cache, checks):
     for label, rule in checks:
         row = [label]
         if "planted" in cache:
-            ap, caught, total, _ = evaluate_planted(cache["planted"], rule)
+            ap, caught, total, _, n = evaluate_planted(cache["planted"], rule)
             row += [f"{ap:.4f}", f"{caught}/{total}"]
+            row.append(f"{100 * n[0] / n[1]:.1f} / {100 * n[2] / n[3]:.2f}")
         if "skab" in cache:
-            row += [f"{x:.4f}" for x in evaluate_skab(cache["skab"], rule)]
+            pooled, mean, f1, far = evaluate_skab(cache["skab"], rule)
+            row += [f"{pooled:.4f}", f"{mean:.4f}", f"{f1:.3f} / {far:.1f}"]
         if "nab" in cache:
-            row += [f"{x:.4f}" for x in evaluate_nab(cache["nab"], rule)]
+            pooled, mean, caught, share = evaluate_nab(cache["nab"], rule)
+            row += [f"{pooled:.4f}", f"{mean:.4f}", f"{caught:.0f} / {share:.2f}"]
         if "calm" in cache:
             ap, caught, total, per, unstuck = evaluate_calm(cache["calm"], rule)
             row += [f"{ap:.4f}", f"{min(per):.3f}", f"{caught}/{total}"]
@@ -402,10 +425,11 @@ def table(cache, checks):
         rows.append(row)
     if "planted" in cache:
         header += ["planted AUC-PR", "planted flatlines flagged"]
+        header.append("planted events % / normal %")
     if "skab" in cache:
-        header += ["SKAB pooled", "SKAB per file"]
+        header += ["SKAB pooled", "SKAB per file", "SKAB F1 / FAR %"]
     if "nab" in cache:
-        header += ["NAB pooled", "NAB per series"]
+        header += ["NAB pooled", "NAB per series", "NAB windows % / normal %"]
     if "calm" in cache:
         header += ["calm mean", "calm worst machine", "calm stuck flagged"]
         header.append("calm mean, stuck sensors left out")
