@@ -223,13 +223,16 @@ def test_stream_events_equal_the_detectors_for_any_chunking(causal, sizes):
     _assert_same_events(events, expected[list(EVENT_COLUMNS)])
 
 
-@pytest.mark.parametrize("merge_gap", [None, 0, 4, 150])
-def test_stream_events_are_those_of_the_stream_flags(causal, merge_gap):
+@pytest.mark.parametrize(
+    "merge_gap, sizes",
+    [(None, [5, 40, 1, 90]), (0, [5, 40, 1, 90]), (4, [1] * 299), (150, [100])],
+)
+def test_stream_events_are_those_of_the_stream_flags(causal, merge_gap, sizes):
     """Without context the warm-up rows are never flagged, so the events are
     those of the stream's own flags, as detector.events merges them."""
     Y = _stream_series()
     scorer = StreamingScorer(causal, merge_gap=merge_gap)
-    events, (scores, flags, _) = _events_of_stream(scorer, Y, [5, 40, 1, 90])
+    events, (scores, flags, _) = _events_of_stream(scorer, Y, sizes)
     assert not flags[: WINDOW - 1].any()
     gap = WINDOW if merge_gap is None else merge_gap
     assert scorer.merge_gap == gap
