@@ -10,14 +10,14 @@ At ``fit``, per feature, over the windows of the fit data (training and
 held-out parts): the reference ``r_f`` is ``FLATLINE_FACTOR * STUCK_SHARE``
 times the median activity, so that a window moving less than ``STUCK_SHARE``
 (1 %) of a typical window of the same feature counts as stuck, a value held or
-nearly so. A calm stretch, however much calmer than the fit data, still moves
-more than that. A feature is left out (``r_f = 0``) when its fit data cannot
-tell a stuck stretch from a normal one: more than ``REPEAT_SHARE`` of their
-steps repeat the previous value exactly (a coarse count, a value often idle:
-runs of repeats are normal there), or a window of the fit data is as still as
-the reference (it was flat or nearly so somewhere: stillness is normal there).
-So ``r_f`` is below the activity of every window of the fit data, whose
-stillness is 0.
+nearly so; a calm stretch of a noisy value, even ten times calmer than any of
+the fit data, moves more than that. A feature is left out (``r_f = 0``) when
+its fit data cannot tell a stuck stretch from a normal one: more than
+``REPEAT_SHARE`` (1 %) of their steps repeat the previous value exactly (a
+coarse count, a value often idle: runs of repeats are normal there), or a
+window of the fit data is as still as the reference (it was flat or nearly so
+somewhere: stillness is normal there). So ``r_f`` is below the activity of
+every window of the fit data, whose stillness is 0.
 
 A stuck window's stillness is ``log(r_f / a_f)``, at least
 ``log(FLATLINE_FACTOR)`` and at most ``log 1000``; any other window's is 0, so
