@@ -344,6 +344,86 @@ class EventStream:
         events = self._events()
         return self._emit(events, np.ones(len(events), dtype=bool))
 
+    def state(self):
+        """Return what the stream keeps: the rows of the open event.
+
+        Returns
+        -------
+        state : dict
+            ``n_steps`` (the rows pushed so far), and for the rows kept since the
+            start of the open event (none when no event is open): ``flags``,
+            ``scores``, ``contributions`` (None when not pushed) and ``index``
+            (None when not pushed), copies. :meth:`from_state` takes it back.
+        """
+        return {
+            "n_steps": self.n_steps_,
+            "flags": self._flags.copy(),
+            "scores": self._scores.copy(),
+            "contributions": (
+                None if self._contributions is None else self._contributions.copy()
+            ),
+            "index": self._index,
+        }
+
+    @classmethod
+    def from_state(cls, state, *, merge_gap=0, n_top_features=3, feature_names=None):
+        """Return a stream that goes on from ``state``, as :meth:`state` gave it.
+
+        Parameters
+        ----------
+        state : dict
+            ``n_steps`` and the kept rows' ``flags``, ``scores`` and optionally
+            ``contributions`` and ``index``. The kept rows must be one open
+            event: the first is flagged, no more than ``merge_gap`` unflagged
+            rows lie between flags or after the last one.
+        merge_gap, n_top_features, feature_names
+            As for :class:`EventStream`; the stream's settings.
+
+        Returns
+        -------
+        stream : EventStream
+
+        Raises
+        ------
+        ValueError
+            When a field has the wrong type or length, or the kept rows are not
+            one open event of ``merge_gap``.
+        """
+        stream = cls(
+            merge_gap=merge_gap,
+            n_top_features=n_top_features,
+            feature_names=feature_names,
+        )
+        n_steps = state.get("n_steps")
+        flags = _check_labels(state.get("flags", []), "flags").astype(bool)
+        n_kept = len(flags)
+        n_steps = _check_count(n_steps, "n_steps", n_kept)
+        scores = _check_scores(state.get("scores", []), n_kept)
+        contributions = state.get("contributions")
+        if contributions is not None:
+            contributions, _ = _check_contributions(
+                contributions, feature_names, n_kept
+            )
+        index = state.get("index")
+        if index is not None:
+            import pandas as pd
+
+            index = pd.Index(_check_per_step(index, "index", n_kept))
+        if n_kept:
+            flagged = np.flatnonzero(flags)
+            gaps = np.diff(np.r_[flagged, n_kept]) - 1
+            if not flags[0] or gaps.max() > stream.merge_gap:
+                raise ValueError(
+                    "the kept rows are not one open event: they must start with a "
+                    f"flag and have at most merge_gap={stream.merge_gap} unflagged "
+                    "rows between flags and after the last."
+                )
+        stream.n_steps_ = n_steps
+        stream._start = n_steps - n_kept
+        stream._flags, stream._scores = flags, scores
+        stream._contributions, stream._index = contributions, index
+        return stream
+
     def _events(self):
         return flag_events(
             self._flags,

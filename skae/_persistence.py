@@ -87,6 +87,14 @@ _KINDS = {  # kind: (test of the decoded value, what it must be)
         ),
         "a finite float64 array",
     ),
+    "ints": (
+        lambda v: isinstance(v, np.ndarray) and v.dtype.kind == "i",
+        "an integer array",
+    ),
+    "bools": (
+        lambda v: isinstance(v, np.ndarray) and v.dtype.kind == "b",
+        "a boolean array",
+    ),
     "names": (
         lambda v: isinstance(v, np.ndarray) and v.dtype == object,
         "an array of strings",
@@ -189,6 +197,10 @@ _SCALE = (
         f"{_short(d.mean_)})"
     ),
 )
+_FEATURE_OR_NONE = (
+    lambda v, d: (v >= -1) & (v < d.n_features_in_),
+    "must be feature numbers below n_features_in_, or -1 for none",
+)
 _MEAN = _statistic_of_errors(np.mean, "mean")
 _STD = _statistic_of_errors(np.std, "standard deviation")
 _PRECISION = (
@@ -238,6 +250,18 @@ _FITTED = {
     "stream_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
     "stream_recent_errors_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
     "stream_thresholds_": _Field("floats", (None,), required=False),
+    # the stream's open event (its rows' flags, scores and contributions) and
+    # the events closed but not taken (StreamingScorer.take_events)
+    "stream_open_flags_": _Field("bools", (None,), required=False),
+    "stream_open_scores_": _Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_open_contributions_": _Field("floats", (None, "F"), required=False),
+    # start, end, n_flagged, peak; peak_score, mean_score; features by column
+    # number, -1 after the last listed
+    "stream_closed_events_": _Field("ints", (None, 4), _NON_NEGATIVE, required=False),
+    "stream_closed_scores_": _Field("floats", (None, 2), _NON_NEGATIVE, required=False),
+    "stream_closed_features_": _Field(
+        "ints", (None, None), _FEATURE_OR_NONE, required=False
+    ),
 }
 _STREAM_STATE = (
     "stream_info_",
@@ -245,6 +269,12 @@ _STREAM_STATE = (
     "stream_errors_",
     "stream_recent_errors_",
     "stream_thresholds_",
+    "stream_open_flags_",
+    "stream_open_scores_",
+    "stream_open_contributions_",
+    "stream_closed_events_",
+    "stream_closed_scores_",
+    "stream_closed_features_",
 )
 # parameters added after the format's first version: older files get the default
 _LATER_PARAMS = {"causal": False, "forget_half_life": None, "detect_flatlines": False}
@@ -855,8 +885,8 @@ def _check_fitted(detector, fitted, path):
                 f"{path}: fitted {name} must be {kind}{shape_text}, got "
                 f"{_short(value)}."
             )
-        if field.kind == "floats":
-            value = value.astype(np.float64)  # native byte order
+        if field.kind in ("floats", "ints"):  # native byte order, 64 bits
+            value = value.astype(np.float64 if field.kind == "floats" else np.int64)
         if field.rule and not np.all(field.rule[0](value, detector)):
             demand = field.rule[1]
             demand = demand(detector) if callable(demand) else demand

@@ -424,9 +424,8 @@ class StreamingScorer:
 
         The scorer keeps the rows since the start of the open event (their
         flags and scores, and contributions with ``n_top_features``) and the
-        events not yet taken. :meth:`save` writes neither yet: a scorer read
-        back with :meth:`load` starts a fresh event at the next flag, positions
-        still counted from the stream's first row.
+        events not yet taken; :meth:`save` writes both, so a scorer read back
+        with :meth:`load` gives the events of one that never stopped.
 
         Returns
         -------
@@ -497,8 +496,8 @@ class StreamingScorer:
                 "update_every": int(self.update_every or 0),
                 "learn_from": self.learn_from,
                 "threshold_window": int(self.threshold_window or 0),
-                # the events' settings and the position of the next row's event;
-                # the open event and the events not taken are not saved yet
+                # the events' settings; the open event and the events not
+                # taken are arrays of their own (_events_state)
                 "merge_gap": int(self.merge_gap),
                 "n_top_features": int(self.n_top_features),
             }
@@ -511,16 +510,55 @@ class StreamingScorer:
             state["stream_errors_"] = self._pending_errors.copy()
             if self.threshold_window is not None:
                 state["stream_thresholds_"] = self._pending_thresholds.copy()
+        state.update(self._events_state())
+        return state
+
+    def _feature_names(self):
+        names = getattr(self.detector, "feature_names_in_", None)
+        return None if names is None else list(names)
+
+    def _events_state(self):
+        """The rows of the open event and the events not taken, as arrays."""
+        state = {}
+        kept = self._event_stream.state()
+        if len(kept["flags"]):
+            state["stream_open_flags_"] = kept["flags"]
+            state["stream_open_scores_"] = kept["scores"]
+            if kept["contributions"] is not None:
+                state["stream_open_contributions_"] = kept["contributions"]
+        if not self._closed_events:
+            return state
+        import pandas as pd
+
+        closed = pd.concat(self._closed_events, ignore_index=True)
+        self._closed_events = [closed]  # the same events, taken later
+        columns = ["start", "end", "n_flagged", "peak"]
+        state["stream_closed_events_"] = closed[columns].to_numpy(np.int64)
+        state["stream_closed_scores_"] = closed[["peak_score", "mean_score"]].to_numpy(
+            np.float64
+        )
+        width = max(len(f) for f in closed["features"])
+        if width:
+            names = self._feature_names()
+            position = {n: i for i, n in enumerate(names or [])}
+            features = np.full((len(closed), width), -1, dtype=np.int64)
+            for row, listed in enumerate(closed["features"]):
+                features[row, : len(listed)] = [
+                    position[f] if names is not None else f for f in listed
+                ]
+            state["stream_closed_features_"] = features
         return state
 
     def save(self, path):
         """Write the detector and the scorer's state to a safe model file.
 
         Same format as :func:`skae.save_model`, plus the context rows, the
-        errors waiting for the next update, the step counter and the events'
-        settings; :meth:`load` resumes the stream where it stopped. The events
-        not taken yet and the rows of the open event are not saved yet: call
-        :meth:`flush_events` (or :meth:`take_events`) before saving to keep them.
+        errors waiting for the next update, the step counter, the events'
+        settings, the rows of the open event and the events not taken yet;
+        :meth:`load` resumes the stream where it stopped: the open event goes
+        on, and :meth:`take_events` returns the saved events first, so no
+        alarm is lost or split by stopping and resuming a stream (say, ``skae
+        stream --save`` interrupted between writing scores and events).
 
         Parameters
         ----------
@@ -627,7 +665,119 @@ class StreamingScorer:
                 f"judged against (stream_thresholds_), threshold_window={window}."
             )
         scorer.n_steps_ = n_steps
-        scorer._event_offset = n_steps
         scorer._rows, scorer._pending_errors = rows, errors
         scorer._pending_thresholds = judged_by
+        scorer._load_events(state, path)
         return scorer
+
+    def _load_events(self, state, path):
+        """Restore the open event and the events not taken, checked."""
+        flags = state.get("stream_open_flags_", np.empty(0, bool))
+        scores = state.get("stream_open_scores_", np.empty(0))
+        contributions = state.get("stream_open_contributions_")
+        n_kept = len(flags)
+        if (
+            len(scores) != n_kept
+            or n_kept > self.n_steps_
+            or (contributions is not None and len(contributions) != n_kept)
+            or n_kept
+            and (contributions is not None) != bool(self.n_top_features)
+        ):
+            raise ValueError(
+                f"{path}: the stream state is inconsistent: the open event has "
+                f"{n_kept} flags (stream_open_flags_), {len(scores)} scores "
+                "(stream_open_scores_) and "
+                f"{'no' if contributions is None else len(contributions)} rows of "
+                "contributions (stream_open_contributions_), after "
+                f"{self.n_steps_} steps with n_top_features={self.n_top_features}."
+            )
+        try:
+            # the kept rows are the stream's last: count the event stream's rows
+            # from the first of them
+            self._event_stream = EventStream.from_state(
+                {"n_steps": n_kept, "flags": flags, "scores": scores}
+                | ({} if contributions is None else {"contributions": contributions}),
+                merge_gap=self.merge_gap,
+                n_top_features=self.n_top_features,
+                feature_names=self._feature_names(),
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"{path}: the open event (stream_open_flags_, stream_open_scores_) "
+                f"is refused: {exc}"
+            ) from exc
+        self._event_offset = self.n_steps_ - n_kept
+        self._last_flag = (
+            self._event_offset + int(np.flatnonzero(flags)[-1]) if n_kept else None
+        )
+        closed = _closed_events(state, self, path, first_open=self._event_offset)
+        self._closed_events = [] if closed is None else [closed]
+
+
+def _closed_events(state, scorer, path, *, first_open):
+    """The events table of the closed events a file holds (None when none)."""
+    positions = state.get("stream_closed_events_")
+    values = state.get("stream_closed_scores_")
+    features = state.get("stream_closed_features_")
+    if positions is None and values is None and features is None:
+        return None
+    n_events = None if positions is None else len(positions)
+    width = 0 if features is None else features.shape[1]
+    if (
+        positions is None
+        or values is None
+        or len(values) != n_events
+        or (features is not None and len(features) != n_events)
+        or width > min(scorer.n_top_features, scorer.detector.n_features_in_)
+    ):
+        raise ValueError(
+            f"{path}: the stream state is inconsistent: the events not taken "
+            "need stream_closed_events_ and stream_closed_scores_ with a row "
+            "per event, and stream_closed_features_ (when any) as many rows "
+            f"of at most n_top_features={scorer.n_top_features} features."
+        )
+    start, end, n_flagged, peak = positions.T
+    last = min(first_open, scorer.n_steps_) - 1
+    problems = {
+        "start <= peak <= end": (start <= peak) & (peak <= end),
+        "1 <= n_flagged <= end - start + 1": (1 <= n_flagged)
+        & (n_flagged <= end - start + 1),
+        "each starting after the one before ends": np.r_[True, start[1:] > end[:-1]],
+        f"each ending before the open event (step {last + 1})": end <= last,
+        "peak_score >= 0": values[:, 0] >= 0,
+    }
+    if features is not None:
+        listed = features >= 0
+        # the listed features come first, each once
+        problems["features listed first, each once"] = (
+            listed[:, :-1] >= listed[:, 1:]
+        ).all(axis=1) & np.array(
+            [len(set(row[row >= 0])) == np.sum(row >= 0) for row in features]
+        )
+    for demand, holds in problems.items():
+        if not np.all(holds):
+            raise ValueError(
+                f"{path}: the stream state is inconsistent: the events not taken "
+                f"(stream_closed_events_, ...) must have {demand}."
+            )
+    names = scorer._feature_names()
+    column = [()] * n_events
+    if features is not None:
+        column = [
+            tuple(int(i) if names is None else names[i] for i in row[row >= 0])
+            for row in features
+        ]
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "start": start,
+            "end": end,
+            "n_flagged": n_flagged,
+            "peak": peak,
+            "peak_score": values[:, 0],
+            "mean_score": values[:, 1],
+        }
+    )
+    table["features"] = pd.Series(column, dtype=object)
+    return table
