@@ -76,14 +76,32 @@ summary = (
 print(summary)
 
 # %%
+# Alarms as events
+# ----------------
+# What a person acts on is an alarm, not a flag per step: ``events`` groups the
+# flagged steps into intervals (flags less than a window apart are one alarm),
+# each with its start, end, peak and mean score. They agree with ``predict``: every
+# flagged step lies in exactly one event.
+alarms = detector.events(X)
+after_training = alarms[alarms["start"] >= train_size]
+print(f"{len(after_training)} alarm events after the training part")
+print(after_training[["start_time", "end_time", "n_flagged", "peak_score"]].to_string())
+
+# %%
 # Plot the detection
 # ------------------
 # The top panel shows the series with the labelled windows shaded and the flagged
-# steps in red; the bottom one the anomaly score against the threshold.
+# steps in red; the bottom one the anomaly score against the threshold, with each
+# alarm event shaded.
 from skae.plotting import plot_detection
 
 fig = plot_detection(
-    detector, X, y, train_size=train_size, title="NAB nyc_taxi: LSTM autoencoder"
+    detector,
+    X,
+    y,
+    train_size=train_size,
+    events=alarms,
+    title="NAB nyc_taxi: LSTM autoencoder",
 )
 
 # sphinx_gallery_start_ignore
