@@ -236,20 +236,17 @@ default="above_heldout"
         forgets: every error seen counts once. A smaller value follows drift
         faster and lets a long anomaly raise the threshold sooner.
     detect_flatlines : "auto" or bool, default="auto"
-        Also flag stretches that vary far less than any stretch of the fit
-        data: a stuck sensor, a series held at one value. An autoencoder
-        reconstructs a held value easily, so its error alone misses them. A
-        stretch of ``window_size`` steps whose mean step size
-        ``|x[t] - x[t-1]|`` is below a third of the least of any such stretch
-        of the fit data, in some feature, scores above ``threshold_``
-        (:mod:`skae._flatlines`); elsewhere the score is the error, and the
-        threshold is the same. ``"auto"``: on for a series, off for
-        sequences; ``True`` with sequences is an error. It caught every planted
-        flatline of 60 steps or more (67 of 72 in all) and moved SKAB's and
-        NAB's pooled AUC-PR by less than 0.005; it assumes the fit data hold
-        the series' quietest normal stretches (nights, weekends), and flags
-        those that are quieter. Set it to ``False`` when the fit data are
-        short or always busy and quieter normal stretches are expected.
+        Also flag stretches where a feature is stuck: a sensor repeating its
+        last value, which an autoencoder reconstructs easily. A stretch of half
+        a window in which some feature moves less than 1 % of its typical step
+        size ``|x[t] - x[t-1]|`` over the fit data scores above ``threshold_``
+        (a held value about six times it); features whose fit data repeat a
+        value exactly at more than 1 % of their steps, or are ever that still,
+        are left out (:mod:`skae._flatlines`). Everywhere else the score is the
+        error and the threshold is the same: a calm stretch that still moves,
+        however much calmer than the fit data, scores as without the check.
+        ``"auto"``: on for a series, off for sequences; ``True`` with sequences
+        is an error.
 
     Attributes
     ----------
@@ -291,13 +288,13 @@ default="above_heldout"
     n_partial_fits_ : int
         After :meth:`partial_fit` only: how many updates followed ``fit``.
     flatline_reference_ : ndarray of shape (n_features_in_,)
-        With ``detect_flatlines`` only: the least mean step size, in standardized
-        units, of any stretch of the fit data, per feature (``0`` turns a
-        feature's check off).
+        With ``detect_flatlines`` only: three hundredths of the median mean step
+        size of the fit data's half-window stretches, per feature, in
+        standardized units (``0`` turns a feature's check off).
     flatline_weight_ : float
-        With ``detect_flatlines`` only: the score of a stretch with a third of
-        the reference's step size, ``threshold_`` at ``fit``, per unit of the
-        log ratio (:mod:`skae._flatlines`).
+        With ``detect_flatlines`` only: the score of a stretch moving a third of
+        the reference, ``threshold_`` at ``fit``, per unit of the log ratio
+        (:mod:`skae._flatlines`).
     threshold_info_ : dict
         What ``threshold_`` came from: the rule (``"above_heldout"``,
         ``"mean_k_sigma"``, ``"pot"`` or ``"contamination"``), the number,

@@ -29,9 +29,9 @@ scores above the threshold, a held value about 6.3 times it; elsewhere, the
 held-out part included, the score is the error, and the threshold is that of
 the errors alone.
 
-Issue 23: the rule before it flagged any window three times calmer than the
-calmest of the fit data, and calm normal stretches of server metrics outranked
-real anomalies (``benchmarks/quality/calm_features.py``). The constants were
+A rule that flagged any window three times calmer than the calmest of the fit
+data let calm normal stretches of server metrics outrank real anomalies
+(``benchmarks/quality/calm_features.py``). The constants were
 chosen with ``benchmarks/quality/flatline_choice.py`` on that simulation, the
 planted anomalies, SKAB and NAB together (``benchmarks/README.md``).
 """
@@ -42,7 +42,7 @@ import numpy as np
 # divided by this factor (the weight's unit: threshold_ / log(FLATLINE_FACTOR)).
 FLATLINE_FACTOR = 3.0
 # Stuck: a window's activity below this share of the median activity of the fit
-# data's windows of the same feature (issue 23, flatline_choice.py: 0.3 % and
+# data's windows of the same feature (flatline_choice.py: 0.3 % and
 # 1 % give the same figures on all four sets; at 10 %, calm normal stretches of
 # the simulated servers are flagged: mean AUC-PR 0.50 against 0.60, and 0.28
 # against 0.40 with their stuck sensors left out).
