@@ -90,7 +90,7 @@ def _positive_int(text, least=1):
     if value < least:
         raise argparse.ArgumentTypeError(
             f"must be an integer >= {least}, got {value}"
-            if least > 1
+            if least != 1
             else f"must be a positive integer, got {value}"
         )
     return value
@@ -243,6 +243,12 @@ def build_parser():
     score.add_argument(
         "--plot", metavar="PLOT.png", help="also save a plot (needs matplotlib)"
     )
+    _add_event_options(
+        score,
+        "also write the alarm events (one row per interval of flags: start, end, "
+        "peak and mean score, top features) as CSV; '-' writes them to standard "
+        "output when --out does not",
+    )
     _add_table_options(score, columns=False)
 
     stream = commands.add_parser(
@@ -298,7 +304,25 @@ def build_parser():
         help="at the end of the input (or on Ctrl-C), save the model and the "
         "stream's state here; 'skae stream STATE.skae' resumes from it",
     )
+    _add_event_options(
+        stream,
+        "append each alarm event to this CSV file as soon as it closes (more than "
+        "the merge gap of rows after its last flag), the header once; the event "
+        "still open at the end of the input is written then, or kept in --save's "
+        "state to go on in the next run",
+    )
     return parser
+
+
+def _add_event_options(parser, help):
+    parser.add_argument("--events", metavar="EVENTS.csv", help=help)
+    parser.add_argument(
+        "--merge-gap",
+        type=lambda text: _positive_int(text, least=0),
+        metavar="N",
+        help="with --events, runs of flags at most N rows apart form one event "
+        "(default: the model's window_size; a resumed stream keeps its own)",
+    )
 
 
 def _add_table_options(parser, columns=True):
@@ -367,7 +391,7 @@ def _describe(series, path):
 
 def _check_output(path, option):
     """Refuse an output path that cannot be written, before any work is done."""
-    if option == "--out" and path == _STDOUT:
+    if option in ("--out", "--events") and path == _STDOUT:
         return
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -519,14 +543,31 @@ def _load_model(path):
     return model
 
 
+def _check_event_options(args, command):
+    if args.events is None:
+        if args.merge_gap is not None:
+            raise _UsageError(
+                f"argument --merge-gap: it sets the events of --events, which is "
+                f"not given (see 'skae {command} --help')"
+            )
+        return
+    _check_output(args.events, "--events")
+
+
 def _score(args):
     import pandas as pd
 
+    if args.events == _STDOUT and args.out == _STDOUT:
+        raise _UsageError(
+            "arguments --out and --events: only one of them can be '-' (standard "
+            "output) (see 'skae score --help')"
+        )
     _check_output(args.out, "--out")
     if args.plot is not None:
         _check_output(args.plot, "--plot")
-    to_stdout = args.out == _STDOUT
-    if to_stdout:  # standard output is for the scores alone
+    _check_event_options(args, "score")
+    to_stdout = _STDOUT in (args.out, args.events)
+    if to_stdout:  # standard output is for the scores (or events) alone
         say = functools.partial(_say, file=sys.stderr)
     else:
         say = _say
@@ -541,15 +582,18 @@ def _score(args):
         )
     _check_scale(X, detector, args.series, args.model)
     try:
-        scores = -detector.score_samples(X if names is not None else X.to_numpy())
+        scores, contributions = _scores_of(detector, X, names, args.events)
     except (ValueError, TypeError, OSError) as error:
         raise _DataError(_one_line(error)) from None
     is_anomaly = (scores > detector.threshold_).astype(int)
     out = pd.DataFrame({"score": scores, "is_anomaly": is_anomaly})
     if series.timestamp_column is not None:
         out.insert(0, series.timestamp_column, series.timestamps.to_numpy())
+    events = None
+    if args.events is not None:
+        events = _score_events(args, detector, series, scores, contributions)
     try:
-        if to_stdout:
+        if args.out == _STDOUT:
             out.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
@@ -567,10 +611,89 @@ def _score(args):
     if series.labels is not None:
         summary += "; " + _label_summary(series.labels, scores, is_anomaly)
     say(summary)
-    if not to_stdout:
+    if args.out != _STDOUT:
         say(f"wrote {args.out}")
+    if events is not None:
+        _write_score_events(args, events, _merge_gap(args, detector))
     if args.plot is not None:
-        _plot(args, series, scores, detector.threshold_, say)
+        _plot(args, series, scores, detector.threshold_, say, events=events)
+
+
+# the features listed per event in an events file
+_N_TOP_FEATURES = 3
+
+
+def _scores_of(detector, X, names, events):
+    """The anomaly score of each step and, with ``events``, each feature's share.
+
+    Both come from one pass where the score is a sum of the shares (the
+    Mahalanobis score); the squared error is a mean taken per batch, scored
+    as ``score_samples`` does. Either way the flags are ``predict``'s.
+    """
+    data = X if names is not None else X.to_numpy()
+    if events is None:
+        return -detector.score_samples(data), None
+    contributions = detector.feature_contributions(data)
+    if detector._fitted_setting("anomaly_score") != "squared_error":
+        return contributions.sum(axis=1), contributions
+    return -detector.score_samples(data), contributions
+
+
+def _score_events(args, detector, series, scores, contributions):
+    """The events of the flags, as ``detector.events`` makes them."""
+    from ._events import flag_events
+
+    timestamps = series.timestamps
+    return flag_events(
+        scores > detector.threshold_,  # decision_function < 0, as predict
+        scores,
+        contributions=contributions,
+        feature_names=list(series.features.columns),
+        index=None if timestamps is None else timestamps.to_numpy(),
+        merge_gap=_merge_gap(args, detector),
+        n_top_features=_N_TOP_FEATURES,
+    )
+
+
+def _merge_gap(args, detector):
+    if args.merge_gap is not None:
+        return args.merge_gap
+    return int(detector._fitted_setting("window_size"))
+
+
+def _events_csv(events):
+    """An events table as an events file holds it: features joined by ';'."""
+    table = events.copy()
+    table["features"] = [";".join(map(str, f)) for f in table["features"]]
+    return table
+
+
+def _write_score_events(args, events, merge_gap):
+    table = _events_csv(events)
+    try:
+        if args.events == _STDOUT:
+            table.to_csv(sys.stdout, index=False)
+            sys.stdout.flush()
+        else:
+            table.to_csv(args.events, index=False)
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise _DataError(
+            f"cannot write {args.events}: {error.strerror or error}"
+        ) from None
+    where = "standard output" if args.events == _STDOUT else args.events
+    print(
+        f"skae: {_n_events(len(events))} ({events['n_flagged'].sum()} flagged "
+        f"steps; runs of flags at most {merge_gap} steps apart merged) written "
+        f"to {where}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _n_events(n):
+    return f"{n} alarm event{'' if n == 1 else 's'}"
 
 
 def _check_scale(X, detector, path, model):
@@ -617,7 +740,7 @@ def _label_summary(labels, scores, is_anomaly):
     return text
 
 
-def _plot(args, series, scores, threshold, say):
+def _plot(args, series, scores, threshold, say, events=None):
     try:
         import matplotlib
 
@@ -636,6 +759,7 @@ def _plot(args, series, scores, threshold, say):
         timestamps=None if series.timestamps is None else series.timestamps.to_numpy(),
         feature_names=list(series.features.columns),
         title=Path(args.series).name,
+        events=events,
     )
     try:
         fig.savefig(args.plot, dpi=100)
@@ -797,6 +921,8 @@ def _check_stream_scale(values, batch, detector, names, features, model):
 def _stream(args):
     import warnings
 
+    import numpy as np
+
     from ._streaming import StreamingScorer
 
     if args.save is not None:
@@ -806,6 +932,12 @@ def _stream(args):
                 f"{args.save!r} (see 'skae stream --help')"
             )
         _check_output(args.save, "--save")
+    if args.events == _STDOUT:
+        raise _UsageError(
+            "argument --events: standard output holds the scores of the rows; "
+            "give a file (see 'skae stream --help')"
+        )
+    _check_event_options(args, "stream")
     path = Path(args.model)
     detector = _load_model(path)  # checks the file, refuses what is not a model
     if not detector.__dict__.get("causal_", False):
@@ -828,6 +960,9 @@ def _stream(args):
                 learn_from=args.learn_from,
                 threshold_window=args.threshold_window,
                 context=scorer._rows,
+                merge_gap=args.merge_gap,
+                # contributions are computed only for rows near an alarm
+                n_top_features=_N_TOP_FEATURES,
             )
     except ValueError as error:
         raise _DataError(f"{path}: {_one_line(error)}") from None
@@ -837,6 +972,7 @@ def _stream(args):
     rows = _Rows(sys.stdin.fileno(), args.sep)
     out = sys.stdout
     time_index = features = names = order = None
+    events = None
     try:
         for batch in rows.batches():
             if features is None:
@@ -850,6 +986,7 @@ def _stream(args):
                     order = TimestampOrder(names[time_index])
                 out.write(f"{time_name}score,is_anomaly\n")
                 out.flush()
+                events = _EventsFile(args.events, time_index is not None)
                 if not batch:
                     continue
             for line_number, fields in batch:
@@ -885,14 +1022,108 @@ def _stream(args):
                 if time_index is not None:
                     stamp = _csv_cell(_field(fields, time_index), args.sep) + args.sep
                 lines.append(f"{stamp}{score:.9g}{args.sep}{int(flag)}\n")
+            flagged = np.flatnonzero(result.flags)
+            if time_index is not None:
+                events.remember(
+                    scorer.n_steps_ - len(batch) + flagged,
+                    [_field(batch[i][1], time_index) for i in flagged],
+                )
+            # the events first: a row's answer means its events are in the file
+            events.write(scorer.take_events())
             out.write("".join(lines))
             out.flush()
     finally:
+        if events is not None:
+            # without --save the open event ends with the input (or Ctrl-C);
+            # with it, the open event goes on in the saved state
+            try:
+                if args.save is None:
+                    events.write(scorer.flush_events())
+            finally:
+                events.close()
         if args.save is not None and features is not None:
             scorer.save(args.save)
             print(f"skae: saved the stream's state to {args.save}", file=sys.stderr)
     if features is None:
         raise _DataError("no header line on standard input")
+    if events is not None and events.path is not None:
+        print(
+            f"skae: {_n_events(events.n_written)} written to {args.events}",
+            file=sys.stderr,
+        )
+
+
+class _EventsFile:
+    """The alarm events of ``skae stream --events``, appended as they close.
+
+    The timestamps of an event's start, end and peak (flagged rows, all three)
+    are the rows' own strings; only those of the flagged rows not yet in a
+    written event are kept.
+    """
+
+    def __init__(self, path, timestamps):
+        from ._events import EVENT_COLUMNS, INDEX_COLUMNS
+
+        self.path, self.timestamps = path, timestamps
+        self.columns = list(EVENT_COLUMNS) + (list(INDEX_COLUMNS) if timestamps else [])
+        self.stamps = {}  # stream position of a flagged row: its timestamp
+        self.n_written = 0
+        self.file = None
+        if path is None:
+            return
+        header = ",".join(self.columns)
+        try:
+            with open(path, "a+", encoding="utf-8") as existing:
+                existing.seek(0)
+                first = existing.readline().rstrip("\r\n")
+        except OSError as error:
+            raise _DataError(
+                f"cannot write --events {path}: {error.strerror or error}"
+            ) from None
+        if first and first != header:
+            raise _DataError(
+                f"--events {path} holds other columns ({first!r}); give a new "
+                "file or one that an earlier 'skae stream --events' with the same "
+                "header wrote"
+            )
+        self.file = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        if not first:
+            self.file.write(header + "\n")
+            self.file.flush()
+
+    def remember(self, positions, stamps):
+        """Keep the timestamps of flagged rows, by stream position."""
+        if self.file is not None:
+            self.stamps.update(zip(positions.tolist(), stamps, strict=True))
+
+    def write(self, events):
+        """Append ``events`` (a table from the scorer) and flush the file."""
+        if self.file is None or not len(events):
+            return
+        if self.timestamps:
+            for name, column in zip(
+                ("start_time", "end_time", "peak_time"),
+                ("start", "end", "peak"),
+                strict=True,
+            ):
+                # a row scored before a resumed stream's start has no stamp here
+                events[name] = [self.stamps.get(int(p), "") for p in events[column]]
+            last = int(events["end"].max())
+            self.stamps = {p: t for p, t in self.stamps.items() if p > last}
+        try:
+            _events_csv(events)[self.columns].to_csv(
+                self.file, header=False, index=False
+            )
+            self.file.flush()
+        except OSError as error:
+            raise _DataError(
+                f"cannot write --events {self.path}: {error.strerror or error}"
+            ) from None
+        self.n_written += len(events)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
 
 
 def _csv_cell(text, sep):
