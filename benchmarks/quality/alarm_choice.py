@@ -20,7 +20,8 @@ the rule's threshold in its weight. Candidates:
 
 - ``above_heldout``: today's default, the larger of ``mu + 6 sigma`` and
   ``max + (max - median)`` of the held-out errors;
-- ``mean_k_sigma``: ``mu + k sigma`` of the held-out errors, or of all fit errors;
+- ``mean_k_sigma``: ``mu + k sigma`` of the held-out errors, or of all fit
+  errors (training and held-out parts together);
 - ``median + k MAD`` (MAD scaled by 1.4826 to a normal sigma), of the held-out
   or of all fit errors;
 - trimmed ``mu + k sigma``: the statistics of the fit errors below their
@@ -36,22 +37,32 @@ the rule's threshold in its weight. Candidates:
   drop of more than ``min_percent``, and the threshold is raised to the peak of
   the largest sequence pruned, so that new data are judged the same way;
 - Orion's fixed threshold, ``mu + 4 sigma`` of the fit errors, with the same
-  pruning.
+  pruning;
+- ``above_heldout`` of the held-out errors without their outlying runs (the
+  run around the largest error, widened by a window, is dropped while that
+  error stands more than twice as far above the median as any other);
+- combinations: the smaller of ``above_heldout`` and a cap from all fit errors
+  (it only lowers a threshold that anomalies in the held-out part pushed up),
+  and the larger of ``mu + 6 sigma`` of all fit errors and a held-out figure.
 
 Each rule is crossed with the merge gap that turns flags into events (runs of
 flags separated by at most that many unflagged steps are one event).
 
-Printed per candidate: the Orion-protocol F1 of each NAB dataset and how many
-reach Orion's LSTM autoencoder and AER, NAB-probationary event F1 (58 series,
-pooled), SKAB's point-wise F1 and FAR (the leaderboard's) and event F1, and the
-planted events caught and normal steps flagged (with the bases at 90 % of events
-and at most 1 % of normal steps). Event counts are Orion's overlap rule.
+Printed per candidate: the Orion-protocol F1 of each NAB dataset, how many
+reach Orion's LSTM autoencoder and AER, and the share of the Orion series'
+normal (unlabelled) steps that lie inside detected events (what a large merge
+gap costs: an event spans the gaps it merged); NAB-probationary event F1 (58
+series, pooled); SKAB's point-wise F1 and FAR (the leaderboard's) and event
+F1; the planted events caught and normal steps flagged, and the bases at 90 %
+of events and at most 1 % of normal steps. Event counts are Orion's overlap
+rule (:func:`skae.metrics.event_counts`).
 
 Run from the repository root (the fits are those of ``orion.py``; about three
 hours on one thread the first time, seconds afterwards)::
 
     nice -n 10 python -m benchmarks.quality.alarm_choice
-    nice -n 10 python -m benchmarks.quality.alarm_choice --merge-gaps 0 32 --no-planted
+    nice -n 10 python -m benchmarks.quality.alarm_choice --merge-gaps 32 --sets skab nab
+    nice -n 10 python -m benchmarks.quality.alarm_choice --cached-only
 """
 
 import argparse
@@ -71,7 +82,9 @@ HUNDMAN_Z = np.arange(2.0, 10.01, 0.5)
 # ------------------------------------------------------------------ planted
 
 
-def collect_planted(data_home, seed, cache, n_train=2000, n_repeats=3):
+def collect_planted(
+    data_home, seed, cache, n_train=2000, n_repeats=3, fit_missing=True
+):
     """Fit each planted base once at the defaults; return base -> record.
 
     A record holds ``heldout``, ``fit_errors``, ``window_size`` and ``copies``:
@@ -93,6 +106,8 @@ def collect_planted(data_home, seed, cache, n_train=2000, n_repeats=3):
             if path.exists():
                 results[base.name] = pickle.loads(path.read_bytes())
                 continue
+        if not fit_missing:
+            continue
         begin = time.perf_counter()
         n = base.train_length(n_train)
         train = base.train(n)[:, None]
@@ -130,26 +145,35 @@ def collect_planted(data_home, seed, cache, n_train=2000, n_repeats=3):
 # ------------------------------------------------------------------ rules
 
 
-def _median_mad(errors, k):
+def median_mad(errors, k):
+    """Return ``median + k * 1.4826 * MAD`` of ``errors``."""
     median = float(np.median(errors))
     mad = MAD_TO_SIGMA * float(np.median(np.abs(errors - median)))
     return median + k * max(mad, 1e-3 * abs(median))
 
 
-def _trimmed(errors, trim, k):
+def log_median_mad(errors, k):
+    """Return :func:`median_mad` of ``log(errors)``, back in error units.
+
+    Squared errors are skewed (a chi-square-like bulk with a long tail); on a log
+    scale the bulk is closer to symmetric, so ``k`` reads as a number of sigmas.
+    """
+    floor = max(float(np.max(errors)) * 1e-12, 1e-300)
+    logs = np.log(np.maximum(errors, floor))
+    median = float(np.median(logs))
+    mad = MAD_TO_SIGMA * float(np.median(np.abs(logs - median)))
+    return float(np.exp(median + k * mad))
+
+
+def trimmed_k_sigma(errors, trim, k):
+    """Return ``mu + k sigma`` of the errors below their ``1 - trim`` quantile."""
     from skae._threshold import mean_k_sigma
 
-    kept = errors[errors <= np.quantile(errors, 1.0 - trim)]
-    return mean_k_sigma(kept, k)[2]
-
-
-def _contamination(errors, share, margin):
-    from skae._threshold import quantile_margin_threshold
-
-    return quantile_margin_threshold(errors, 1.0 - share, margin)[0]
+    return mean_k_sigma(errors[errors <= np.quantile(errors, 1.0 - trim)], k)[2]
 
 
 def _peaks(errors, above, merge_gap):
+    """Return the peak error of each event of the flags ``above``."""
     from benchmarks.quality.orion import flag_events
 
     events = flag_events(above, merge_gap)
@@ -209,75 +233,136 @@ def prune(errors, epsilon, min_percent, merge_gap):
     return float(peaks[n_kept])
 
 
+def without_outlying_runs(errors, ratio, pad, max_removed=0.25):
+    """Return ``errors`` without their outlying runs, the largest first.
+
+    The run (above the errors' 90th percentile, widened by ``pad`` steps on
+    each side) around the largest error left is removed while that error stands
+    more than ``ratio`` times as far above the median as the largest error
+    outside the run, and at most ``max_removed`` of the errors go.
+    """
+    n = errors.size
+    keep = np.ones(n, dtype=bool)
+    median, level = float(np.median(errors)), float(np.quantile(errors, 0.9))
+    high = np.r_[False, errors > level, False]
+    starts = np.flatnonzero(np.diff(high.astype(np.int8)) == 1)
+    while True:
+        peak = int(np.flatnonzero(keep)[np.argmax(errors[keep])])
+        run = np.searchsorted(starts, peak, side="right") - 1
+        begin = starts[run] if errors[peak] > level else peak
+        end = peak
+        while end + 1 < n and errors[end + 1] > level:
+            end += 1
+        region = np.zeros(n, dtype=bool)
+        region[max(begin - pad, 0) : end + pad + 1] = True
+        rest = keep & ~region
+        if rest.sum() < (1.0 - max_removed) * n:
+            return errors[keep]
+        if errors[peak] - median <= ratio * (errors[rest].max() - median):
+            return errors[keep]
+        keep = rest
+
+
+def above(errors):
+    """Return today's ``above_heldout`` rule of ``errors`` (any errors)."""
+    from skae._threshold import threshold_from_heldout
+
+    return threshold_from_heldout(errors, "above_heldout")[0]
+
+
 def candidate_rules():
-    """Return ``[(label, rule)]``: ``rule(record, merge_gap) -> threshold``."""
-    from skae._threshold import mean_k_sigma, threshold_from_heldout
+    """Return ``[(label, rule)]``: ``rule(record, merge_gap) -> threshold``.
+
+    ``record["heldout"]`` are the held-out errors and ``record["fit_errors"]``
+    the errors of all the fit data, in time order.
+    """
+    from skae._threshold import mean_k_sigma
+
+    def held(r):
+        return r["heldout"]
+
+    def fit(r):
+        return r["fit_errors"]
 
     rules = [
-        (
-            "above_heldout (today)",
-            lambda r, g: threshold_from_heldout(r["heldout"], "above_heldout")[0],
-        )
+        ("above_heldout (today)", lambda r, g: above(held(r))),
+        ("mean_k_sigma held-out, k=6", lambda r, g: mean_k_sigma(held(r), 6)[2]),
     ]
+    for k in (4, 5, 6, 7, 8, 10):
+        rules.append(
+            (f"mu + {k} sigma fit", lambda r, g, k=k: mean_k_sigma(fit(r), k)[2])
+        )
+    rules.append(
+        ("median + 10 MAD held-out", lambda r, g: median_mad(held(r), 10)),
+    )
+    for k in (10, 30):
+        rules.append((f"median + {k} MAD fit", lambda r, g, k=k: median_mad(fit(r), k)))
     for k in (4, 6):
         rules.append(
-            (
-                f"mean_k_sigma held-out, k={k}",
-                lambda r, g, k=k: mean_k_sigma(r["heldout"], k)[2],
-            )
+            (f"log median + {k} MAD fit", lambda r, g, k=k: log_median_mad(fit(r), k))
         )
-    for k in (3, 4, 6):
+    for k in (6, 8):
         rules.append(
             (
-                f"mean_k_sigma fit, k={k}",
-                lambda r, g, k=k: mean_k_sigma(r["fit_errors"], k)[2],
+                f"trimmed 1 % fit, mu + {k} sigma",
+                lambda r, g, k=k: trimmed_k_sigma(fit(r), 0.01, k),
             )
         )
-    for source in ("heldout", "fit_errors"):
-        for k in (6, 10, 15):
-            rules.append(
-                (
-                    f"median + {k} MAD {'held-out' if source == 'heldout' else 'fit'}",
-                    lambda r, g, k=k, s=source: _median_mad(r[s], k),
-                )
-            )
-    for trim in (0.01, 0.05):
-        for k in (4, 6):
-            rules.append(
-                (
-                    f"trimmed {100 * trim:g} % fit, k={k}",
-                    lambda r, g, t=trim, k=k: _trimmed(r["fit_errors"], t, k),
-                )
-            )
-    for share in (0.01, 0.005):
-        for margin in (0.0, 1.0):
-            rules.append(
-                (
-                    f"contamination {100 * share:g} % fit, margin {margin:g}",
-                    lambda r, g, c=share, m=margin: _contamination(
-                        r["fit_errors"], c, m
-                    ),
-                )
-            )
-    rules.append(("Hundman fit", lambda r, g: hundman_epsilon(r["fit_errors"])))
-    for p in (0.1, 0.13):
+    for margin in (0.0, 1.0):
         rules.append(
             (
-                f"Hundman fit, prune {p:g}",
-                lambda r, g, p=p: prune(
-                    r["fit_errors"], hundman_epsilon(r["fit_errors"]), p, g
-                ),
+                f"contamination 1 %: q99 fit + {margin:g} (q99 - median)",
+                lambda r, g, m=margin: _contamination(fit(r), 0.01, m),
             )
         )
+    rules.append(("Hundman fit", lambda r, g: hundman_epsilon(fit(r))))
+    rules.append(
+        (
+            "Hundman fit, prune 0.1",
+            lambda r, g: prune(fit(r), hundman_epsilon(fit(r)), 0.1, g),
+        )
+    )
     rules.append(
         (
             "mu + 4 sigma fit, prune 0.1 (Orion fixed)",
-            lambda r, g: prune(
-                r["fit_errors"], mean_k_sigma(r["fit_errors"], 4)[2], 0.1, g
+            lambda r, g: prune(fit(r), mean_k_sigma(fit(r), 4)[2], 0.1, g),
+        )
+    )
+    rules.append(
+        (
+            "above_heldout of held-out without outlying runs",
+            lambda r, g: above(
+                without_outlying_runs(held(r), 2.0, int(r["window_size"]))
             ),
         )
     )
+    for label, cap in [
+        ("mu + 6 sigma fit", lambda r: mean_k_sigma(fit(r), 6)[2]),
+        ("median + 30 MAD fit", lambda r: median_mad(fit(r), 30)),
+    ]:
+        rules.append(
+            (
+                f"smaller of above_heldout and {label}",
+                lambda r, g, c=cap: min(above(held(r)), c(r)),
+            )
+        )
+    for label, other in [
+        ("mean_k_sigma held-out k=6", lambda r: mean_k_sigma(held(r), 6)[2]),
+        ("median + 10 MAD held-out", lambda r: median_mad(held(r), 10)),
+    ]:
+        rules.append(
+            (
+                f"larger of mu + 6 sigma fit and {label}",
+                lambda r, g, o=other: max(mean_k_sigma(fit(r), 6)[2], o(r)),
+            )
+        )
     return rules
+
+
+def _contamination(errors, share, margin):
+    from skae._threshold import quantile_margin_threshold
+
+    return quantile_margin_threshold(errors, 1.0 - share, margin)[0]
 
 
 # ------------------------------------------------------------------ scoring
@@ -289,6 +374,26 @@ def flags_at(errors, stillness, tau):
 
     scores = np.maximum(errors, tau / math.log(FLATLINE_FACTOR) * stillness)
     return scores > tau
+
+
+def normal_covered(record, flags, merge_gap):
+    """Return ``(normal steps inside events, normal steps)`` of one series.
+
+    An event spans the gaps it merged, so a larger merge gap covers more
+    normal steps; this is the price of the fewer false events it counts.
+    """
+    from benchmarks.quality.orion import flag_events
+
+    n = len(flags)
+    inside, labelled = np.zeros(n + 1, np.int64), np.zeros(n + 1, np.int64)
+    for start, end in flag_events(flags, merge_gap):
+        inside[start] += 1
+        inside[end + 1] -= 1
+    for start, end in record["labels"]:
+        labelled[start] += 1
+        labelled[end + 1] -= 1
+    normal = np.cumsum(labelled)[:n] == 0
+    return np.array([int((normal & (np.cumsum(inside)[:n] > 0)).sum()), normal.sum()])
 
 
 def evaluate(cache, rule, merge_gap, published):
@@ -313,16 +418,22 @@ def evaluate(cache, rule, merge_gap, published):
         return total
 
     if "orion" in cache:
-        f1s = [f1_of(*counts(cache["orion"][d])) for d in ORION_DATASETS]
+        f1s = [
+            f1_of(*counts(cache["orion"][d])) if d in cache["orion"] else None
+            for d in ORION_DATASETS
+        ]
         out["orion"] = f1s
-        out["vs_lstm_ae"] = sum(
-            f >= f1_of(*published["lstm_autoencoder"][d]) - 1e-9
-            for f, d in zip(f1s, ORION_DATASETS, strict=True)
-        )
-        out["vs_aer"] = sum(
-            f >= f1_of(*published["aer"][d]) - 1e-9
-            for f, d in zip(f1s, ORION_DATASETS, strict=True)
-        )
+        for key, pipeline in (("vs_lstm_ae", "lstm_autoencoder"), ("vs_aer", "aer")):
+            out[key] = sum(
+                f is not None and f >= f1_of(*published[pipeline][d]) - 1e-9
+                for f, d in zip(f1s, ORION_DATASETS, strict=True)
+            )
+        covered = np.zeros(2, dtype=np.int64)
+        for records in cache["orion"].values():
+            for r in records:
+                flags = flags_at(r["errors"], r["stillness"], rule(r, merge_gap))
+                covered += normal_covered(r, flags, merge_gap)
+        out["orion_covered"] = 100 * covered[0] / covered[1]
     if "nab" in cache:
         out["nab"] = f1_of(*counts(sum(cache["nab"].values(), [])))
     if "skab" in cache:
@@ -360,8 +471,9 @@ def row(label, merge_gap, figures):
     """Return one table row of :func:`evaluate`'s figures."""
     cells = [label, merge_gap]
     if "orion" in figures:
-        cells += [f"{f:.3f}" for f in figures["orion"]]
+        cells += ["-" if f is None else f"{f:.3f}" for f in figures["orion"]]
         cells += [f"{figures['vs_lstm_ae']}/5", f"{figures['vs_aer']}/5"]
+        cells.append(f"{figures['orion_covered']:.1f}")
     if "nab" in figures:
         cells.append(f"{figures['nab']:.3f}")
     if "skab" in figures:
@@ -387,7 +499,7 @@ def header(cache):
             "realTweets": "Orion Tweets",
         }
         cells += [short[d] for d in ORION_DATASETS]
-        cells += [">= LSTM-AE", ">= AER"]
+        cells += [">= LSTM-AE", ">= AER", "Orion normal in events %"]
     if "nab" in cache:
         cells.append("NAB prob. event F1")
     if "skab" in cache:
@@ -410,29 +522,37 @@ def main(argv=None):
     add_data_home(parser)
     parser.add_argument("--seed", type=int, default=0, help="random_state of the fits")
     parser.add_argument("--cache", default=str(O.DEFAULT_CACHE), help="fits' folder")
-    parser.add_argument(
-        "--merge-gaps", type=int, nargs="+", default=[0, 16, 32, 64, 128]
-    )
+    parser.add_argument("--merge-gaps", type=int, nargs="+", default=[0, 32, 128, 256])
     parser.add_argument(
         "--sets",
         nargs="+",
         choices=("orion", "nab", "skab", "planted"),
         default=["orion", "nab", "skab", "planted"],
     )
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="judge only the series already in the cache (fit nothing)",
+    )
     args = parser.parse_args(argv)
 
     threads = setup_torch(1)
+    fit = not args.cached_only
     begin = time.perf_counter()
     signals, published = O.read_published(args.data_home)
     cache = {}
     if "orion" in args.sets:
-        cache["orion"] = O.collect_orion(args.data_home, signals, args.seed, args.cache)
+        cache["orion"] = O.collect_orion(
+            args.data_home, signals, args.seed, args.cache, fit
+        )
     if "nab" in args.sets:
-        cache["nab"] = O.collect_nab(args.data_home, args.seed, args.cache)
+        cache["nab"] = O.collect_nab(args.data_home, args.seed, args.cache, fit)
     if "skab" in args.sets:
-        cache["skab"] = O.collect_skab(args.data_home, args.seed, args.cache)
+        cache["skab"] = O.collect_skab(args.data_home, args.seed, args.cache, fit)
     if "planted" in args.sets:
-        cache["planted"] = collect_planted(args.data_home, args.seed, args.cache)
+        cache["planted"] = collect_planted(
+            args.data_home, args.seed, args.cache, fit_missing=fit
+        )
     fitted = time.perf_counter() - begin
     rows = []
     for label, rule in candidate_rules():

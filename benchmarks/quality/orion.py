@@ -202,12 +202,12 @@ def fit_record(X_fit, X_scored, seed):
     }
 
 
-def cached_record(cache, protocol, name, seed, load):
+def cached_record(cache, protocol, name, seed, load, fit_missing=True):
     """Return :func:`fit_record` of one series, from ``cache`` or fitted now.
 
     ``load()`` returns ``(X_fit, X_scored, extra)``, with ``extra`` a dict of
     arrays kept beside the record (labels). Nothing is cached when ``cache`` is
-    None.
+    None; a series not in the cache is skipped (None) unless ``fit_missing``.
     """
     path = None
     if cache is not None:
@@ -217,6 +217,8 @@ def cached_record(cache, protocol, name, seed, load):
         if path.exists():
             with np.load(path) as stored:
                 return {key: stored[key] for key in stored.files}
+    if not fit_missing:
+        return None
     X_fit, X_scored, extra = load()
     record = {**fit_record(X_fit, X_scored, seed), **extra}
     if path is not None:
@@ -227,7 +229,7 @@ def cached_record(cache, protocol, name, seed, load):
     return record
 
 
-def collect_orion(data_home, signals, seed, cache):
+def collect_orion(data_home, signals, seed, cache, fit_missing=True):
     """Fit each Orion signal on its whole series; return dataset -> records."""
     from benchmarks._harness import fetch_nab
 
@@ -242,15 +244,18 @@ def collect_orion(data_home, signals, seed, cache):
                 labels = np.array(nab_intervals(bunch), dtype=np.int64).reshape(-1, 2)
                 return bunch.data, bunch.data, {"labels": labels}
 
-            record = cached_record(cache, "orion", name, seed, load)
+            record = cached_record(cache, "orion", name, seed, load, fit_missing)
+            if record is None:
+                continue
             record["name"] = name
             records.append(record)
             print(f"orion {name}: {float(record['fit_seconds']):.0f} s", flush=True)
-        results[dataset] = records
+        if records:
+            results[dataset] = records
     return results
 
 
-def collect_nab(data_home, seed, cache):
+def collect_nab(data_home, seed, cache, fit_missing=True):
     """Fit each NAB series on its probationary part; return category -> records."""
     from benchmarks._harness import fetch_nab
     from skae.datasets import nab_series_names
@@ -266,7 +271,9 @@ def collect_nab(data_home, seed, cache):
             # probationary part in their windows, as in benchmarks.quality.nab
             return bunch.data[:n], bunch.data, {"labels": labels, "first": np.int64(n)}
 
-        record = cached_record(cache, "nab", name, seed, load)
+        record = cached_record(cache, "nab", name, seed, load, fit_missing)
+        if record is None:
+            continue
         first = int(record["first"])
         for key in ("errors", "scores", "stillness"):
             record[key] = record[key][first:]
@@ -276,7 +283,7 @@ def collect_nab(data_home, seed, cache):
     return results
 
 
-def collect_skab(data_home, seed, cache):
+def collect_skab(data_home, seed, cache, fit_missing=True):
     """Fit each SKAB file on its first 400 rows; return the records."""
     from benchmarks._harness import fetch_skab
     from skae.datasets import skab_file_names
@@ -290,7 +297,9 @@ def collect_skab(data_home, seed, cache):
             y = np.asarray(bunch.target[n:], dtype=np.int64)
             return bunch.data[:n], bunch.data[n:], {"y": y}
 
-        record = cached_record(cache, "skab", name, seed, load)
+        record = cached_record(cache, "skab", name, seed, load, fit_missing)
+        if record is None:
+            continue
         record["name"] = name
         record["labels"] = runs(record["y"] == 1)
         records.append(record)
