@@ -282,7 +282,7 @@ def test_a_saved_scorer_keeps_its_event_settings_and_positions(causal, tmp_path)
     Y = _stream_series()
     scorer = StreamingScorer(causal, merge_gap=5, n_top_features=1)
     scorer.push(Y[:150])
-    first = scorer.flush_events()  # the open event is not saved
+    first = scorer.flush_events()  # events so far, then positions go on
     scorer.save(tmp_path / "scorer.skae")
     restored = StreamingScorer.load(tmp_path / "scorer.skae")
     assert (restored.merge_gap, restored.n_top_features) == (5, 1)

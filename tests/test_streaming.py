@@ -141,7 +141,9 @@ def test_any_chunking_gives_the_scores_of_one_push(
         sizes,
     )
     np.testing.assert_allclose(chunked[0], one.scores, rtol=1e-6, atol=1e-12)
-    np.testing.assert_allclose(chunked[2], one.thresholds, rtol=1e-9)
+    # the updated thresholds come from errors that are as close as the scores
+    # (chunks change the batches the network runs on, hence the float32 rounding)
+    np.testing.assert_allclose(chunked[2], one.thresholds, rtol=1e-6)
     # a flag can only differ where a score is within rounding of the threshold
     near = np.isclose(one.scores, one.thresholds, rtol=1e-6)
     np.testing.assert_array_equal(chunked[1][~near], one.flags[~near])
