@@ -197,8 +197,8 @@ def build_parser():
         "--detect-flatlines",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also flag stretches that vary far less than any stretch of the "
-        "training data (a stuck sensor); on by default for a series",
+        help="also flag stretches where a value is stuck (repeated or nearly "
+        "so); on by default for a series",
     )
     fit.add_argument(
         "--random-state",
