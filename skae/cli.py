@@ -592,18 +592,7 @@ def _score(args):
     events = None
     if args.events is not None:
         events = _score_events(args, detector, series, scores, contributions)
-    try:
-        if args.out == _STDOUT:
-            out.to_csv(sys.stdout, index=False)
-            sys.stdout.flush()
-        else:
-            out.to_csv(args.out, index=False)
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        raise _DataError(
-            f"cannot write {args.out}: {error.strerror or error}"
-        ) from None
+    _write_csv(out, args.out)
     summary = (
         f"flagged {int(is_anomaly.sum())} of {len(out)} time steps "
         f"(threshold {detector.threshold_:.4g})"
@@ -668,20 +657,22 @@ def _events_csv(events):
     return table
 
 
-def _write_score_events(args, events, merge_gap):
-    table = _events_csv(events)
+def _write_csv(table, path):
+    """Write ``table`` as CSV to ``path``, or to standard output for ``-``."""
     try:
-        if args.events == _STDOUT:
+        if path == _STDOUT:
             table.to_csv(sys.stdout, index=False)
             sys.stdout.flush()
         else:
-            table.to_csv(args.events, index=False)
+            table.to_csv(path, index=False)
     except BrokenPipeError:
         raise
     except OSError as error:
-        raise _DataError(
-            f"cannot write {args.events}: {error.strerror or error}"
-        ) from None
+        raise _DataError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+def _write_score_events(args, events, merge_gap):
+    _write_csv(_events_csv(events), args.events)
     where = "standard output" if args.events == _STDOUT else args.events
     print(
         f"skae: {_n_events(len(events))} ({events['n_flagged'].sum()} flagged "
