@@ -57,8 +57,9 @@ F1; the planted events caught and normal steps flagged, and the bases at 90 %
 of events and at most 1 % of normal steps. Event counts are Orion's overlap
 rule (:func:`skae.metrics.event_counts`).
 
-Run from the repository root (the fits are those of ``orion.py``; about three
-hours on one thread the first time, seconds afterwards)::
+Run from the repository root (the fits are those of ``orion.py`` plus 8 planted
+bases, about 2.5 hours on one thread the first time; the table takes 15 s once
+they are cached)::
 
     nice -n 10 python -m benchmarks.quality.alarm_choice
     nice -n 10 python -m benchmarks.quality.alarm_choice --merge-gaps 32 --sets skab nab
