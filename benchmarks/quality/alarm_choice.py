@@ -339,6 +339,7 @@ def candidate_rules():
     )
     for label, cap in [
         ("mu + 6 sigma fit", lambda r: mean_k_sigma(fit(r), 6)[2]),
+        ("mu + 8 sigma fit", lambda r: mean_k_sigma(fit(r), 8)[2]),
         ("median + 30 MAD fit", lambda r: median_mad(fit(r), 30)),
     ]:
         rules.append(
