@@ -235,6 +235,24 @@ def spread_summary(name, values, digits):
     return f"{name} {mean:{f}} ± {std:{f}} ({low:{f}}{to}{high:{f}})"
 
 
+def run_seeds(args, run, *, units, digits):
+    """Run ``run(args, seed)`` once at ``--seed``, or once per ``--seeds`` seed
+    without the PyOD peers and then print the spread of its figures.
+
+    ``digits`` is passed to :func:`print_seed_spread`, or called with the runs
+    first when it is a function of them.
+    """
+    if not args.seeds:
+        run(args, args.seed)
+        return
+    print("--seeds: PyOD peers are not run per seed.")
+    runs = {}
+    for seed in args.seeds:
+        print(f"\n## seed {seed}\n", flush=True)
+        runs[seed] = run(args, seed, with_pyod=False)
+    print_seed_spread(runs, digits(runs) if callable(digits) else digits, units=units)
+
+
 def print_seed_spread(runs, digits, units):
     """Print, per method and figure, each seed's value, the mean and the spread.
 

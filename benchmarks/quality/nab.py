@@ -49,8 +49,8 @@ from benchmarks.quality._methods import (
     calibrate,
     check_seeds,
     extra_skae_methods,
-    print_seed_spread,
     pyod_methods,
+    run_seeds,
     select,
 )
 from skae.datasets import nab_series_names
@@ -93,15 +93,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     check_seeds(parser, args.seeds)
     setup_torch(args.threads)
-    if not args.seeds:
-        run(args, args.seed)
-        return
-    print("--seeds: PyOD peers are not run per seed.")
-    runs = {}
-    for seed in args.seeds:
-        print(f"\n## seed {seed}\n", flush=True)
-        runs[seed] = run(args, seed, with_pyod=False)
-    print_seed_spread(runs, spread_digits(runs), units="series")
+    run_seeds(args, run, units="series", digits=spread_digits)
 
 
 def run(args, seed, with_pyod=True):
