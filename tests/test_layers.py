@@ -14,12 +14,12 @@ PACKAGE = Path(skae.__file__).parent
 # 4: the estimators; 5: adapters (files, Dask, plots, CLI, metrics, datasets).
 LAYERS = {
     1: "_validation _windowing _scaling _scoring _threshold _flatlines _labels "
-    "_forgetting _version _table _nab_scoring _events",
-    2: "_module _window_batches _threads _net _training",
+    "_forgetting _version _table _nab_scoring _events _codec",
+    2: "_module _window_batches _threads _net _inference _training",
     3: "_core",
-    4: "_detector _encoder",
+    4: "_detector _encoder _fit_inputs",
     5: "_persistence _streaming _dask plotting metrics cli _demo __init__ __main__ "
-    "datasets",
+    "datasets _cli_commands _cli_parser _model_files",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 
