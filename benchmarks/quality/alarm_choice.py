@@ -92,14 +92,11 @@ def collect_planted(
     one dict per test copy with ``kind``, ``length``, ``start``, ``errors`` and
     ``stillness`` (see :func:`benchmarks.quality.orion.scored_parts`).
     """
-    from benchmarks.quality import planted as P
+    from benchmarks.quality._data import planted_bases, planted_copies
     from benchmarks.quality.orion import _fit, scored_parts
 
-    bases = [P.BaseSignal(name) for name in P.SYNTHETIC_BASES]
-    for label, series in P.NAB_BASES.items():
-        bases.append(P.BaseSignal(label, P.nab_normal_part(series, data_home)))
     results = {}
-    for base in bases:
+    for base in planted_bases(data_home):
         path = None
         if cache is not None:
             name = base.name.replace(" ", "_") + ".pkl"
@@ -114,10 +111,8 @@ def collect_planted(
         train = base.train(n)[:, None]
         detector = _fit(train, seed)
         copies = []
-        for kind, length, values, start in P.test_copies(
-            base, n, P.ANOMALY_KINDS, P.ANOMALY_LENGTHS, n_repeats, float(np.std(train))
-        ):
-            errors, stillness, _ = scored_parts(detector, values[:, None])
+        for kind, length, values, start in planted_copies(base, n, train, n_repeats):
+            errors, stillness, _ = scored_parts(detector, values)
             copies.append(
                 {
                     "kind": kind,

@@ -45,107 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _fit(X):
-    """One detector with the defaults, the flatline check off (it is studied)."""
-    from skae import LSTMAutoencoderDetector
-
-    return LSTMAutoencoderDetector(
-        random_state=0, n_threads=1, detect_flatlines=False
-    ).fit(X)
-
-
-def _state(detector, fit, **data):
-    """What the study needs of one fitted detector, and the data it judges."""
-    return {
-        "mean": np.asarray(detector.mean_),
-        "scale": np.asarray(detector.scale_),
-        "window_size": detector.window_size_,
-        "threshold": float(detector.threshold_),
-        "fit": np.asarray(fit, dtype=np.float64),
-        **data,
-    }
-
-
-def collect_planted(data_home, n_train=2000):
-    """Fit each planted base once; keep each test copy's values and errors."""
-    from benchmarks.quality import planted as P
-
-    bases = [P.BaseSignal(name) for name in P.SYNTHETIC_BASES]
-    for label, series in P.NAB_BASES.items():
-        bases.append(P.BaseSignal(label, P.nab_normal_part(series, data_home)))
-    results = {}
-    for base in bases:
-        n = base.train_length(n_train)
-        train = base.train(n)[:, None]
-        detector = _fit(train)
-        records = []
-        for kind, length, values, start in P.test_copies(
-            base, n, P.ANOMALY_KINDS, P.ANOMALY_LENGTHS, 3, float(np.std(train))
-        ):
-            records.append(
-                {
-                    "kind": kind,
-                    "length": length,
-                    "start": start,
-                    "values": values[:, None],
-                    "errors": -detector.score_samples(values[:, None]),
-                }
-            )
-        results[base.name] = _state(detector, train, records=records)
-        print(f"planted {base.name}", flush=True)
-    return results
-
-
-def collect_skab(data_home):
-    """Fit each SKAB file on its training part; keep both parts' errors."""
-    from benchmarks._harness import fetch_skab
-    from skae.datasets import skab_file_names
-
-    results = []
-    for name in skab_file_names():
-        bunch = fetch_skab(name, data_home)
-        n = bunch.train_size
-        X_fit, X_test = bunch.data[:n], bunch.data[n:]
-        detector = _fit(X_fit)
-        results.append(
-            _state(
-                detector,
-                X_fit,
-                name=name,
-                fit_errors=-detector.score_samples(X_fit),
-                test=X_test,
-                y=bunch.target[n:],
-                errors=-detector.score_samples(X_test),
-            )
-        )
-    print(f"SKAB: {len(results)} files", flush=True)
-    return results
-
-
-def collect_nab(data_home):
-    """Fit each NAB series on its probationary part; keep the whole's errors."""
-    from benchmarks._harness import fetch_nab
-    from skae.datasets import nab_series_names
-
-    results = []
-    for name in nab_series_names():
-        bunch = fetch_nab(name, data_home)
-        n = bunch.train_size
-        detector = _fit(bunch.data[:n])
-        results.append(
-            _state(
-                detector,
-                bunch.data[:n],
-                name=name,
-                n=n,
-                X=bunch.data,
-                y=bunch.target,
-                errors=-detector.score_samples(bunch.data),
-            )
-        )
-        print(f"NAB {name}", flush=True)
-    return results
+from benchmarks.quality._data import (
+    collect_nab,
+    collect_planted,
+    collect_skab,
+    fit_state,
+    fit_without_flatlines,
+)
 
 
 def collect_calm():
@@ -155,9 +61,9 @@ def collect_calm():
     results = []
     for seed in C.MACHINES:
         data = C.machine(seed)
-        detector = _fit(data["fit"])
+        detector = fit_without_flatlines(data["fit"])
         results.append(
-            _state(
+            fit_state(
                 detector,
                 data["fit"],
                 name=f"machine {seed}",
@@ -472,7 +378,7 @@ def main(argv=None):
     collectors = {
         "planted": lambda: collect_planted(args.data_home),
         "skab": lambda: collect_skab(args.data_home),
-        "nab": lambda: collect_nab(args.data_home),
+        "nab": lambda: collect_nab(args.data_home, per_series=True),
         "calm": collect_calm,
     }
     Path(args.cache_dir).mkdir(parents=True, exist_ok=True)
