@@ -1,4 +1,4 @@
-"""Checks of labels, binary predictions and anomaly scores shared by the metrics."""
+"""Checks of the metrics' inputs (labels, flags, scores, intervals) and runs of 1s."""
 
 import warnings
 
@@ -103,6 +103,11 @@ def _labels_and_flags(y_true, y_pred, anomaly_label):
     return y, flagged
 
 
+def _labels_and_scores(y_true, scores):
+    y = _check_labels(y_true)
+    return y, _check_scores(scores, len(y))
+
+
 def runs(mask):
     """Return ``(starts, ends)`` of the runs of True (or 1) in a 1-D mask; ``ends``
     are exclusive indices."""
@@ -139,3 +144,85 @@ def _undefined(message):
 
 def _ratio(numerator, denominator, zero_division):
     return float(numerator / denominator) if denominator else float(zero_division)
+
+
+_INTERVALS_HELP = (
+    "Pass a per-step 0/1 (or bool) array of shape (n_timesteps,), a sequence of "
+    "inclusive (start, end) pairs of shape (n_intervals, 2), or a DataFrame with "
+    "'start' and 'end' columns (e.g. the events of a detector)."
+)
+
+
+def _intervals(value, name):
+    """Return inclusive ``(starts, ends)`` and the length of per-step flags, or None."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        missing = [c for c in ("start", "end") if c not in value.columns]
+        if missing:
+            raise ValueError(
+                f"{name} is a DataFrame without the column(s) {missing}. "
+                f"{_INTERVALS_HELP}"
+            )
+        if len(value) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        pairs = np.column_stack([value["start"].to_numpy(), value["end"].to_numpy()])
+    else:
+        if isinstance(value, (str, bytes)) or value is None:
+            raise TypeError(
+                f"{name} must be array-like, got {value!r}. {_INTERVALS_HELP}"
+            )
+        pairs = np.asarray(value)
+        if pairs.size == 0:
+            # no step or no interval: nothing to count, whatever the shape
+            return np.empty(0, np.int64), np.empty(0, np.int64), None
+        if pairs.ndim == 1 or (pairs.ndim == 2 and pairs.shape[1] == 1):
+            flags = _check_labels(pairs, name).astype(bool)
+            starts, ends = _segments(flags)
+            return starts, ends, len(flags)
+        if pairs.ndim != 2 or pairs.shape[1] != 2:
+            raise ValueError(
+                f"{name} has shape {pairs.shape}, which is neither per-step flags "
+                f"nor (start, end) pairs. {_INTERVALS_HELP}"
+            )
+    if pairs.dtype == object:
+        try:
+            pairs = pairs.astype(np.float64)
+        except (TypeError, ValueError):
+            try:
+                pairs = pairs.astype("datetime64[ns]")
+            except (TypeError, ValueError):
+                pass
+    if pairs.dtype.kind not in "iufM":
+        raise ValueError(
+            f"{name}'s (start, end) pairs must be numbers or timestamps, got dtype "
+            f"{pairs.dtype}. {_INTERVALS_HELP}"
+        )
+    if pairs.dtype.kind == "f" and not np.isfinite(pairs).all():
+        raise ValueError(f"{name}'s (start, end) pairs contain NaN or infinity.")
+    if pairs.dtype.kind == "M" and np.isnat(pairs).any():
+        raise ValueError(f"{name}'s (start, end) pairs contain NaT.")
+    starts, ends = pairs[:, 0], pairs[:, 1]
+    backwards = np.flatnonzero(ends < starts)
+    if len(backwards):
+        i = backwards[0]
+        raise ValueError(
+            f"{name} holds an interval that ends before it starts: "
+            f"({starts[i]}, {ends[i]}) at row {i}. Intervals are inclusive "
+            "(start, end) pairs with start <= end."
+        )
+    return starts, ends, None
+
+
+def _overlaps_any(starts, ends, other_starts, other_ends):
+    """Return, per interval, whether it shares a point with any other interval."""
+    if len(other_starts) == 0:
+        return np.zeros(len(starts), dtype=bool)
+    # of the others starting at or before each end, the furthest end must reach
+    # the start
+    order = np.argsort(other_starts, kind="stable")
+    sorted_starts = other_starts[order]
+    furthest_end = np.maximum.accumulate(other_ends[order])
+    n_before = np.searchsorted(sorted_starts, ends, side="right")
+    found = n_before > 0
+    return found & (furthest_end[np.maximum(n_before - 1, 0)] >= starts)

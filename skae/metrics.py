@@ -1,22 +1,13 @@
 """Metrics for time-series anomaly detection, with 1 = anomaly as the positive class.
 
-Labels ``y_true`` are per time step (or per sequence): ``1`` = anomaly, ``0`` =
-normal, the convention of SKAB, NAB, TSB-AD and :mod:`skae.datasets`.
+Labels ``y_true`` hold ``1`` (anomaly) and ``0`` (normal) per time step, as in
+:mod:`skae.datasets`. Binary predictions ``y_pred`` are ``0``/``1`` or a
+detector's ``predict`` output ``-1``/``+1`` (-1 = anomaly); anomaly ``scores``
+are larger for more anomalous steps, so pass ``-detector.score_samples(X)``.
 
-Two kinds of prediction are accepted:
-
-- ``y_pred``, a binary decision per step: either ``0``/``1`` (1 = anomaly) or a
-  detector's ``predict`` output ``-1``/``+1`` (-1 = anomaly). ``anomaly_label``
-  says which; by default it is inferred, and an array of only ``1`` values, which
-  means the opposite in the two conventions, raises an error asking to choose.
-- ``scores``, anomaly scores where **larger means more anomalous**. A
-  detector's ``score_samples`` is the opposite (larger = more normal, as in
-  scikit-learn): pass ``-detector.score_samples(X)``.
-
-Warning: scikit-learn's scorer strings (``scoring="average_precision"``,
-``"roc_auc"``, ``"f1"``) rank a detector's *normal* points first, so with
-``1 = anomaly`` labels they reward the worst model. Use :func:`anomaly_scorer`
-in ``GridSearchCV`` and ``cross_validate``.
+scikit-learn's scorer strings (``"average_precision"``, ``"roc_auc"``, ``"f1"``)
+rank a detector's normal points first and so reward the worst model with these
+labels: use :func:`anomaly_scorer` in ``GridSearchCV`` and ``cross_validate``.
 """
 
 import numbers
@@ -29,8 +20,10 @@ from ._labels import (
     _anomaly_mask,
     _check_labels,
     _check_length,
-    _check_scores,
+    _intervals,
     _labels_and_flags,
+    _labels_and_scores,
+    _overlaps_any,
     _ratio,
     _segment_ids,
     _segments,
@@ -56,7 +49,6 @@ __all__ = [
     "vus_pr",
 ]
 
-# --------------------------------------------------------------------------
 # point-wise metrics
 
 
@@ -81,9 +73,6 @@ def precision_recall_f1(
 ):
     """Return point-wise precision, recall and F1 with anomalies as positives.
 
-    ``F1 = TP / (TP + (FP + FN) / 2)``, the harmonic mean of precision and
-    recall, counted over time steps without any adjustment for segments.
-
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
@@ -92,23 +81,18 @@ def precision_recall_f1(
         0/1 (1 = anomaly) or a detector's ``predict`` output -1/+1
         (-1 = anomaly).
     anomaly_label : {"auto", 1, -1}, default="auto"
-        The value of ``y_pred`` that means anomaly. ``"auto"`` infers it: ``-1``
-        if ``y_pred`` holds a ``-1``, ``1`` if it holds a ``0``; an array of
-        only ``1`` values is ambiguous and raises ``ValueError``.
+        The value of ``y_pred`` that means anomaly. ``"auto"`` infers it, and
+        raises ``ValueError`` when ``y_pred`` holds only 1s.
     zero_division : float, default=0.0
-        The value of a ratio whose denominator is 0 (e.g. precision when
-        nothing is flagged). Use ``numpy.nan`` to see such cases.
+        The value of a ratio whose denominator is 0, e.g. ``numpy.nan``.
     sample_weight : array-like of shape (n_timesteps,), default=None
         Weights of the time steps.
 
     Returns
     -------
-    precision : float
-        ``TP / (TP + FP)``: the fraction of flagged steps that are anomalies.
-    recall : float
-        ``TP / (TP + FN)``: the fraction of anomalous steps that are flagged.
-    f1 : float
-        ``TP / (TP + (FP + FN) / 2)``.
+    precision, recall, f1 : float
+        ``TP / (TP + FP)``, ``TP / (TP + FN)`` and ``TP / (TP + (FP + FN) / 2)``,
+        counted over time steps.
 
     Examples
     --------
@@ -122,24 +106,20 @@ def precision_recall_f1(
 
 
 def skab_outlier_scores(y_trues, y_preds, *, anomaly_label="auto", zero_division=0.0):
-    """Return SKAB's outlier-detection leaderboard metrics over many files.
+    """Return SKAB's leaderboard metrics: step counts summed over files, then ratios.
 
-    TP, FP, FN and TN are counted per time step in each file and summed over
-    all files before the ratios are taken (no point adjustment):
-    ``F1 = TP / (TP + (FP + FN) / 2)``, ``FAR = 100 * FP / (FP + TN)`` (false
-    alarm rate, %), ``MAR = 100 * FN / (FN + TP)`` (missed alarm rate, %). SKAB's
-    protocol scores each file's rows after its first 400.
+    ``FAR = 100 * FP / (FP + TN)`` is the false alarm rate and
+    ``MAR = 100 * FN / (FN + TP)`` the missed alarm rate, in percent.
 
     Parameters
     ----------
     y_trues : sequence of array-like of shape (n_timesteps_i,)
         The labels of each file's test part, 1 = anomaly.
     y_preds : sequence of array-like of shape (n_timesteps_i,)
-        The predictions for the same steps, 0/1 or -1/+1 (see
-        :func:`precision_recall_f1`).
+        The predictions for the same steps, 0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
-        The value of ``y_pred`` that means anomaly; ``"auto"`` infers one
-        convention from all files together.
+        The value of ``y_pred`` that means anomaly; ``"auto"`` infers it from
+        all files together.
     zero_division : float, default=0.0
         The value of a ratio whose denominator is 0.
 
@@ -166,15 +146,13 @@ def skab_outlier_scores(y_trues, y_preds, *, anomaly_label="auto", zero_division
             anomaly_label = -1
         elif values.dtype.kind in "iuf" and 0 in values:
             anomaly_label = 1
-    tp = fp = fn = tn = 0
+    counts = np.zeros(4)
     for i, (y_true, y_pred) in enumerate(zip(y_trues, y_preds, strict=True)):
         y = _check_labels(y_true, f"y_trues[{i}]").astype(bool)
         flagged = _anomaly_mask(y_pred, anomaly_label, f"y_preds[{i}]")
         _check_length(len(y), len(flagged), f"y_preds[{i}]")
-        tp += int(np.sum(y & flagged))
-        fp += int(np.sum(~y & flagged))
-        fn += int(np.sum(y & ~flagged))
-        tn += int(np.sum(~y & ~flagged))
+        counts += _counts(y, flagged)
+    tp, fp, fn, tn = (int(count) for count in counts)
     precision, recall, f1 = _prf(tp, fp, fn, zero_division)
     return Bunch(
         f1=f1,
@@ -192,16 +170,15 @@ def skab_outlier_scores(y_trues, y_preds, *, anomaly_label="auto", zero_division
 def event_recall(y_true, y_pred, *, anomaly_label="auto"):
     """Return the fraction of labelled anomaly segments with at least one flag.
 
-    A segment is a maximal run of consecutive 1s in ``y_true``; it counts as
-    detected if ``y_pred`` flags any of its steps. Flags outside segments are
-    ignored, so pair this with a false-alarm measure.
+    A segment is a run of 1s in ``y_true``. Flags outside segments are ignored,
+    so pair this with a false-alarm measure.
 
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
         1 = anomaly, 0 = normal.
     y_pred : array-like of shape (n_timesteps,)
-        0/1 or -1/+1 (see :func:`precision_recall_f1`).
+        0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly.
 
@@ -227,19 +204,16 @@ def event_recall(y_true, y_pred, *, anomaly_label="auto"):
 def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0):
     """Return the F1 score after point adjustment (an optimistic figure).
 
-    Point adjustment: if any step of a labelled anomaly segment is flagged,
-    every step of that segment counts as flagged; then the point-wise F1 is
-    computed. This is the protocol of many deep-learning papers, and it is
-    **optimistic**: one lucky flag inside a long segment earns credit for the
-    whole segment, so even random flags can score high on data with long
-    segments. Report it only next to point-wise :func:`precision_recall_f1`.
+    A segment of 1s in ``y_true`` with any flagged step counts as wholly
+    flagged. One lucky flag earns a whole segment, so even random flags score
+    high on long segments: report it only next to :func:`precision_recall_f1`.
 
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
         1 = anomaly, 0 = normal.
     y_pred : array-like of shape (n_timesteps,)
-        0/1 or -1/+1 (see :func:`precision_recall_f1`).
+        0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly.
     zero_division : float, default=0.0
@@ -257,16 +231,13 @@ def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0
     0.8571428571428571
     """
     y, flagged = _labels_and_flags(y_true, y_pred, anomaly_label)
-    starts, _ = _segments(y)
-    ids = _segment_ids(y, starts)
-    hit = np.bincount(ids[y & flagged], minlength=len(starts)) > 0
+    starts, _, caught = caught_runs(y, flagged)
     adjusted = flagged.copy()
-    adjusted[y] |= hit[ids[y]]
+    adjusted[y] |= caught[_segment_ids(y, starts)[y]]
     tp, fp, fn, _ = _counts(y, adjusted)
     return _prf(tp, fp, fn, zero_division)[2]
 
 
-# --------------------------------------------------------------------------
 # overlap-segment counts (Orion's event-level metric)
 
 
@@ -281,133 +252,25 @@ class EventCounts(NamedTuple):
     """Labelled intervals that overlap no detected interval."""
 
 
-_INTERVALS_HELP = (
-    "Pass a per-step 0/1 (or bool) array of shape (n_timesteps,), a sequence of "
-    "inclusive (start, end) pairs of shape (n_intervals, 2), or a DataFrame with "
-    "'start' and 'end' columns (e.g. the events of a detector)."
-)
-
-
-def _intervals(value, name):
-    """Return ``(starts, ends, n_steps)`` of the intervals ``value`` describes.
-
-    ``ends`` are inclusive; ``n_steps`` is the length of a per-step array, or
-    None when ``value`` lists intervals (or is empty).
-    """
-    import pandas as pd
-
-    if isinstance(value, pd.DataFrame):
-        missing = [c for c in ("start", "end") if c not in value.columns]
-        if missing:
-            raise ValueError(
-                f"{name} is a DataFrame without the column(s) {missing}. "
-                f"{_INTERVALS_HELP}"
-            )
-        if len(value) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64), None
-        pairs = np.column_stack([value["start"].to_numpy(), value["end"].to_numpy()])
-    else:
-        if isinstance(value, (str, bytes)) or value is None:
-            raise TypeError(
-                f"{name} must be array-like, got {value!r}. {_INTERVALS_HELP}"
-            )
-        pairs = np.asarray(value)
-        if pairs.size == 0:
-            # no step or no interval: nothing to count, whatever the shape
-            return np.empty(0, np.int64), np.empty(0, np.int64), None
-        if pairs.ndim == 1 or (pairs.ndim == 2 and pairs.shape[1] == 1):
-            flags = _check_labels(pairs, name).astype(bool)
-            starts, ends = _segments(flags)
-            return starts, ends, len(flags)
-        if pairs.ndim != 2 or pairs.shape[1] != 2:
-            raise ValueError(
-                f"{name} has shape {pairs.shape}, which is neither per-step flags "
-                f"nor (start, end) pairs. {_INTERVALS_HELP}"
-            )
-    if pairs.dtype == object:
-        try:
-            pairs = pairs.astype(np.float64)
-        except (TypeError, ValueError):
-            try:
-                pairs = pairs.astype("datetime64[ns]")
-            except (TypeError, ValueError):
-                pass
-    if pairs.dtype.kind not in "iufM":
-        raise ValueError(
-            f"{name}'s (start, end) pairs must be numbers or timestamps, got dtype "
-            f"{pairs.dtype}. {_INTERVALS_HELP}"
-        )
-    if pairs.dtype.kind == "f" and not np.isfinite(pairs).all():
-        raise ValueError(f"{name}'s (start, end) pairs contain NaN or infinity.")
-    if pairs.dtype.kind == "M" and np.isnat(pairs).any():
-        raise ValueError(f"{name}'s (start, end) pairs contain NaT.")
-    starts, ends = pairs[:, 0], pairs[:, 1]
-    backwards = np.flatnonzero(ends < starts)
-    if len(backwards):
-        i = backwards[0]
-        raise ValueError(
-            f"{name} holds an interval that ends before it starts: "
-            f"({starts[i]}, {ends[i]}) at row {i}. Intervals are inclusive "
-            "(start, end) pairs with start <= end."
-        )
-    return starts, ends, None
-
-
-def _overlaps_any(starts, ends, other_starts, other_ends):
-    """Return, per interval, whether it shares a point with any other interval.
-
-    Inclusive intervals ``[s, e]`` and ``[s', e']`` overlap when ``s <= e'``
-    and ``s' <= e``. Among the other intervals that start at or before ``e``
-    (a prefix once sorted by start), one overlaps if the largest end is >= s.
-    """
-    if len(other_starts) == 0:
-        return np.zeros(len(starts), dtype=bool)
-    order = np.argsort(other_starts, kind="stable")
-    sorted_starts = other_starts[order]
-    furthest_end = np.maximum.accumulate(other_ends[order])
-    n_before = np.searchsorted(sorted_starts, ends, side="right")
-    found = n_before > 0
-    return found & (furthest_end[np.maximum(n_before - 1, 0)] >= starts)
-
-
 def event_counts(y_true, y_pred):
     """Return Orion's overlap-segment counts ``(tp, fp, fn)`` of two sets of intervals.
 
-    The rule of Orion's ``contextual_confusion_matrix(..., weighted=False)``:
-
-    - a labelled interval that overlaps at least one detected interval is one
-      true positive (however many detected intervals it overlaps);
-    - a labelled interval that overlaps no detected interval is one false
-      negative;
-    - a detected interval that overlaps no labelled interval is one false
-      positive. A detected interval that overlaps two labelled intervals makes
-      two true positives and no false positive.
-
-    Two intervals overlap when they share at least one time step: the
-    inclusive intervals ``(s1, e1)`` and ``(s2, e2)`` overlap when
-    ``s1 <= e2`` and ``s2 <= e1``, so ``(0, 4)`` and ``(4, 9)`` overlap but
-    ``(0, 4)`` and ``(5, 9)``, which touch, do not. (Orion widens each
-    ``(start, end)`` to ``(start, end + 1)`` and asks for a strict overlap,
-    which is the same rule for integer steps or timestamps.) There are no
-    true negatives.
+    A labelled interval that overlaps a detected one is a true positive, else a
+    false negative; a detected interval that overlaps no labelled one is a false
+    positive. Inclusive intervals overlap when they share a step: ``(0, 4)`` and
+    ``(4, 9)`` do, ``(0, 4)`` and ``(5, 9)`` do not. This is Orion's
+    ``contextual_confusion_matrix(..., weighted=False)``.
 
     Parameters
     ----------
     y_true : array-like or DataFrame
-        The labelled intervals, in one of three forms:
-
-        - per-step flags of shape ``(n_timesteps,)``, 0/1 or bool (1 =
-          anomaly): each maximal run of 1s is one interval;
-        - inclusive ``(start, end)`` pairs, of shape ``(n_intervals, 2)``:
-          step positions, or any numbers or timestamps as long as both
-          arguments use the same ones;
-        - a DataFrame with ``start`` and ``end`` columns, such as the events
-          of a detector (positions).
-
-        An empty sequence means no interval.
+        The labelled intervals: per-step 0/1 flags of shape ``(n_timesteps,)``
+        (each run of 1s is one interval), inclusive ``(start, end)`` pairs of
+        shape ``(n_intervals, 2)`` (numbers or timestamps), or a DataFrame with
+        ``start`` and ``end`` columns such as a detector's events.
     y_pred : array-like or DataFrame
-        The detected intervals, in the same forms. A detector's ``predict``
-        output (-1 = anomaly) must be converted first: ``predict(X) == -1``.
+        The detected intervals, in the same forms; convert a detector's
+        ``predict`` output with ``predict(X) == -1``.
 
     Returns
     -------
@@ -417,15 +280,11 @@ def event_counts(y_true, y_pred):
     See Also
     --------
     event_precision_recall_f1 : Precision, recall and F1 from these counts.
-    event_recall : The same recall, from per-step arrays.
 
     Notes
     -----
-    To score a dataset of several signals as Orion's leaderboard does, sum the
-    counts over the signals and take the ratios of the sums, e.g.
-    ``tp, fp, fn = np.sum([event_counts(t, p) for t, p in pairs], axis=0)``
-    then ``F1 = 2 TP / (2 TP + FP + FN)``. (Adding the named tuples with ``+``
-    concatenates them.)
+    Orion's leaderboard sums the counts over the signals of a dataset before
+    taking ratios: ``np.sum([event_counts(t, p) for t, p in pairs], axis=0)``.
 
     Examples
     --------
@@ -457,32 +316,18 @@ def event_counts(y_true, y_pred):
 def event_precision_recall_f1(y_true, y_pred, *, zero_division=0.0):
     """Return event-level precision, recall and F1 under Orion's overlap rule.
 
-    From the counts of :func:`event_counts`, as Orion computes them:
-    precision ``TP / (TP + FP)``, recall ``TP / (TP + FN)`` (the fraction of
-    labelled intervals found) and ``F1 = 2 TP / (2 TP + FP + FN)``. TP counts
-    labelled intervals and FP detected ones, so precision is not exactly the
-    fraction of detected intervals that found something: a detected interval
-    overlapping two labelled ones adds two to TP.
-
     Parameters
     ----------
     y_true, y_pred : array-like or DataFrame
-        The labelled and the detected intervals, as per-step 0/1 flags,
-        inclusive ``(start, end)`` pairs or a DataFrame with ``start`` and
-        ``end`` columns (see :func:`event_counts`).
+        The labelled and the detected intervals (see :func:`event_counts`).
     zero_division : float, default=0.0
-        The value of a ratio whose denominator is 0: precision when nothing is
-        detected, recall when nothing is labelled, F1 when neither. Use
-        ``numpy.nan`` to see such cases.
+        The value of a ratio whose denominator is 0, e.g. ``numpy.nan``.
 
     Returns
     -------
     precision, recall, f1 : float
-
-    Notes
-    -----
-    Over several signals, sum the counts of :func:`event_counts` first (see
-    its Notes); the mean of per-signal F1s is a different figure.
+        ``TP / (TP + FP)``, ``TP / (TP + FN)`` and ``2 TP / (2 TP + FP + FN)``
+        of the counts of :func:`event_counts`.
 
     Examples
     --------
@@ -512,10 +357,6 @@ def event_f1(y_true, y_pred, *, zero_division=0.0):
     -------
     f1 : float
 
-    See Also
-    --------
-    event_counts : The counts, to sum over several signals first.
-
     Examples
     --------
     >>> from skae.metrics import event_f1
@@ -525,32 +366,28 @@ def event_f1(y_true, y_pred, *, zero_division=0.0):
     return event_precision_recall_f1(y_true, y_pred, zero_division=zero_division)[2]
 
 
-# --------------------------------------------------------------------------
 # threshold-free metrics
 
 
 def auc_pr(y_true, scores, *, sample_weight=None):
-    """Return the area under the precision-recall curve (average precision).
+    """Return the average precision (area under the precision-recall curve).
 
-    Computed as scikit-learn's ``average_precision_score`` with anomalies as
-    the positive class: ``sum_k (R_k - R_{k-1}) P_k`` over the thresholds, a
-    step-wise sum without interpolation.
+    scikit-learn's ``average_precision_score`` with anomalies as positives.
 
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
         1 = anomaly, 0 = normal.
     scores : array-like of shape (n_timesteps,)
-        Anomaly scores, **larger = more anomalous**. A detector's
-        ``score_samples`` is the opposite: pass ``-detector.score_samples(X)``.
+        Anomaly scores, larger = more anomalous: ``-detector.score_samples(X)``.
     sample_weight : array-like of shape (n_timesteps,), default=None
         Weights of the time steps.
 
     Returns
     -------
     auc : float
-        In [0, 1]; a random ranking scores about the fraction of anomalies.
-        NaN (with ``UndefinedMetricWarning``) if ``y_true`` has no anomaly.
+        In [0, 1], about the fraction of anomalies for a random ranking; NaN
+        (with ``UndefinedMetricWarning``) if ``y_true`` has no anomaly.
 
     Examples
     --------
@@ -560,8 +397,7 @@ def auc_pr(y_true, scores, *, sample_weight=None):
     """
     from sklearn.metrics import average_precision_score
 
-    y = _check_labels(y_true)
-    s = _check_scores(scores, len(y))
+    y, s = _labels_and_scores(y_true, scores)
     if not y.any():
         return _undefined("auc_pr is undefined: y_true has no anomaly.")
     return float(average_precision_score(y, s, sample_weight=sample_weight))
@@ -573,8 +409,7 @@ def auc_roc(y_true, scores, *, sample_weight=None):
     Parameters
     ----------
     y_true, scores : array-like of shape (n_timesteps,)
-        Labels (1 = anomaly) and anomaly scores (larger = more anomalous), as
-        for :func:`auc_pr`.
+        Labels and anomaly scores, as for :func:`auc_pr`.
     sample_weight : array-like of shape (n_timesteps,), default=None
         Weights of the time steps.
 
@@ -592,8 +427,7 @@ def auc_roc(y_true, scores, *, sample_weight=None):
     """
     from sklearn.metrics import roc_auc_score
 
-    y = _check_labels(y_true)
-    s = _check_scores(scores, len(y))
+    y, s = _labels_and_scores(y_true, scores)
     if y.all() or not y.any():
         return _undefined("auc_roc is undefined: y_true holds only one class.")
     return float(roc_auc_score(y, s, sample_weight=sample_weight))
@@ -602,45 +436,23 @@ def auc_roc(y_true, scores, *, sample_weight=None):
 def vus_pr(y_true, scores, *, max_buffer=10):
     """Return the volume under the precision-recall surface over buffer widths.
 
-    A range-aware, threshold-free measure in the spirit of VUS-PR (Paparrizos
-    et al., 2022, used by TSB-AD), implemented in skae from this definition.
-    Labels are widened by a buffer of ``l`` steps on each side of every
-    anomaly segment, for each ``l = 0, 1, ..., max_buffer``; the average
-    precision ``AP_l`` is computed against the widened labels, and the result
-    is the mean of the ``AP_l``. Flagging a step just before or after a
-    segment therefore earns partial credit, which point-wise
-    :func:`auc_pr` withholds.
-
-    For a buffer width ``l``, with ``d(t)`` the distance from step ``t`` to the
-    nearest labelled step:
-
-    - soft label ``y_l(t) = 1`` if ``d(t) = 0``, ``sqrt(1 - d(t) / (l + 1))`` if
-      ``1 <= d(t) <= l``, else 0;
-    - at a threshold flagging the set ``F`` of highest-scored steps (ties
-      together): ``TP_l = sum_{t in F} y_l(t)``, precision ``P_l = TP_l /
-      |F|``, recall ``R_l = min(1, TP_l / n_anomalous) * E_l`` where
-      ``n_anomalous`` is the number of labelled steps and ``E_l`` the fraction
-      of segments with a flagged step within ``l`` steps of them (a step near
-      two segments counts for the nearer one);
-    - ``AP_l = sum_k (R_l,k - R_l,k-1) P_l,k`` over the thresholds in
-      decreasing order, with ``R_l,-1 = 0``.
-
-    A perfect ranking scores 1 for every ``l``. With ``max_buffer=0`` the
-    measure is average precision with recall multiplied by the fraction of
-    segments found.
+    A range-aware, threshold-free measure after VUS-PR [1]_. For each buffer
+    width ``l = 0, ..., max_buffer``, a step at distance ``1 <= d <= l`` from
+    the nearest anomaly segment gets the soft label ``sqrt(1 - d / (l + 1))``;
+    recall is multiplied by the fraction of segments with a flagged step within
+    ``l`` steps. The result is the mean over ``l`` of the average precision
+    against these labels, so a flag just before or after a segment earns the
+    partial credit that :func:`auc_pr` withholds.
 
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
         1 = anomaly, 0 = normal, in time order.
     scores : array-like of shape (n_timesteps,)
-        Anomaly scores, **larger = more anomalous** (negate a detector's
-        ``score_samples``).
+        Anomaly scores, larger = more anomalous.
     max_buffer : int, default=10
-        The largest buffer width, in time steps. Choose it of the order of the
-        detection delay you are willing to accept (e.g. the window size). The
-        larger it is, the more credit near misses get, and the higher a random
-        ranking scores.
+        The largest buffer width, in time steps: about the detection delay you
+        accept. The larger, the more credit near misses and random rankings get.
 
     Returns
     -------
@@ -665,8 +477,8 @@ def vus_pr(y_true, scores, *, max_buffer=10):
     """
     if not isinstance(max_buffer, numbers.Integral) or max_buffer < 0:
         raise ValueError(f"max_buffer must be an int >= 0, got {max_buffer!r}.")
-    y = _check_labels(y_true).astype(bool)
-    s = _check_scores(scores, len(y))
+    y, s = _labels_and_scores(y_true, scores)
+    y = y.astype(bool)
     if not y.any():
         return _undefined("vus_pr is undefined: y_true has no anomaly.")
     n = len(y)
@@ -704,7 +516,6 @@ def vus_pr(y_true, scores, *, max_buffer=10):
     return float(np.mean(aps))
 
 
-# --------------------------------------------------------------------------
 # scikit-learn scorers
 
 # metrics of the ranking by -score_samples, and of the decisions predict == -1
@@ -742,32 +553,20 @@ class _AnomalyScorer:
 def anomaly_scorer(name):
     """Return a scorer for ``GridSearchCV`` / ``cross_validate`` where 1 = anomaly.
 
-    scikit-learn's scorer strings treat a larger ``decision_function`` as the
-    positive class, but for an outlier detector larger means *more normal*:
-    with ``1 = anomaly`` labels, ``scoring="average_precision"`` or
-    ``"roc_auc"`` rank anomalies backwards and ``GridSearchCV`` picks the worst
-    model. These scorers use the detector's own conventions instead:
-
-    - ``"average_precision"`` (:func:`auc_pr`) and ``"roc_auc"``
-      (:func:`auc_roc`) on ``-estimator.score_samples(X)``;
-    - ``"f1"``, ``"precision"`` and ``"recall"`` on
-      ``estimator.predict(X) == -1`` (0 when undefined).
-
-    The estimator may be any detector with ``score_samples`` / ``predict``
-    (skae's, scikit-learn's ``IsolationForest``...) or a ``Pipeline`` ending
-    in one.
+    The ranking metrics score ``-estimator.score_samples(X)``, the others
+    ``estimator.predict(X) == -1`` (0 when undefined). Any detector with these
+    methods works, or a ``Pipeline`` ending in one.
 
     Parameters
     ----------
     name : {"average_precision", "roc_auc", "f1", "precision", "recall"}
-        The metric.
+        The metric: :func:`auc_pr`, :func:`auc_roc` or a point-wise one.
 
     Returns
     -------
     scorer : callable
-        ``scorer(estimator, X, y)`` returns the metric (greater is better).
-        ``y`` must hold 0 (normal) and 1 (anomaly), per time step for a 2-D
-        series; other labels raise ``ValueError``.
+        ``scorer(estimator, X, y)`` returns the metric (greater is better); ``y``
+        holds 0 (normal) and 1 (anomaly) per time step.
 
     Examples
     --------
