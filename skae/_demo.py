@@ -10,22 +10,10 @@ from ._threshold import k_sigma_threshold
 from .datasets import load_nab
 from .metrics import auc_pr
 
-# NAB's machine_temperature series is sampled every 5 minutes: one week is 2,016 steps.
+# NAB's machine_temperature series is sampled every 5 minutes: one week is 2,016
+# steps, and a window of 144 is twelve hours.
 _TRAIN_STEPS = 2016
-
-
-# Settings measured on machine_temperature_system_failure, seeds 0 to 2, one thread
-# (AUC-PR of the scores after the first week; share of normal steps flagged):
-#   window 48,  hidden 32, 20 epochs: 0.39-0.43, 16-17 %   (the demo until 0.1)
-#   window 144, hidden 16, 20 epochs: 0.49-0.51,  9-12 %   (the demo now)
-#   window 144, hidden 16,  3 epochs: 0.54-0.55,  1-1.5 %  (--quick)
-# A model trained for a few epochs still scores a step mostly by its distance from
-# the level of the first week, and the labelled failures are the deepest departures
-# from that level; trained longer, it reproduces the week's shapes closely, so the
-# normal level changes of later weeks stand out too. _WHY_QUICK says so in the report.
-_WINDOW = 144  # twelve hours of 5-minute readings
-_HIDDEN = 16
-_EPOCHS, _QUICK_EPOCHS = 20, 3
+_WINDOW, _HIDDEN, _QUICK_EPOCHS = 144, 16, 3
 
 _WHY_QUICK = (
     "note: 'skae demo --quick' (3 epochs) often ranks this series better: a barely "
@@ -46,34 +34,28 @@ def run_demo(
 ):
     """Fit a detector on a week of a shipped NAB series, score the rest and report.
 
-    The detector trains on the first week of the series (which holds no labelled
-    anomaly) and scores the whole series; the report says which of NAB's labelled
-    anomaly windows it caught (at least one flagged step inside the window), how
-    many steps it flagged in all (the count the plot's legend shows) and outside
-    the labelled windows, the AUC-PR of its scores after the first week and how
-    long it took. While it trains it prints one line per epoch (training loss,
-    held-out loss, seconds) when ``print_fn`` is :func:`print`.
+    The report says which of NAB's labelled anomaly windows were caught (at
+    least one flagged step inside), how many steps were flagged, the AUC-PR of
+    the scores after the first week and how long it took.
 
     Parameters
     ----------
     name : str, default="machine_temperature_system_failure"
         A NAB series shipped with skae (see :func:`skae.datasets.load_nab`).
     plot_path : str or path-like, default=None
-        Where to write a PNG of series, score, threshold and labels (needs
-        matplotlib); no plot when None.
+        Where to write a PNG of the detection (needs matplotlib); None for none.
     quick : bool, default=False
-        Train for fewer epochs (a smoke run of a few seconds).
+        Train for a few epochs only (a smoke run of a few seconds).
     random_state : int, default=0
         Seed of the detector.
     print_fn : callable, default=print
-        Where the report lines go.
+        Where the report lines go; with :func:`print`, also one line per epoch.
 
     Returns
     -------
     report : dict
-        ``windows_caught``, ``n_windows``, ``false_flags`` (after the first
-        week), ``flagged`` (after the first week), ``flagged_total`` (the whole
-        series, as in the plot), ``auc_pr``, ``normal_flagged_share``,
+        ``windows_caught``, ``n_windows``, ``false_flags`` and ``flagged`` (after
+        the first week), ``flagged_total``, ``auc_pr``, ``normal_flagged_share``,
         ``fit_seconds``, ``score_seconds``, ``threshold`` and the ``detector``.
     """
     nab = load_nab(name)
@@ -83,14 +65,11 @@ def run_demo(
     detector = LSTMAutoencoderDetector(
         window_size=_WINDOW,
         hidden_size=_HIDDEN,
-        # the full demo trains until the held-out loss has converged (the
-        # defaults); --quick stops after a few epochs
+        # the full demo trains until the held-out loss has converged
         **({"max_epochs": _QUICK_EPOCHS} if quick else {}),
         validation_fraction=0.3,
         random_state=random_state,
-        # skorch's table of epoch, training and held-out loss and seconds: the
-        # progress of a fit that takes a while (printed on stdout)
-        verbose=1 if print_fn is print else 0,
+        verbose=1 if print_fn is print else 0,  # skorch's epoch table, on stdout
     )
     print_fn(
         f"skae demo: NAB {nab.name}, {len(X):,} steps; fitting on the first "
@@ -101,36 +80,34 @@ def run_demo(
     detector.fit(X_train)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    # the whole series, so that these are the scores and flags the plot shows
-    scores_all = detector.score_samples(X)
+    scores_all = detector.score_samples(X)  # the whole series, as the plot shows
     score_seconds = time.perf_counter() - start
     flagged_all = scores_all < detector.offset_
     scores, flagged = scores_all[n_train:], flagged_all[n_train:]
 
     starts, ends, caught = caught_runs(y_test == 1, flagged)
-    windows = np.column_stack((starts, ends))
     false_flags = int((flagged & (y_test == 0)).sum())
     normal = max(1, int((y_test == 0).sum()))
     ap = auc_pr(y_test, -scores)
     print_fn(
         f"trained {len(detector.history_)} epochs in {fit_seconds:.1f} s; scored "
         f"{len(X):,} steps in {score_seconds:.1f} s; threshold tau = "
-        f"{detector.threshold_:.3g} ({_threshold_words(detector)})"
+        f"{detector.threshold_:.3g} ({_threshold_words(detector.threshold_info_)})"
     )
-    for (a, b), hit in zip(windows, caught, strict=True):
-        first = np.flatnonzero(flagged[a:b])
-        when = f"first flag {nab.timestamps[n_train + a + first[0]]}" if hit else ""
+    stamps = nab.timestamps[n_train:]
+    for a, b, hit in zip(starts, ends, caught, strict=True):
+        first = a + np.argmax(flagged[a:b])  # the first flag, when there is one
+        when = f"first flag {stamps[first]}" if hit else ""
         print_fn(
-            f"  labelled window {nab.timestamps[n_train + a]} .. "
-            f"{nab.timestamps[n_train + b - 1]}: {'CAUGHT' if hit else 'missed'} "
-            f"{when}"
+            f"  labelled window {stamps[a]} .. {stamps[b - 1]}: "
+            f"{'CAUGHT' if hit else 'missed'} {when}"
         )
     print_fn(
         f"flagged {int(flagged_all.sum()):,} of {len(X):,} steps "
         f"({int(flagged_all[:n_train].sum()):,} in the training week)"
     )
     print_fn(
-        f"caught {sum(caught)} of {len(windows)} labelled anomaly windows; "
+        f"caught {sum(caught)} of {len(caught)} labelled anomaly windows; "
         f"{false_flags:,} of {normal:,} normal steps after the first week flagged "
         f"({100 * false_flags / normal:.2f} %); "
         f"AUC-PR {ap:.3f} (a random ranking scores {y_test.mean():.3f})"
@@ -142,7 +119,7 @@ def run_demo(
         cut = -scores > tau
         hits = caught_runs(y_test == 1, cut)[2].sum()
         print_fn(
-            f"  tau = mu + {k:g} sigma: caught {hits} of {len(windows)} windows, "
+            f"  tau = mu + {k:g} sigma: caught {hits} of {len(caught)} windows, "
             f"{100 * int((cut & (y_test == 0)).sum()) / normal:.1f} % of normal "
             "steps flagged"
         )
@@ -153,7 +130,7 @@ def run_demo(
         print_fn(f"plot written to {plot_path}")
     return {
         "windows_caught": int(sum(caught)),
-        "n_windows": len(windows),
+        "n_windows": len(caught),
         "false_flags": false_flags,
         "flagged": int(flagged.sum()),
         "flagged_total": int(flagged_all.sum()),
@@ -166,19 +143,18 @@ def run_demo(
     }
 
 
-def _threshold_words(detector):
+def _threshold_words(info):
     """Say in words what the fitted threshold came from."""
-    info = detector.threshold_info_
-    k_sigma = f"mu + {info.get('n_sigmas', detector.n_sigmas):g} sigma"
-    if info["rule"] == "above_heldout":
-        binding = "max + (max - median)" if info["binding"] == "max" else k_sigma
-        return (
-            f"the larger of {k_sigma} and max + (max - median) of the held-out "
-            f"errors: here {binding}"
-        )
+    if info["rule"] not in ("above_heldout", "mean_k_sigma"):
+        return f"threshold rule {info['rule']!r}"
+    k_sigma = f"mu + {info['n_sigmas']:g} sigma"
     if info["rule"] == "mean_k_sigma":
         return f"{k_sigma} of the held-out errors"
-    return f"threshold rule {info['rule']!r}"
+    binding = "max + (max - median)" if info["binding"] == "max" else k_sigma
+    return (
+        f"the larger of {k_sigma} and max + (max - median) of the held-out "
+        f"errors: here {binding}"
+    )
 
 
 def _plot(nab, n_train, anomaly_scores, threshold, path):
