@@ -1,10 +1,7 @@
 """NAB's scoring rule: per-step rewards, per-series scores, the threshold sweep.
 
-Written for skae from the description of the Numenta Anomaly Benchmark
-(Lavin and Ahmad, 2015; NAB v1.1 ``sweeper.py`` and ``runner.py`` define the
-behaviour reproduced here). The public functions
-:func:`nab_score` and :func:`nab_normalized_score` are re-exported by
-:mod:`skae.metrics`.
+Written for skae from the rules of the Numenta Anomaly Benchmark v1.1 (its
+``sweeper.py`` and ``runner.py``); :mod:`skae.metrics` re-exports the public names.
 """
 
 import math
@@ -57,18 +54,13 @@ def _scaled_sigmoid(position):
 
 
 def _probationary_length(n_timesteps):
-    # NAB's sweeper: min(floor(0.15 * N), 0.15 * 5000).
+    """NAB's unscored prefix: ``min(floor(0.15 * n_timesteps), 750)`` steps."""
     return int(min(math.floor(0.15 * n_timesteps), 0.15 * 5000))
 
 
 class _NABSeries:
-    """One series, reduced to its scored steps.
-
-    Attributes: ``values`` (detections or scores of the scored steps),
-    ``window`` (the window of each scored step, -1 outside), ``reward`` (what
-    detecting the step is worth: the window reward inside, the false-positive
-    cost outside), ``n_windows``, ``n_scored_windows`` and ``null_score``.
-    """
+    """One series reduced to its scored steps: their ``values``, ``window`` (-1
+    outside one) and ``reward`` (what detecting the step is worth)."""
 
     def __init__(self, y, values, weights, probationary_length=None):
         n = len(y)
@@ -119,12 +111,9 @@ class _NABSeries:
 def _nab_sweep(series, null_score):
     """Return the threshold on the scores that maximises the total raw score.
 
-    Like NAB's optimiser: all steps of all series are sorted by decreasing
-    score; lowering the threshold past a step adds its false-positive cost,
-    or raises its window's reward to the step's if that is larger (the
-    earliest detection counts). The best of all cuts between distinct scores
-    wins, including detecting nothing (``inf``); among equal totals, the
-    highest threshold.
+    Lowering the threshold past a step adds its false-positive cost, or raises
+    its window's reward to the step's; detecting nothing is ``inf``, and among
+    equal totals the highest threshold wins.
     """
     if not series or not any(len(s.values) for s in series):
         return float("inf")
@@ -168,38 +157,25 @@ def nab_score(
 ):
     """Return the raw NAB score of one series' binary detections.
 
-    The Numenta Anomaly Benchmark scores each labelled window ``[start, end]``
-    (a run of 1s in ``y_true``) once, by its earliest detection, and each
-    detection outside the windows as a false positive:
-
-    - a window whose first detection is at step ``i`` earns
-      ``A_TP * sigma(-(end - i + 1) / width) / sigma(-1)``, where
-      ``sigma(x) = 2 / (1 + exp(5x)) - 1`` is NAB's scaled sigmoid and
-      ``width = end - start + 1``: ``A_TP`` at the window's first step,
-      decreasing towards 0 at its last;
-    - a window without detection costs ``A_FN``;
-    - a detection outside the windows costs ``A_FP`` if no window precedes
-      it, else ``A_FP * sigma((i - prev_end) / (prev_width - 1))`` (``sigma``
-      is taken as -1 beyond 3): almost nothing just after a window, the full
-      ``A_FP`` further away;
-    - true negatives count 0, and the first ``probationary_length`` steps are
-      not scored at all.
+    Each labelled window (a run of 1s in ``y_true``) earns ``A_TP`` when first
+    detected at its first step, less the later the detection (NAB's scaled
+    sigmoid), and costs ``A_FN`` if missed. A detection outside the windows
+    costs up to ``A_FP``, less just after a window. True negatives score 0, and
+    the first ``probationary_length`` steps are not scored.
 
     Parameters
     ----------
     y_true : array-like of shape (n_timesteps,)
-        1 inside a labelled window, 0 elsewhere (e.g. the ``target`` of
-        :func:`skae.datasets.load_nab`). Windows must not touch.
+        1 inside a labelled window, 0 elsewhere, such as the ``target`` of
+        :func:`skae.datasets.load_nab`. Windows must not touch.
     y_pred : array-like of shape (n_timesteps,)
-        Detections, 0/1 or -1/+1 (see :func:`precision_recall_f1`).
+        Detections, 0/1 or -1/+1.
     profile : {"standard", "reward_low_FP_rate", "reward_low_FN_rate"} or dict, \
 default="standard"
-        NAB's application profile: the magnitudes of ``A_TP``, ``A_FP`` and
-        ``A_FN`` (see ``NAB_PROFILES``). The standard profile is ``A_TP = 1``,
-        ``A_FP = -0.11``, ``A_FN = -1`` (``A_TN = 1`` is unused: true negatives
-        score 0). A dict needs the keys ``"tp"``, ``"fp"`` and ``"fn"``.
+        The magnitudes of ``A_TP``, ``A_FP`` and ``A_FN`` (see
+        ``NAB_PROFILES``), or a dict with the keys ``"tp"``, ``"fp"``, ``"fn"``.
     probationary_length : int, default=None
-        Steps at the start that are not scored. ``None`` means NAB's
+        Steps at the start that are not scored; None means NAB's
         ``min(floor(0.15 * n_timesteps), 750)``.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly.
@@ -207,9 +183,7 @@ default="standard"
     Returns
     -------
     score : float
-        The raw score: between ``-A_FN * n_windows`` minus the false-positive
-        costs and ``A_TP * n_windows``. Normalise a whole benchmark with
-        :func:`nab_normalized_score`.
+        At most ``A_TP * n_windows``.
 
     See Also
     --------
@@ -242,41 +216,34 @@ def nab_normalized_score(
 ):
     """Return NAB's normalised score over a benchmark of many series.
 
-    ``score = 100 * (raw - null) / (perfect - null)``, where ``raw`` is the sum
-    of the series' :func:`nab_score`, ``null`` the score of the detector that
-    never fires (``-A_FN`` per window past the probationary period) and
-    ``perfect = A_TP * n_windows`` (every window detected at its first step),
-    as in NAB's ``runner.normalize``. 100 is perfect, 0 is the null detector.
-    NAB's probationary period, ``min(floor(0.15 * n), 750)`` steps, is left
-    out of each series.
+    ``100 * (raw - null) / (perfect - null)``: ``raw`` sums the series'
+    :func:`nab_score` (NAB's probationary period left out), ``null`` is the
+    detector that never fires and ``perfect`` detects each window at its first
+    step. 100 is perfect, 0 the null detector.
 
     Parameters
     ----------
     y_trues : sequence of array-like of shape (n_timesteps_i,)
         The window labels of each series (1 inside a window).
     y_preds : sequence of array-like of shape (n_timesteps_i,)
-        With ``threshold=None``, binary detections (0/1 or -1/+1); otherwise
-        anomaly scores, larger = more anomalous (negate a detector's
-        ``score_samples``).
+        Binary detections with ``threshold=None``, else anomaly scores (larger
+        = more anomalous).
     profile : str or dict, default="standard"
         NAB's application profile; see :func:`nab_score`.
     threshold : None, float or "optimize", default=None
-        ``None``: ``y_preds`` are detections. A float: a step is detected if
-        its score is ``>= threshold``. ``"optimize"``: the single threshold
-        that maximises the benchmark's total score, as NAB's optimisation step
-        does for each detector and profile (this uses the labels, so it is an
-        upper bound rather than a blind result).
+        None: ``y_preds`` are detections. A float: a step is detected when its
+        score is ``>= threshold``. ``"optimize"``: the threshold that maximises
+        the total, as NAB chooses it (from the labels, so an upper bound).
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of the detections that means anomaly (``threshold=None``).
 
     Returns
     -------
     result : sklearn.utils.Bunch
-        ``score`` (normalised; NaN with ``UndefinedMetricWarning`` if there
-        are no windows), ``raw_score``, ``null_score``, ``perfect_score``,
-        ``threshold`` (the one used; ``inf`` when detecting nothing is best,
-        ``None`` for binary detections) and ``per_series`` (ndarray of the raw
-        scores).
+        ``score`` (NaN with ``UndefinedMetricWarning`` without windows),
+        ``raw_score``, ``null_score``, ``perfect_score``, ``threshold`` (the one
+        used; ``inf`` when detecting nothing is best) and ``per_series`` (the
+        raw scores).
 
     Examples
     --------

@@ -14,16 +14,14 @@ _TIMEOUT_SECONDS = 60
 def get_data_home(data_home=None):
     """Return the folder where skae keeps downloaded benchmark files.
 
-    The folder is, in order of precedence: ``data_home`` when given, the
-    environment variable ``SKAE_DATA`` when set, else ``~/skae_data``. It is
-    laid out like the public benchmark repositories (``<data_home>/NAB/...``,
-    ``<data_home>/SKAB/...``), so a folder holding clones of them works as is.
-    The folder is not created here; downloads create what they need.
+    It holds the benchmarks as their repositories lay them out
+    (``<data_home>/NAB/...``, ``<data_home>/SKAB/...``), so clones work as is.
 
     Parameters
     ----------
     data_home : str or path-like, default=None
-        The folder to use. ``None`` means ``SKAE_DATA`` or ``~/skae_data``.
+        The folder to use; None means the environment variable ``SKAE_DATA``,
+        else ``~/skae_data``.
 
     Returns
     -------
@@ -35,25 +33,8 @@ def get_data_home(data_home=None):
     return Path(data_home).expanduser()
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _join_url(base_url, relative_path):
-    return base_url.rstrip("/") + "/" + urllib.parse.quote(relative_path)
-
-
 def _download(url, path, sha256):
-    """Download ``url`` to ``path`` through a temporary file, checking SHA-256.
-
-    The file appears at ``path`` only once it is complete and its checksum
-    matches, so an interrupted or corrupted download never leaves a file that
-    a later call would take for a good one.
-    """
+    """Download ``url`` to ``path`` once complete and its SHA-256 matches."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".part", dir=path.parent
@@ -82,12 +63,9 @@ def _download(url, path, sha256):
 
 
 def _cached_file(
-    data_home, benchmark, relative_path, *, sha256, base_url, download_if_missing
+    data_home, benchmark, relative_path, checksums, base_url, download_if_missing
 ):
-    """Return the local path of a benchmark file, downloading it if allowed.
-
-    A file already present is used as it is and never downloaded again.
-    """
+    """Return the local path of a benchmark file, downloading it if missing."""
     path = get_data_home(data_home) / benchmark / relative_path
     if path.is_file():
         return path
@@ -98,7 +76,8 @@ def _cached_file(
             "SKAE_DATA environment variable) at a folder that holds "
             f"{benchmark}/{relative_path}."
         )
-    return _download(_join_url(base_url, relative_path), path, sha256)
+    url = base_url.rstrip("/") + "/" + urllib.parse.quote(relative_path)
+    return _download(url, path, checksums[relative_path])
 
 
 def _unknown_name_error(kind, name, valid):

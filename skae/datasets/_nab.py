@@ -1,12 +1,12 @@
 """Loaders for the Numenta Anomaly Benchmark (NAB v1.1)."""
 
 import json
-import math
 from importlib import resources
 
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._nab_scoring import _probationary_length
 from ._base import _cached_file, _unknown_name_error
 from ._checksums import NAB_SHA256
 
@@ -38,18 +38,14 @@ def nab_series_names(category=None, *, shipped=False):
     Parameters
     ----------
     category : str, default=None
-        Keep only this category, e.g. ``"realKnownCause"``. ``None`` keeps all
-        seven.
+        Keep only this category, e.g. ``"realKnownCause"``; None keeps all seven.
     shipped : bool, default=False
-        If True, only the series that ship inside skae (readable offline with
-        :func:`load_nab`).
+        If True, only the series that ship inside skae (see :func:`load_nab`).
 
     Returns
     -------
     names : list of str
-        Sorted names such as ``"realKnownCause/nyc_taxi"``: 58 for the whole
-        benchmark. Each is accepted by :func:`fetch_nab`, with or without the
-        category.
+        Sorted names such as ``"realKnownCause/nyc_taxi"``, 58 in all.
 
     Examples
     --------
@@ -80,11 +76,6 @@ def _resolve(name, valid, hint=""):
     raise ValueError(str(error) + hint)
 
 
-def _nab_probationary_length(n_timesteps):
-    # NAB's sweeper: min(floor(0.15 * N), 0.15 * 5000).
-    return int(min(math.floor(0.15 * n_timesteps), 0.15 * 5000))
-
-
 def _make_bunch(csv_file, windows, full_name, filename):
     import pandas as pd
 
@@ -104,7 +95,7 @@ def _make_bunch(csv_file, windows, full_name, filename):
         timestamps=timestamps,
         feature_names=list(frame.columns),
         windows=windows,
-        train_size=_nab_probationary_length(len(frame)),
+        train_size=_probationary_length(len(frame)),
         name=name,
         category=category,
         filename=str(filename),
@@ -116,19 +107,30 @@ def _make_bunch(csv_file, windows, full_name, filename):
     )
 
 
-_BUNCH_DOC = """
+def load_nab(name="machine_temperature_system_failure"):
+    """Load one of the NAB series that ship inside skae (no download).
+
+    Four series of NAB v1.1's ``realKnownCause`` category ship under NAB's MIT
+    licence: ``machine_temperature_system_failure``,
+    ``ambient_temperature_system_failure``,
+    ``ec2_request_latency_system_failure`` and ``nyc_taxi``.
+
+    Parameters
+    ----------
+    name : str, default="machine_temperature_system_failure"
+        The series, with or without ``"realKnownCause/"`` and ``".csv"``.
+
     Returns
     -------
     bunch : sklearn.utils.Bunch
         Dictionary-like object with the following attributes.
 
-        data : ndarray of shape (n_timesteps, 1), dtype float64
-            The series, one row per time step.
+        data : ndarray of shape (n_timesteps, 1)
+            The series, float64.
         frame : pandas.DataFrame of shape (n_timesteps, 1)
             The same values in column ``"value"``, indexed by timestamp.
-        target : ndarray of shape (n_timesteps,), dtype int64
-            1 for a time step inside a labelled anomaly window (both ends
-            included), 0 elsewhere.
+        target : ndarray of shape (n_timesteps,)
+            1 inside a labelled anomaly window (ends included), 0 elsewhere.
         timestamps : pandas.DatetimeIndex of shape (n_timesteps,)
             The time of each step (a few NAB series repeat timestamps).
         feature_names : list of str
@@ -136,35 +138,15 @@ _BUNCH_DOC = """
         windows : list of (pandas.Timestamp, pandas.Timestamp)
             The labelled anomaly windows ``[start, end]``.
         train_size : int
-            NAB's probationary period, ``min(floor(0.15 * n_timesteps), 750)``:
-            a detector may learn from these first steps and they are not scored.
-            Split with ``X_train, X_test = data[:train_size], data[train_size:]``
-            (and the same for ``target``).
-        name : str
-            The series name without its category.
-        category : str
-            The NAB category, e.g. ``"realKnownCause"``.
+            NAB's probationary period, ``min(floor(0.15 * n_timesteps), 750)``
+            steps, which a detector may learn from and which are not scored.
+        name, category : str
+            The series name and its NAB category, e.g. ``"realKnownCause"``.
         filename : str
             Where the values were read from.
         DESCR : str
             A one-line description.
-"""
 
-
-def load_nab(name="machine_temperature_system_failure"):
-    """Load one of the NAB series that ship inside skae (no download).
-
-    Four series of NAB v1.1's ``realKnownCause`` category ship with skae under
-    NAB's MIT licence: ``machine_temperature_system_failure`` (22,695 steps,
-    4 windows), ``ambient_temperature_system_failure``,
-    ``ec2_request_latency_system_failure`` and ``nyc_taxi``. Use
-    :func:`fetch_nab` for the other 54.
-
-    Parameters
-    ----------
-    name : str, default="machine_temperature_system_failure"
-        The series, with or without ``"realKnownCause/"`` and ``".csv"``.
-    {bunch}
     Raises
     ------
     ValueError
@@ -195,12 +177,9 @@ def load_nab(name="machine_temperature_system_failure"):
 def fetch_nab(name, *, data_home=None, download_if_missing=True, base_url=None):
     """Load a NAB series from the local cache, downloading it if needed.
 
-    Files are read from ``<data_home>/NAB/data/<category>/<name>.csv`` and
-    ``<data_home>/NAB/labels/combined_windows.json``, the layout of the NAB
-    repository, so a clone of NAB (or its ``data`` and ``labels`` folders)
-    works offline. A missing file is downloaded from ``base_url``, checked
-    against its SHA-256 and written atomically; a present file is never
-    downloaded again.
+    The cache is laid out like the NAB repository (``NAB/data/<category>/``
+    and ``NAB/labels/``), so a clone works offline. A missing file is
+    downloaded, checked against its SHA-256 and written atomically.
 
     Parameters
     ----------
@@ -212,9 +191,14 @@ def fetch_nab(name, *, data_home=None, download_if_missing=True, base_url=None):
     download_if_missing : bool, default=True
         If False, a missing file raises ``FileNotFoundError`` instead.
     base_url : str, default=None
-        The root of the NAB repository to download from (``file://`` URLs
-        work). ``None`` means ``NAB_BASE_URL``, NAB's master branch on GitHub.
-    {bunch}
+        The root of the repository to download from (``file://`` works);
+        None means ``NAB_BASE_URL``.
+
+    Returns
+    -------
+    bunch : sklearn.utils.Bunch
+        As for :func:`load_nab`.
+
     Raises
     ------
     ValueError
@@ -237,27 +221,11 @@ def fetch_nab(name, *, data_home=None, download_if_missing=True, base_url=None):
     5
     """
     full_name = _resolve(name, _NAB_SERIES)
-    fetch = dict(
-        data_home=data_home,
-        base_url=NAB_BASE_URL if base_url is None else base_url,
-        download_if_missing=download_if_missing,
-    )
-    labels = _cached_file(
-        benchmark="NAB",
-        relative_path=_LABELS_PATH,
-        sha256=NAB_SHA256[_LABELS_PATH],
-        **fetch,
-    )
-    csv_path = f"data/{full_name}.csv"
-    csv = _cached_file(
-        benchmark="NAB", relative_path=csv_path, sha256=NAB_SHA256[csv_path], **fetch
+    base_url = NAB_BASE_URL if base_url is None else base_url
+    labels, csv = (
+        _cached_file(data_home, "NAB", path, NAB_SHA256, base_url, download_if_missing)
+        for path in (_LABELS_PATH, f"data/{full_name}.csv")
     )
     with open(labels, encoding="utf-8") as file:
         windows = json.load(file)[full_name + ".csv"]
     return _make_bunch(csv, windows, full_name, csv)
-
-
-# The two loaders return the same Bunch; write its description once.
-for _loader in (load_nab, fetch_nab):
-    if _loader.__doc__:  # None under python -OO
-        _loader.__doc__ = _loader.__doc__.format(bunch=_BUNCH_DOC)

@@ -35,9 +35,7 @@ def skab_file_names(*, include_anomaly_free=False):
     Returns
     -------
     names : list of str
-        The 34 leaderboard files (``"other/1"`` to ``"other/14"``,
-        ``"valve1/0"`` to ``"valve1/15"``, ``"valve2/0"`` to ``"valve2/3"``),
-        ordered by folder and then by number.
+        The 34 leaderboard files, ordered by folder and then by number.
 
     Examples
     --------
@@ -52,54 +50,44 @@ def skab_file_names(*, include_anomaly_free=False):
 def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None):
     """Load a SKAB file from the local cache, downloading it if needed.
 
-    The file is read from ``<data_home>/SKAB/data/<folder>/<n>.csv``, the
-    layout of the SKAB repository, so a clone of SKAB works offline. A missing
-    file is downloaded from ``base_url``, checked against its SHA-256 and
-    written atomically; a present file is never downloaded again. SKAB is
-    GPL-3.0 licensed and is not shipped with skae.
-
-    The leaderboard protocol: for each file separately, the first 400 rows
-    (``train_size``) are training data and the remaining rows the test set;
-    TP/FP/FN/TN are summed over the 34 test sets
-    (:func:`skae.metrics.skab_outlier_scores`).
+    As :func:`fetch_nab` does, from a cache laid out like the SKAB repository
+    (``SKAB/data/<folder>/<n>.csv``). SKAB's leaderboard trains on each file's
+    first ``train_size`` rows and sums the counts of
+    :func:`skae.metrics.skab_outlier_scores` over the 34 test parts.
 
     Parameters
     ----------
     name : str
-        The file, such as ``"valve1/0"`` or ``"other/14"`` (``".csv"`` and a
-        leading ``"data/"`` are accepted), or ``"anomaly-free"``; see
-        :func:`skab_file_names`.
+        The file, such as ``"valve1/0"`` (``".csv"`` and a leading ``"data/"``
+        are accepted), or ``"anomaly-free"``; see :func:`skab_file_names`.
     data_home : str or path-like, default=None
         The cache folder; see :func:`get_data_home`.
     download_if_missing : bool, default=True
         If False, a missing file raises ``FileNotFoundError`` instead.
     base_url : str, default=None
-        The root of the SKAB repository to download from (``file://`` URLs
-        work). ``None`` means ``SKAB_BASE_URL``, SKAB's master branch on GitHub.
+        The root of the repository to download from; None means
+        ``SKAB_BASE_URL``.
 
     Returns
     -------
     bunch : sklearn.utils.Bunch
         Dictionary-like object with the following attributes.
 
-        data : ndarray of shape (n_timesteps, 8), dtype float64
-            The eight sensor readings, one row per second.
+        data : ndarray of shape (n_timesteps, 8)
+            The eight sensor readings, one row per second, float64.
         frame : pandas.DataFrame of shape (n_timesteps, 8)
             The same values, indexed by timestamp (``"datetime"``).
-        target : ndarray of shape (n_timesteps,), dtype int64
+        target : ndarray of shape (n_timesteps,)
             The ``anomaly`` column: 1 = anomaly, 0 = normal.
-        changepoint : ndarray of shape (n_timesteps,), dtype int64
-            The ``changepoint`` column (1 where a collective anomaly starts
-            or ends).
+        changepoint : ndarray of shape (n_timesteps,)
+            1 where a collective anomaly starts or ends.
         timestamps : pandas.DatetimeIndex of shape (n_timesteps,)
             The time of each row.
         feature_names : list of str
             The eight sensor column names.
         train_size : int
-            400 (``SKAB_TRAIN_SIZE``): split with ``X_train, X_test =
-            data[:train_size], data[train_size:]`` (and the same for
-            ``target``). For ``"anomaly-free"``, its whole length. Note that
-            ``"other/2"`` has anomalies inside its first 400 rows.
+            ``SKAB_TRAIN_SIZE`` (400), or the whole length of
+            ``"anomaly-free"``. ``"other/2"`` has anomalies in its first 400.
         name : str
             The canonical name, e.g. ``"valve1/0"``.
         filename : str
@@ -112,8 +100,7 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     ValueError
         If ``name`` is not a SKAB file.
     FileNotFoundError, OSError
-        As for :func:`fetch_nab`: a missing file without a download, a failed
-        download or a wrong checksum.
+        As for :func:`fetch_nab`.
 
     See Also
     --------
@@ -129,14 +116,13 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     import pandas as pd
 
     full_name = _resolve(name)
-    relative_path = f"data/{full_name}.csv"
     path = _cached_file(
         data_home,
         "SKAB",
-        relative_path,
-        sha256=SKAB_SHA256[relative_path],
-        base_url=SKAB_BASE_URL if base_url is None else base_url,
-        download_if_missing=download_if_missing,
+        f"data/{full_name}.csv",
+        SKAB_SHA256,
+        SKAB_BASE_URL if base_url is None else base_url,
+        download_if_missing,
     )
     frame = pd.read_csv(path, sep=";", index_col="datetime", parse_dates=["datetime"])
     n_timesteps = len(frame)
