@@ -12,14 +12,9 @@ DECODER_FEEDS = ("repeat", "state")
 class LSTMAutoencoder(nn.Module):
     """LSTM encoder-decoder that reconstructs a sequence from one latent code.
 
-    The encoder LSTM reads ``x_1 .. x_T``; the last layer's final hidden state is the
-    latent code ``z``. The decoder LSTM rebuilds the sequence from ``z`` alone, fed
-    either as its input at every step (``decoder_feed="repeat"``) or as its initial
-    hidden state with a zero input (``decoder_feed="state"``, which skips the
-    decoder's ``hidden_size x 4*hidden_size`` input projection). A linear head maps
-    each decoder state to ``n_features`` values. Features listed in
-    ``centered_features`` are centred on their mean over the sequence before
-    encoding, and that mean is added back to the reconstruction.
+    The encoder LSTM reads ``x_1 .. x_T``; its last layer's final hidden state is
+    the latent code ``z``. The decoder LSTM rebuilds the sequence from ``z`` alone,
+    and a linear head maps each decoder state to ``n_features`` values.
 
     Parameters
     ----------
@@ -32,17 +27,13 @@ class LSTMAutoencoder(nn.Module):
     dropout : float, default=0.0
         Dropout between stacked LSTM layers (no effect with one layer).
     decoder_feed : {"repeat", "state"}, default="repeat"
-        How the decoder receives the latent code.
+        Feed ``z`` to the decoder as its input at every step, or as its initial
+        hidden state with a zero input.
     centered_features : sequence of int, default=None
-        Indices of features whose level is passed around the autoencoder: each
-        sequence of these features is centred on its own mean before encoding, and
-        the mean is added back to the reconstruction, so only their shape within
-        the sequence is encoded (and can be wrong). ``None`` centres nothing.
+        Features centred on their mean over each sequence before encoding, the
+        mean added back to the reconstruction. ``None`` centres nothing.
     generator : torch.Generator, default=None
-        Draw the initial weights from this (CPU) generator, with PyTorch's default
-        distributions (see :meth:`reset_parameters`), instead of from torch's
-        process-global generator, which is then left untouched. ``None`` uses
-        the global generator, as any torch module does.
+        CPU generator of the initial weights; ``None`` uses torch's global one.
 
     Examples
     --------
@@ -109,16 +100,9 @@ class LSTMAutoencoder(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator=None):
-        """Draw new initial weights with PyTorch's default distributions.
-
-        Every LSTM weight and bias is uniform on ``(-1/sqrt(hidden_size),
-        1/sqrt(hidden_size))`` (as :meth:`torch.nn.LSTM.reset_parameters`); the
-        head's weight is Kaiming-uniform with ``a=sqrt(5)``, which is uniform on
-        ``(-1/sqrt(hidden_size), 1/sqrt(hidden_size))``, and its bias uniform on
-        the same interval (as :meth:`torch.nn.Linear.reset_parameters`). The
-        draws come in the order in which the layers are built, so a generator
-        seeded with ``s`` gives the weights that ``torch.manual_seed(s)`` followed
-        by building the module gives.
+        """Draw new initial weights with PyTorch's default distributions, in the
+        order the layers are built (a generator seeded with ``s`` gives the
+        weights of ``torch.manual_seed(s)`` then building the module).
 
         Parameters
         ----------
@@ -168,10 +152,8 @@ class LSTMAutoencoder(nn.Module):
         return hidden[-1]
 
     def decode(self, z, seq_len):
-        """Return the reconstruction of ``seq_len`` steps from codes ``z``.
-
-        For ``centered_features``, this is the reconstruction around their mean;
-        :meth:`forward` adds the mean back.
+        """Return the reconstruction of ``seq_len`` steps from codes ``z`` (around
+        the mean of ``centered_features``, which :meth:`forward` adds back).
 
         Parameters
         ----------
@@ -191,12 +173,8 @@ class LSTMAutoencoder(nn.Module):
         return self.head(output)
 
     def forward(self, x, lengths=None):
-        """Return the reconstruction of ``x``, same shape as ``x``.
-
-        Steps past a sequence's length (padding) are reconstructed too and should be
-        masked out by the caller; the decoder is causal, so they do not change the
-        reconstruction of the real steps.
-        """
+        """Return the reconstruction of ``x``, same shape as ``x``; padded steps
+        are reconstructed too (the caller masks them) and change no real step."""
         level = self._level(x, lengths)
         if level is None:
             return self.decode(self._encode_centred(x, lengths), x.shape[1])

@@ -1,23 +1,14 @@
 """Running a trained network on data: the device, batching, every forward pass.
 
-This is the only code that calls an :class:`LSTMAutoencoder` to score,
-reconstruct or encode data (training is :mod:`skae._training`). Each function
-takes the trained module (in eval mode) and scaled NumPy data, and returns NumPy
-float64. The module runs under :func:`torch.inference_mode` and in eval mode
-(:func:`inference`: never with dropout, whatever its ``training`` flag was),
-batch by batch, on its own device (which measured faster than skorch's
-``predict`` path, see ``shared/PERFORMANCE.md``); an output that is not finite
-is a clear ValueError, and squared errors are taken in float64, so that a large
-one does not overflow.
-
-A series is converted once to a float32 tensor; its windows are strided views of
-it (:meth:`torch.Tensor.unfold`), in the batches of
-:func:`skae._windowing.window_batches` (the grid ``0, stride, ...`` and an
-end-aligned tail window), and per-position values go back to time steps through
-:class:`skae._windowing.StepAccumulator`, which holds the tail rule. So memory
-grows with ``n_timesteps * n_features``, never with ``n_timesteps *
-window_size``. Equal-length sequences are run as slices of one array;
-variable-length ones in batches of similar length, padded by :func:`pad_batch`.
+The only code that runs an :class:`LSTMAutoencoder` outside training. Each
+function takes the trained module and scaled NumPy data and returns NumPy
+float64; the module runs in eval mode under :func:`torch.inference_mode`, batch
+by batch on its own device. Squared errors are taken in float64, and an output
+that is not finite is a ValueError. A series becomes one float32 tensor whose
+windows are cut batch by batch (:mod:`skae._window_batches`) and averaged back
+onto time steps by :class:`skae._windowing.StepAccumulator`, so memory grows
+with ``n_timesteps * n_features``, not with ``window_size``. Sequences of
+different lengths run in batches of similar length, padded by :func:`pad_batch`.
 """
 
 import contextlib
@@ -25,13 +16,12 @@ import contextlib
 import numpy as np
 import torch
 
-from ._windowing import StepAccumulator, window_batches
+from ._window_batches import cut_windows, scoring_batches
+from ._windowing import StepAccumulator
 
-# Windows (or sequences) per forward pass when scoring; 64 to 256 measured
-# fastest on CPU.
+# Windows (or sequences) per forward pass when scoring.
 BATCH_SIZE = 256
-# Most padded time steps in one scoring batch of variable-length sequences (256
-# windows of 128 steps): batch tensors stay small whatever the longest sequence.
+# Most padded time steps in one scoring batch of sequences of different lengths.
 MAX_BATCH_STEPS = 32768
 
 DEVICE_FORMS = (
@@ -46,26 +36,9 @@ def _mps_available():
 
 
 def resolve_device(device):
-    """Return the torch device string to train on.
-
-    ``"auto"`` picks ``"cuda"`` when a GPU is visible and ``"cpu"`` otherwise; an
-    explicit CUDA device on a machine without one is an error, not a silent fallback.
-
-    Parameters
-    ----------
-    device : str
-        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-
-    Returns
-    -------
-    device : str
-
-    Raises
-    ------
-    ValueError
-        For a string that is not one of these forms, or names a device this
-        machine does not have.
-    """
+    """Return the torch device string for ``device`` (``"auto"``: ``"cuda"`` when
+    a GPU is visible, else ``"cpu"``); a ValueError for an unknown form or a
+    device this machine does not have."""
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -98,14 +71,8 @@ def resolve_device(device):
 
 @contextlib.contextmanager
 def inference(module):
-    """Run the block under :func:`torch.inference_mode`, ``module`` in eval mode.
-
-    Scores must not depend on the module's ``training`` flag: in train mode,
-    dropout between stacked LSTM layers would make them random. Training
-    (``fit``, ``partial_fit``) leaves the module in eval mode, but code outside
-    skae may have switched it (``net_.module_.train()``), so the flag is set
-    here, to eval only, and left so: no scoring ever needs train mode.
-    """
+    """Run the block under :func:`torch.inference_mode` with ``module`` set to
+    eval mode (and left so), so dropout never makes scores random."""
     if module.training:
         module.eval()
     with torch.inference_mode():
@@ -127,11 +94,7 @@ def pad_batch(sequences):
 
 
 def squared_error(x, x_hat):
-    """Return ``(x - x_hat) ** 2`` elementwise, for arrays or tensors, in their dtype.
-
-    Scoring passes float64 (a large deviation squared would overflow float32);
-    the training loss, float32 tensors.
-    """
+    """Return ``(x - x_hat) ** 2`` for arrays or tensors, in their dtype."""
     return (x - x_hat) ** 2
 
 
@@ -143,11 +106,8 @@ NON_FINITE_OUTPUT = (
 
 
 def _checked(output):
-    """Return ``output``; a NaN or infinity in it is a clear error.
-
-    Inputs are checked before they get here, so a NaN or infinity here means values
-    so large (relative to the training data) that the float32 network overflows.
-    """
+    """Return ``output``; a ValueError when it holds a NaN or infinity (inputs
+    are checked, so the float32 network overflowed)."""
     if not bool(torch.isfinite(output).all()):
         raise ValueError(NON_FINITE_OUTPUT)
     return output
@@ -162,36 +122,9 @@ def _series_tensor(module, series):
     return torch.as_tensor(series, device=module_device(module))
 
 
-def _window_batches(x, window_size, stride, batch_size):
-    """Yield ``(starts, tail, windows)``: the windows of a series tensor ``x`` in
-    the batches of :func:`skae._windowing.window_batches`, each batch one
-    contiguous tensor ``(len(starts), window_size, n_features)`` cut from a view."""
-    view = x.unfold(0, window_size, 1)  # (n_windows, n_features, window_size)
-    batch_size = batch_size or BATCH_SIZE
-    for starts, tail in window_batches(len(x), window_size, stride, batch_size):
-        batch = view[int(starts[0]) : int(starts[-1]) + 1 : stride]
-        yield starts, tail, batch.transpose(1, 2).contiguous()
-
-
 def local_mean(errors, radius):
-    """Return the mean of each window's errors over the positions within ``radius``.
-
-    This is ``score_smoothing``: a step's value inside a window becomes the mean of
-    that window's values at the steps within ``radius`` of it, cut at the window's
-    ends. It only looks inside one window, so a step's score still depends on the
-    windows that cover it and nothing else.
-
-    Parameters
-    ----------
-    errors : Tensor of shape (n_windows, window_size, ...)
-        Errors per window and position (and per feature, on further axes).
-    radius : int
-        Half-width of the neighbourhood, in positions; ``0`` returns ``errors``.
-
-    Returns
-    -------
-    smoothed : Tensor of the shape and dtype of ``errors``
-        ``smoothed[w, p] = errors[w, max(0, p - radius) : p + radius + 1].mean(0)``.
+    """Return ``score_smoothing`` of errors ``(n_windows, window_size, ...)``:
+    ``smoothed[w, p] = errors[w, max(0, p - radius) : p + radius + 1].mean(0)``.
 
     Examples
     --------
@@ -214,9 +147,8 @@ def local_mean(errors, radius):
 
 
 def _window_errors(module, windows, smoothing=0, mean_features=False):
-    """Squared errors of a batch of windows, ``(n_windows, window_size, n_values)``:
-    per feature, or their mean (one value) with ``mean_features``; smoothed inside
-    each window over ``smoothing`` positions on either side."""
+    """Return the squared errors of a batch of windows, per feature or their mean,
+    smoothed by :func:`local_mean`: ``(n_windows, window_size, n_values)``."""
     errors = squared_error(windows.double(), _checked(module(windows)).double())
     if mean_features:
         errors = errors.mean(dim=-1, keepdim=True)
@@ -224,12 +156,12 @@ def _window_errors(module, windows, smoothing=0, mean_features=False):
 
 
 def _step_means(module, series, window_size, stride, batch_size, n_values, run):
-    """Mean over the windows covering each step of ``run(windows)``, a per-position
-    tensor ``(n_windows, window_size, n_values)``."""
+    """Return each step's mean over the windows covering it of ``run(windows)``,
+    a tensor ``(n_windows, window_size, n_values)``."""
     steps = StepAccumulator(len(series), window_size, (n_values,))
     with inference(module):
         x = _series_tensor(module, series)
-        batches = _window_batches(x, window_size, stride, batch_size)
+        batches = scoring_batches(x, window_size, stride, batch_size or BATCH_SIZE)
         for starts, tail, windows in batches:
             steps.add(starts, _numpy(run(windows)), tail=tail)
     return steps.result()
@@ -245,32 +177,10 @@ def series_errors(
     mean_features=False,
     batch_size=None,
 ):
-    """Return each step's squared errors: the mean over the windows covering it.
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-    series : ndarray of shape (n_timesteps, n_features)
-        At least one window long.
-    window_size : int
-    stride : int
-        Steps between the starts of consecutive windows; at most ``window_size``
-        so that every step is covered by a grid window or by the tail window.
-    smoothing : int, default=0
-        Inside each window, replace each position's error by the mean over the
-        positions within ``smoothing`` of it (:func:`local_mean`)
-        before averaging over windows.
-    mean_features : bool, default=False
-        Average the errors over features inside each batch, so that one value per
-        step is accumulated (the squared-error score needs no more).
-    batch_size : int, default=None
-        Windows per forward pass; None is ``BATCH_SIZE``.
-
-    Returns
-    -------
-    errors : ndarray of shape (n_timesteps, n_features), or (n_timesteps, 1) with \
-``mean_features``
-    """
+    """Return each step's squared errors, ``(n_timesteps, n_features)``: the mean
+    over the windows covering it, smoothed inside each window by :func:`local_mean`
+    of radius ``smoothing``; with ``mean_features``, averaged over features
+    (one column). ``batch_size`` None is ``BATCH_SIZE``."""
     return _step_means(
         module,
         series,
@@ -283,9 +193,8 @@ def series_errors(
 
 
 def series_reconstruction(module, series, window_size, *, batch_size=None):
-    """Return the reconstruction of a (scaled) series, ``(n_timesteps,
-    n_features)``: each step's mean over the reconstructions of all the windows
-    covering it (stride 1)."""
+    """Return each step's mean over the reconstructions of the windows covering it
+    (stride 1), ``(n_timesteps, n_features)``."""
     return _step_means(
         module,
         series,
@@ -309,36 +218,14 @@ def causal_series_errors(
 ):
     """Return per-step errors that use no data after the step (causal scores).
 
-    Step ``t`` is judged by the window that ends at ``t``: its squared errors at
-    its last ``smoothing + 1`` positions, averaged. A step with fewer than
-    ``window_size - 1`` steps before it (in ``series``) is judged by the prefix
-    ``series[: t + 1]`` instead, which the LSTM reads like any sequence. So the
-    value of step ``t`` depends on ``series[max(0, t - window_size + 1) : t + 1]``
-    only: appending data changes no value, and the latency is 0.
-
-    Parameters
-    ----------
-    module, series, window_size
-        As for :func:`series_errors`, but ``series`` may be shorter than a window.
-    smoothing : int, default=0
-        Average the errors of the last ``smoothing + 1`` positions of the window
-        (of the prefix, when it is shorter): the causal half of
-        ``score_smoothing``.
-    mean_features : bool, default=False
-        Average over features first; the result then has one column.
-    n_context : int, default=0
-        The first ``n_context`` steps are context only: they are read by the
-        windows of later steps but get no value themselves.
-    batch_size : int, default=None
-        Windows per forward pass; None is ``BATCH_SIZE``.
-
-    Returns
-    -------
-    errors : ndarray of shape (n_timesteps - n_context, n_features), or \
-(n_timesteps - n_context, 1) with ``mean_features``
+    Step ``t`` gets the mean squared error over the last ``smoothing + 1``
+    positions of the window that ends at ``t``, or of the prefix
+    ``series[: t + 1]`` when that is shorter than a window; the first
+    ``n_context`` steps are read but get no value. Otherwise as
+    :func:`series_errors`.
     """
     n_timesteps, n_features = series.shape
-    positions = smoothing + 1
+    positions, batch_size = smoothing + 1, batch_size or BATCH_SIZE
     result = np.empty((n_timesteps - n_context, 1 if mean_features else n_features))
     with inference(module):
         x = _series_tensor(module, series)
@@ -346,53 +233,32 @@ def causal_series_errors(
         for t in range(n_context, min(window_size - 1, n_timesteps)):
             errors = _window_errors(module, x[None, : t + 1], 0, mean_features)
             result[t - n_context] = _numpy(errors[0, -positions:].mean(dim=0))
+        # window j ends at step j + window_size - 1
         first_window = max(n_context, window_size - 1) - (window_size - 1)
-        if n_timesteps < window_size or first_window > n_timesteps - window_size:
-            return result
-        # (n_windows, n_features, window_size), a view of x; window j ends at
-        # step j + window_size - 1
-        windows = x.unfold(0, window_size, 1)
-        n_windows = n_timesteps - window_size + 1
-        batch_size = batch_size or BATCH_SIZE
-        for start in range(first_window, n_windows, batch_size):
-            stop = min(start + batch_size, n_windows)
-            batch = windows[start:stop].transpose(1, 2).contiguous()
-            errors = _window_errors(module, batch, 0, mean_features)
-            first_step = start + window_size - 1 - n_context
-            result[first_step : first_step + stop - start] = _numpy(
-                errors[:, -positions:].mean(dim=1)
-            )
+        starts = np.arange(first_window, n_timesteps - window_size + 1)
+        for first in range(0, len(starts), batch_size):
+            batch = starts[first : first + batch_size]
+            windows = cut_windows(x, batch, window_size)
+            errors = _window_errors(module, windows, 0, mean_features)
+            steps = batch + window_size - 1 - n_context
+            result[steps] = _numpy(errors[:, -positions:].mean(dim=1))
     return result
 
 
 def window_codes(module, series, window_size, stride, *, batch_size=None):
-    """Return the latent code of each window of a series: the grid ``0, stride,
-    ...`` and, when it misses the last steps, the end-aligned tail window.
-
-    Returns
-    -------
-    codes : ndarray of shape (n_windows, hidden_size)
-    """
+    """Return the latent codes of the grid windows and the tail window,
+    ``(n_windows, hidden_size)``."""
     with inference(module):
         x = _series_tensor(module, series)
-        batches = _window_batches(x, window_size, stride, batch_size)
+        batches = scoring_batches(x, window_size, stride, batch_size or BATCH_SIZE)
         return np.concatenate(
             [_numpy(_checked(module.encode(windows))) for _, _, windows in batches]
         )
 
 
 def step_codes(module, series, window_size, *, batch_size=None):
-    """Return one code per step: the code of the window that ends at the step.
-
-    A step with fewer than ``window_size - 1`` steps before it gets the code of
-    the prefix up to it: the encoder's last-layer state after reading
-    ``series[: t + 1]``, which is what :meth:`LSTMAutoencoder.encode` returns for
-    that prefix.
-
-    Returns
-    -------
-    codes : ndarray of shape (n_timesteps, hidden_size)
-    """
+    """Return the code of the window that ends at each step (of the prefix up to
+    it, for the first steps), ``(n_timesteps, hidden_size)``."""
     n_timesteps = len(series)
     head = min(window_size, n_timesteps)
     codes = np.empty((n_timesteps, module.hidden_size))
@@ -401,7 +267,8 @@ def step_codes(module, series, window_size, *, batch_size=None):
         output, _ = module.encoder(x[None, :head])
         codes[:head] = _numpy(output[0])
         if n_timesteps > window_size:
-            for starts, _, windows in _window_batches(x, window_size, 1, batch_size):
+            batches = scoring_batches(x, window_size, 1, batch_size or BATCH_SIZE)
+            for starts, _, windows in batches:
                 codes[starts + window_size - 1] = _numpy(
                     _checked(module.encode(windows))
                 )
@@ -409,15 +276,9 @@ def step_codes(module, series, window_size, *, batch_size=None):
 
 
 def equal_length_errors(module, sequences, batch_size=None, *, mean=False):
-    """Return the squared errors of equal-length (scaled) sequences, one float64
-    array ``(n_sequences, seq_len, n_features)``, of the same shape; with
-    ``mean``, each sequence's mean squared error, ``(n_sequences,)``, taken per
-    batch (no per-position array).
-
-    Each batch is a slice of one float32 tensor: no padding, sorting or
-    per-sequence work (:func:`sequence_errors` of a list of them gives the same
-    values). The errors are taken against the float64 input.
-    """
+    """Return the squared errors of equal-length sequences, of their shape, or
+    with ``mean`` each sequence's mean, ``(n_sequences,)``; batches are slices
+    of one tensor, so no padding."""
     device = module_device(module)
     errors = np.empty(sequences.shape[:1] if mean else sequences.shape)
     inputs = torch.as_tensor(np.ascontiguousarray(sequences, dtype=np.float32))
@@ -432,13 +293,9 @@ def equal_length_errors(module, sequences, batch_size=None, *, mean=False):
 
 
 def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
-    """Yield index arrays of consecutive runs of the length-sorted sequences.
-
-    A batch holds at most ``batch_size`` sequences and, unless it is a single
-    sequence, at most ``max_steps`` padded time steps (members times the longest
-    member), so the padding of all batches together stays a small share of the
-    total length.
-    """
+    """Yield index arrays of consecutive runs of the length-sorted sequences,
+    each of at most ``batch_size`` sequences and (unless one) ``max_steps``
+    padded time steps."""
     order = np.argsort(np.asarray(lengths), kind="stable")
     batch = []
     for i in order:
@@ -453,9 +310,8 @@ def length_sorted_batches(lengths, batch_size, max_steps=MAX_BATCH_STEPS):
 
 
 def _by_length(module, sequences, batch_size, run):
-    """Return ``run(x, lengths)`` of each sequence, in the order of ``sequences``,
-    from batches of similar length (:func:`length_sorted_batches`); a sequence's
-    result does not depend on which others share its batch."""
+    """Return ``run(x, lengths)`` of each sequence, in order, from batches of
+    similar length (:func:`length_sorted_batches`)."""
     device = module_device(module)
     outputs = [None] * len(sequences)
     lengths = [len(s) for s in sequences]
@@ -471,15 +327,13 @@ def _by_length(module, sequences, batch_size, run):
 
 
 def sequence_reconstructions(module, sequences, *, batch_size=None):
-    """Return the reconstruction of each of a list of (scaled) sequences of any
-    lengths: a list of arrays ``(seq_len_i, n_features)``."""
+    """Return the reconstruction of each of a list of sequences."""
     padded = _by_length(module, sequences, batch_size, module)
     return [r[: len(s)] for r, s in zip(padded, sequences, strict=True)]
 
 
 def sequence_errors(module, sequences, *, batch_size=None):
-    """Return the per-position, per-feature squared errors of (scaled) sequences:
-    one array of their shape for one array ``(n_sequences, seq_len, n_features)``
+    """Return the squared errors of sequences: an array for an array
     (:func:`equal_length_errors`), a list of arrays for a list."""
     if isinstance(sequences, np.ndarray):
         return equal_length_errors(module, sequences, batch_size)
@@ -491,6 +345,5 @@ def sequence_errors(module, sequences, *, batch_size=None):
 
 
 def sequence_codes(module, sequences, *, batch_size=None):
-    """Return the latent code of each of a list of (scaled) sequences of any
-    lengths, shape ``(n_sequences, hidden_size)``."""
+    """Return the latent code of each of a list of sequences."""
     return np.stack(_by_length(module, sequences, batch_size, module.encode))

@@ -1,20 +1,13 @@
-"""Training through skorch: datasets, batching, the net, its callbacks, seeding.
+"""Training through skorch: the net, its callbacks, sequence batches, seeding.
 
-Training goes through skorch (its loop, callbacks and epoch table); the trained
-module is then run by :mod:`skae._net`, the only code that runs it on data outside
-training.
-
-Randomness: a fit owns a :class:`torch.Generator`, seeded from ``random_state``, that
-draws the initial weights, the batch order and the training noise, so that fits in
-parallel threads (``GridSearchCV(n_jobs=k)`` with a threading backend) give the
-results they give one after another, and torch's global generator is never used.
-The one exception is dropout between stacked LSTM layers, which torch draws from the
-global generator: those training steps run under a process-wide lock, with the
-global generator seeded from the fit's own one and restored afterwards (on CUDA,
-cuDNN keeps a dropout state of its own, which a fit's seed does not reach).
+``fit`` (:func:`fit_net`) and ``partial_fit`` (:func:`continue_training`) both
+run skorch's loop on an :class:`AutoencoderNet` with the same callbacks. A
+training run draws all its randomness from its own CPU :class:`torch.Generator`,
+so fits in parallel threads are reproducible; dropout, which torch draws from
+its global generator, runs under a lock with that generator seeded from the
+run's own.
 """
 
-import contextlib
 import copy
 import math
 import re
@@ -40,31 +33,24 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from . import _net
 from ._module import LSTMAutoencoder
 from ._net import module_device, squared_error
-from ._window_batches import WindowBatches
+from ._window_batches import WindowBatches, WindowDataset
 
-
-def _cuda_indices(device):
-    """Return ``[index]`` of a CUDA device string, ``[]`` for any other device."""
-    device = torch.device(device)
-    if device.type != "cuda":
-        return []
-    return [device.index if device.index is not None else torch.cuda.current_device()]
-
-
-class WindowDataset(Dataset):
-    """Windows of a series, cut on demand from one tensor (no copy per window)."""
-
-    def __init__(self, series, window_size, starts):
-        self.series = torch.as_tensor(np.ascontiguousarray(series, dtype=np.float32))
-        self.window_size = window_size
-        self.starts = np.asarray(starts)
-
-    def __len__(self):
-        return len(self.starts)
-
-    def __getitem__(self, i):
-        start = int(self.starts[i])
-        return self.series[start : start + self.window_size], 0
+# Gradients are clipped to this L2 norm, so one bad batch cannot throw the
+# weights far off at a learning rate large enough to learn fast.
+GRADIENT_CLIP_NORM = 1.0
+# Fewest windows in an epoch on a series: ``patience`` epochs of a short series
+# are then still enough optimiser steps to judge a plateau.
+MIN_WINDOWS_PER_EPOCH = 1024
+# A held-out loss is a new best when it is this much (relative) below the best.
+REL_TOLERANCE = 1e-2
+# The learning rate is multiplied by this after a plateau of the held-out loss.
+LR_DECAY = 0.5
+# How many times the loss of predicting zero (plus one) the training loss may
+# reach before training counts as diverged; see StopOnDivergence.
+DIVERGENCE_FACTOR = 1e4
+# Most weights a network may have (4 GiB of float32): a typo such as
+# hidden_size=100_000 would otherwise fail deep inside torch's allocator.
+MAX_PARAMETERS = 2**30
 
 
 class SequenceDataset(Dataset):
@@ -84,26 +70,12 @@ class SequenceDataset(Dataset):
 
 
 class LengthBucketSampler(Sampler):
-    """Batches of sequences of similar length, so padding stays proportional to
-    the total length.
+    """Batches of sequences of similar length, so padding stays small.
 
-    Each epoch draws a random permutation, cuts it into pools of ``pool_batches``
-    batches, sorts each pool by length and cuts it into batches, then shuffles the
-    order of the batches. Without ``shuffle`` the batches are simply consecutive
-    runs of the length-sorted sequences.
-
-    Parameters
-    ----------
-    lengths : sequence of int
-        Length of each sequence of the dataset.
-    batch_size : int
-        Sequences per batch.
-    shuffle : bool
-        Draw new batches in a random order every epoch.
-    pool_batches : int, default=16
-        Batches per sorted pool: larger pools pad less, smaller pools mix more.
-    generator : torch.Generator, default=None
-        Generator of all random draws; ``None`` uses torch's global generator.
+    With ``shuffle``, each epoch sorts pools of ``pool_batches`` batches of a
+    random permutation by length, cuts them into batches and shuffles those
+    (draws from ``generator``); without, batches are consecutive runs of the
+    length-sorted sequences.
     """
 
     def __init__(self, lengths, batch_size, shuffle, pool_batches=16, generator=None):
@@ -117,12 +89,11 @@ class LengthBucketSampler(Sampler):
         return -(-len(self.lengths) // self.batch_size)
 
     def __iter__(self):
-        n = len(self.lengths)
         if not self.shuffle:
             order = torch.argsort(self.lengths, stable=True)
             yield from (b.tolist() for b in order.split(self.batch_size))
             return
-        permutation = torch.randperm(n, generator=self.generator)
+        permutation = torch.randperm(len(self.lengths), generator=self.generator)
         batches = []
         for pool in permutation.split(self.batch_size * self.pool_batches):
             pool = pool[torch.argsort(self.lengths[pool], stable=True)]
@@ -134,12 +105,8 @@ class LengthBucketSampler(Sampler):
 def length_bucketed_loader(
     dataset, batch_size, shuffle=False, generator=None, **kwargs
 ):
-    """A ``DataLoader`` over a :class:`SequenceDataset` with length-bucketed batches.
-
-    Takes the arguments skorch gives its iterators (``batch_size``, ``shuffle``,
-    ``collate_fn``, ``generator``, ...). The ``DataLoader`` gets the generator
-    too: it draws a seed from it at every pass, even without worker processes.
-    """
+    """Return a ``DataLoader`` of length-bucketed batches of a :class:`SequenceDataset`
+    (it draws a seed from ``generator`` at every pass too)."""
     sampler = LengthBucketSampler(
         [len(s) for s in dataset.sequences], batch_size, shuffle, generator=generator
     )
@@ -147,26 +114,17 @@ def length_bucketed_loader(
 
 
 def collate_sequences(batch):
-    """Collate ``(sequence, 0)`` pairs into a padded batch for skorch.
-
-    The padding is :func:`skae._net.pad_batch`, looked up at each call, so that
-    training and scoring batches are padded (and can be watched) in one place.
-    """
+    """Collate ``(sequence, 0)`` pairs into a batch padded by :func:`_net.pad_batch`."""
     return _net.pad_batch([item[0] for item in batch]), torch.zeros(len(batch))
 
 
 def squared_errors(x, x_hat, lengths=None):
-    """Return per-position squared errors averaged over features, shape (batch, T).
-
-    Positions past a sequence's length are set to zero.
-    """
+    """Return squared errors averaged over features, ``(batch, T)``; zero past
+    each sequence's length."""
     errors = squared_error(x, x_hat).mean(dim=-1)
     if lengths is not None:
-        mask = (
-            torch.arange(x.shape[1], device=x.device)[None, :]
-            < lengths.to(x.device)[:, None]
-        )
-        errors = errors * mask
+        steps = torch.arange(x.shape[1], device=x.device)
+        errors = errors * (steps[None, :] < lengths.to(x.device)[:, None])
     return errors
 
 
@@ -178,24 +136,24 @@ def draws_dropout(module):
     )
 
 
+def _cuda_indices(device):
+    """Return ``[index]`` of a CUDA device, ``[]`` for any other device."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
+
+
+# Held while a training step draws dropout masks from torch's global generator.
+_GLOBAL_RNG_LOCK = threading.Lock()
+
+
 class AutoencoderNet(NeuralNet):
     """A skorch net whose target is its input: ``L = mean_t ||x_t - x^_t||^2``.
 
-    Padded steps of variable-length batches are masked out of the loss. With
-    ``noise_std > 0`` it trains a denoising autoencoder: during training steps the
-    module reads its input plus Gaussian noise of that standard deviation, while
-    the loss compares the output with the clean input. Validation and inference
-    see clean inputs.
-
-    Parameters
-    ----------
-    *args, **kwargs
-        As for :class:`skorch.NeuralNet`.
-    noise_std : float, default=0.0
-        Standard deviation of the training noise, in the units of the input.
-    generator : torch.Generator, default=None
-        The fit's own (CPU) generator, for the training noise and for seeding
-        dropout; ``None`` uses torch's global generator.
+    Padded steps are masked out of the loss. With ``noise_std > 0``, training
+    steps read the input plus Gaussian noise drawn from ``generator`` (a
+    denoising autoencoder); ``generator`` also seeds dropout.
     """
 
     @property
@@ -211,11 +169,7 @@ class AutoencoderNet(NeuralNet):
         self.generator = generator
 
     def _corrupt(self, X):
-        """Return ``X`` plus noise drawn from the net's generator.
-
-        The noise is drawn on the CPU and then moved, so a seed gives the same
-        noise on any device.
-        """
+        """Return ``X`` plus noise, drawn on the CPU so any device gets the same."""
         if isinstance(X, dict):
             return {**X, "x": self._corrupt(X["x"])}
         x = to_tensor(X, device=self.device)
@@ -223,14 +177,8 @@ class AutoencoderNet(NeuralNet):
         return x + self.noise_std * noise.to(x.device)
 
     def train_step(self, batch, **fit_params):
-        """Run one training step; see the module docstring on dropout and seeds.
-
-        Dropout masks come from torch's global generator, so with dropout and a
-        generator of its own, the step holds a process-wide lock, seeds the
-        global generator from the net's generator and restores it afterwards:
-        the masks then depend on this fit's seed only, whatever other fits do
-        in other threads.
-        """
+        """Run one training step; with dropout, under the lock with the global
+        generator seeded from the net's own and restored afterwards."""
         if self.generator is None or not draws_dropout(self.module_):
             return super().train_step(batch, **fit_params)
         seed = int(torch.randint(2**62, (), generator=self.generator))
@@ -253,16 +201,10 @@ class AutoencoderNet(NeuralNet):
         return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """Return the mean squared reconstruction error of the batch (``y_true`` is
-        unused: the target is ``X``).
-
-        The held-out loss is computed in float64: held-out data may lie far
-        outside the range of the (standardised) training data, and its squared
-        errors must not overflow float32 when the weights themselves are fine.
-        """
+        """Return the mean squared error of the reconstruction of ``X``; in float64
+        for the held-out loss, whose data may lie far outside the training range."""
         if isinstance(X, dict):
-            x = to_tensor(X["x"], device=self.device)
-            lengths = X.get("lengths")
+            x, lengths = to_tensor(X["x"], device=self.device), X.get("lengths")
         else:
             x, lengths = to_tensor(X, device=self.device), None
         if not training:
@@ -273,37 +215,18 @@ class AutoencoderNet(NeuralNet):
         return errors.sum() / lengths.to(errors.device).sum()
 
 
-# Held while a training step draws dropout masks from torch's global generator.
-_GLOBAL_RNG_LOCK = threading.Lock()
-
-
 class TrainingDivergedError(FloatingPointError, ValueError):
     """Raised by ``fit`` and ``partial_fit`` when training diverges.
 
-    That is, when the training or held-out loss stops being finite, or the
-    training loss grows orders of magnitude beyond the scale of the data (see
-    :class:`StopOnDivergence`). Such weights are broken, so training stops at
-    once rather than returning a model whose scores would be NaN or huge (a
-    ``partial_fit`` that raises it leaves the detector as it was). The usual
-    causes are a learning rate ``lr`` that is far too large, or (with
-    ``standardize=False``) data whose magnitudes overflow the network's float32
-    arithmetic. It is a :class:`FloatingPointError` and, so that code which
-    catches bad input with ``except ValueError`` catches it too, a
-    :class:`ValueError`.
+    That is, when a loss stops being finite or the training loss grows orders
+    of magnitude beyond the scale of the data, usually from a far too large
+    ``lr``. A ``partial_fit`` that raises it leaves the detector as it was.
     """
-
-
-# How many times the loss of predicting zero (plus one) the training loss may
-# reach before training counts as diverged; see StopOnDivergence.
-DIVERGENCE_FACTOR = 1e4
 
 
 def _mean_square(X):
     """Return ``mean(x ** 2)`` over the real (unpadded) values of a batch."""
-    if isinstance(X, dict):
-        x, lengths = X["x"], X.get("lengths")
-    else:
-        x, lengths = X, None
+    x, lengths = (X["x"], X.get("lengths")) if isinstance(X, dict) else (X, None)
     x = torch.as_tensor(x).double()
     if lengths is None:
         return float(x.pow(2).mean())
@@ -311,91 +234,45 @@ def _mean_square(X):
     return float(errors.sum() / lengths.to(errors.device).sum())
 
 
-class DivergenceGuard:
-    """The rules of :class:`StopOnDivergence`, on the running sums of one run.
-
-    ``fit`` (through the callback) and ``partial_fit`` (through
-    :func:`continue_training`) judge their training batches by this one object.
-
-    Parameters
-    ----------
-    factor : float
-        How many times the reference the training loss may reach.
-    """
-
-    def __init__(self, factor):
-        self.factor = factor
-        self.loss_sum = 0.0
-        self.reference_sum = 0.0
-
-    def problem(self, loss, X, when=""):
-        """Return why training diverged after a batch, or None when it did not.
-
-        Parameters
-        ----------
-        loss : float
-            The batch's training loss.
-        X : Tensor or dict
-            The batch's (clean) inputs, as skorch unpacks them.
-        when : str, default=""
-            Where it happened, for the message (``" in epoch 3"``).
-        """
-        if not math.isfinite(loss):
-            return f"the training loss became {loss}{when}"
-        self.loss_sum += loss
-        self.reference_sum += _mean_square(X) + 1.0
-        if self.loss_sum > self.factor * self.reference_sum:
-            return (
-                f"the training loss grew to {loss:.3g}{when}, more than "
-                f"{self.factor:g} times the loss of predicting zero (plus one)"
-            )
-        return None
-
-
 class StopOnDivergence(Callback):
-    """Stop training with :class:`TrainingDivergedError` when it diverges.
+    """Raise :class:`TrainingDivergedError` as soon as training diverges.
 
-    Two rules, both checked after every training batch (so a diverged optimiser
-    does not run another epoch on broken weights), the first also on the
-    held-out loss after every epoch:
-
-    - a loss is NaN or infinite;
-    - the training loss, summed over all batches so far, exceeds ``factor``
-      times the sum over the same batches of ``mean(x ** 2) + 1``.
-
-    ``mean(x ** 2)`` is the loss of predicting zero, and ``+ 1`` covers a freshly
-    initialised network, whose outputs are of order one: any network whose
-    outputs stay within the scale of the data or of its initial outputs has a
-    loss below about ``2 * (mean(x ** 2) + 1)``, so the default ``factor=1e4``
-    only fires when the outputs are a hundred times too large, which normal
-    training never reaches (``lr=1e6`` does at the second batch). The sums run
-    over the whole fit, so a batch of unusually small values cannot fire it.
-    ``partial_fit`` applies the same rules (:class:`DivergenceGuard`).
-
-    Parameters
-    ----------
-    factor : float, default=1e4
-        How many times the reference the training loss may reach.
+    It diverges when a loss (after a training batch, or an epoch's held-out
+    loss) is not finite, or when the training loss summed over the batches so
+    far exceeds ``factor`` times the sum of ``mean(x ** 2) + 1`` (the loss of
+    predicting zero, plus the scale of a fresh network's outputs). With
+    ``judge_last_step``, the weights after the last step are judged on the last
+    batch too, for training without a held-out loss.
     """
 
-    def __init__(self, factor=DIVERGENCE_FACTOR):
+    def __init__(self, factor=DIVERGENCE_FACTOR, judge_last_step=False):
         self.factor = factor
+        self.judge_last_step = judge_last_step
 
     def initialize(self):
-        self.guard_ = DivergenceGuard(self.factor)
+        self.loss_sum_ = self.reference_sum_ = 0.0
+        self.last_X_ = None
         return self
 
+    def _judge(self, net, loss, X, when):
+        if not math.isfinite(loss):
+            self._raise(net, f"the training loss became {loss}{when}")
+        self.loss_sum_ += loss
+        self.reference_sum_ += _mean_square(X) + 1.0
+        if self.loss_sum_ > self.factor * self.reference_sum_:
+            self._raise(
+                net,
+                f"the training loss grew to {loss:.3g}{when}, more than "
+                f"{self.factor:g} times the loss of predicting zero (plus one)",
+            )
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        # skorch has just recorded the batch's loss as a Python float
-        loss = net.history[-1, "batches", -1, "train_loss"]
-        epoch = len(net.history)
-        problem = self.guard_.problem(
-            loss, unpack_data(batch)[0], when=f" in epoch {epoch}"
-        )
-        if problem is not None:
-            self._raise(net, problem)
+        if training:
+            X = unpack_data(batch)[0]
+            if self.judge_last_step:
+                self.last_X_ = X
+            loss = net.history[-1, "batches", -1, "train_loss"]
+            self._judge(net, loss, X, f" in epoch {len(net.history)}")
 
     def on_epoch_end(self, net, **kwargs):
         loss = net.history[-1].get("valid_loss")
@@ -403,6 +280,14 @@ class StopOnDivergence(Callback):
             self._raise(
                 net, f"the held-out loss became {loss} in epoch {len(net.history)}"
             )
+
+    def on_train_end(self, net, **kwargs):
+        if self.judge_last_step and self.last_X_ is not None:
+            X = self.last_X_
+            y_pred = net.evaluation_step((X, None))
+            loss = float(net.get_loss(y_pred, None, X=X, training=True))
+            self.loss_sum_ = self.reference_sum_ = 0.0
+            self._judge(net, loss, X, " after the last step")
 
     @staticmethod
     def _raise(net, what):
@@ -417,12 +302,7 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 class PlainPrintLog(PrintLog):
-    """skorch's epoch table, without colour codes unless stdout is a terminal.
-
-    :class:`~skorch.callbacks.PrintLog` colours the best values with ANSI escape
-    codes, which are noise in a file (``skae fit -v > log``). Like it, this prints
-    only when the net's ``verbose`` is set.
-    """
+    """skorch's epoch table, without colour codes unless stdout is a terminal."""
 
     def _sink(self, text, verbose):
         if not verbose:
@@ -433,46 +313,21 @@ class PlainPrintLog(PrintLog):
         self.sink(text)
 
 
-# Gradients are clipped to this L2 norm: a first learning rate large enough to
-# learn fast must not let one bad batch throw the LSTM's weights far off.
-GRADIENT_CLIP_NORM = 1.0
-# An epoch on a series is at least this many windows (several passes over a short
-# series), so that ``patience`` epochs are enough optimiser steps to judge a
-# plateau of the held-out loss whatever the length of the series.
-MIN_WINDOWS_PER_EPOCH = 1024
-# A held-out loss is a new best when it is this much (relative) below the best so
-# far: smaller gains, which clean periodic series keep making for hundreds of
-# epochs, neither reset the patience nor delay the learning-rate decay.
-REL_TOLERANCE = 1e-2
-# The learning rate is multiplied by this after a plateau of the held-out loss.
-LR_DECAY = 0.5
+def training_callbacks(judge_last_step=False):
+    """Return the callbacks of every training: divergence stop, gradient clipping."""
+    return [
+        ("stop_on_divergence", StopOnDivergence(judge_last_step=judge_last_step)),
+        ("gradient_clipping", GradientNormClipping(GRADIENT_CLIP_NORM)),
+    ]
 
 
 def convergence_callbacks(patience):
-    """Return the callbacks that train to convergence and stop there.
-
-    - gradient-norm clipping at :data:`GRADIENT_CLIP_NORM`;
-    - the learning rate halves (:data:`LR_DECAY`) after ``max(1, patience // 3)``
-      epochs without a new best held-out loss (skorch's ``LRScheduler`` with
-      ``ReduceLROnPlateau``), so the noise of the last epochs shrinks and the
-      held-out loss settles instead of wandering;
-    - training stops after ``patience`` epochs without a new best held-out loss
-      (skorch's ``EarlyStopping``) and keeps the best epoch's weights: by then
-      the learning rate has been halved about three times without a gain;
-    - a diverging loss raises :class:`TrainingDivergedError`.
-
-    Parameters
-    ----------
-    patience : int
-        Epochs without improvement before training stops.
-
-    Returns
-    -------
-    callbacks : list of (str, skorch.callbacks.Callback)
-    """
+    """Return :func:`training_callbacks`, a learning rate that halves after
+    ``max(1, patience // 3)`` epochs without a new best held-out loss, and early
+    stopping after ``patience`` such epochs that keeps the best weights."""
+    plateau = {"threshold": REL_TOLERANCE, "threshold_mode": "rel"}
     return [
-        ("stop_on_divergence", StopOnDivergence()),
-        ("gradient_clipping", GradientNormClipping(GRADIENT_CLIP_NORM)),
+        *training_callbacks(),
         (
             "lr_schedule",
             LRScheduler(
@@ -480,29 +335,21 @@ def convergence_callbacks(patience):
                 monitor="valid_loss",
                 factor=LR_DECAY,
                 patience=max(1, patience // 3),
-                threshold=REL_TOLERANCE,
-                threshold_mode="rel",
+                **plateau,
             ),
         ),
         (
             "early_stopping",
             EarlyStopping(
-                monitor="valid_loss",
-                patience=patience,
-                threshold=REL_TOLERANCE,
-                threshold_mode="rel",
-                load_best=True,
+                monitor="valid_loss", patience=patience, load_best=True, **plateau
             ),
         ),
     ]
 
 
 class NetConfig(NamedTuple):
-    """The network and training parameters of an autoencoder: the one list of them.
-
-    Their defaults are those of :class:`LSTMAutoencoderDetector`, whose parameters
-    of these names fill a configuration through :meth:`of`.
-    """
+    """The network and training parameters of an autoencoder, named as the
+    detector's parameters (:meth:`of` reads them from one)."""
 
     hidden_size: int
     num_layers: int
@@ -521,6 +368,20 @@ class NetConfig(NamedTuple):
         return cls(*(getattr(estimator, name) for name in cls._fields))
 
 
+def _autoencoder_net(module, *, generator, **kwargs):
+    """Return an :class:`AutoencoderNet` training with Adam, seeded by ``generator``."""
+    return AutoencoderNet(
+        module,
+        criterion=torch.nn.MSELoss,
+        optimizer=torch.optim.Adam,
+        generator=generator,
+        iterator_train__shuffle=True,
+        iterator_train__generator=generator,
+        iterator_valid__generator=generator,
+        **kwargs,
+    )
+
+
 def make_net(
     config,
     *,
@@ -532,13 +393,8 @@ def make_net(
     sequences=False,
     generator=None,
 ):
-    """Return an uninitialised :class:`AutoencoderNet` for an :class:`LSTMAutoencoder`
-    of the :class:`NetConfig` ``config``.
-
-    ``fit_net`` trains one, passing its ``generator`` (initial weights, batch
-    order, noise, dropout seeds); loading a saved model rebuilds one with the
-    same architecture and then sets its weights.
-    """
+    """Return an uninitialised :class:`AutoencoderNet` of the :class:`NetConfig`
+    ``config``, as :func:`fit_net` trains it and a saved model rebuilds it."""
     if sequences:
         iterators = {
             "iterator_train": length_bucketed_loader,
@@ -554,23 +410,18 @@ def make_net(
             "iterator_train__min_windows": MIN_WINDOWS_PER_EPOCH,
             "iterator_valid__max_windows": config.max_windows_per_epoch,
         }
-    iterators["iterator_train__generator"] = generator
-    iterators["iterator_valid__generator"] = generator
     architecture = ("hidden_size", "num_layers", "dropout", "decoder_feed")
-    return AutoencoderNet(
+    return _autoencoder_net(
         LSTMAutoencoder,
         **{f"module__{name}": getattr(config, name) for name in architecture},
         module__n_features=n_features,
         module__centered_features=centered_features,
         module__generator=generator,
-        criterion=torch.nn.MSELoss,
-        optimizer=torch.optim.Adam,
         lr=config.lr,
         max_epochs=config.max_epochs,
         batch_size=config.batch_size,
         noise_std=config.noise_std,
         generator=generator,
-        iterator_train__shuffle=True,
         **iterators,
         train_split=train_split,
         callbacks=convergence_callbacks(config.patience),
@@ -579,18 +430,9 @@ def make_net(
     )
 
 
-# Most weights a network may have: 2**30 float32 values are 4 GiB, far beyond what
-# an LSTM autoencoder of a time series needs, and a typo such as
-# hidden_size=100_000 would otherwise fail deep inside torch's allocator.
-MAX_PARAMETERS = 2**30
-
-
 def check_network_size(config, n_features):
-    """Raise a ValueError naming the parameters when the network is too large.
-
-    Counted before anything is allocated: an LSTM layer with ``n_in`` inputs has
-    ``4 * hidden_size * (n_in + hidden_size + 2)`` weights and biases.
-    """
+    """Raise a ValueError naming the parameters when the network would have more
+    than ``MAX_PARAMETERS`` weights, counted before anything is allocated."""
     hidden_size, num_layers = config.hidden_size, config.num_layers
 
     def layers(n_in):
@@ -609,6 +451,16 @@ def check_network_size(config, n_features):
         )
 
 
+def _generator(seed):
+    """Return a CPU generator seeded with ``seed``, or unpredictably when None."""
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator
+
+
 def fit_net(
     train_dataset,
     valid_dataset,
@@ -620,20 +472,8 @@ def fit_net(
     verbose,
     seed,
 ):
-    """Train an :class:`LSTMAutoencoder` of the :class:`NetConfig` ``config``
-    through skorch and return the net.
-
-    Early stopping watches the loss on ``valid_dataset`` and restores the best
-    weights; a diverging loss raises :class:`TrainingDivergedError`. All the fit's
-    randomness (initial weights, batch order, training noise, dropout seeds) is
-    drawn from its own :class:`torch.Generator`, seeded with ``seed`` (a fresh,
-    unpredictable seed when it is None), so that fits running in parallel threads
-    are reproducible and torch's global generator is untouched.
-    Variable-length sequences are batched by length (:class:`LengthBucketSampler`);
-    windows of a series by :class:`WindowBatches` (one indexing op per batch), where
-    ``max_windows_per_epoch`` bounds an epoch to a random sample of the training
-    windows and the held-out loss to a fixed, evenly spaced subset.
-    """
+    """Train a new network of the :class:`NetConfig` ``config``, stopping early on
+    the loss of ``valid_dataset``, and return the net; ``seed`` None draws one."""
     check_network_size(config, n_features)
     net = make_net(
         config,
@@ -650,16 +490,6 @@ def fit_net(
     return net
 
 
-def _generator(seed):
-    """Return a CPU generator seeded with ``seed``, or unpredictably when None."""
-    generator = torch.Generator()
-    if seed is None:
-        generator.seed()
-    else:
-        generator.manual_seed(seed)
-    return generator
-
-
 def continue_training(
     module,
     series,
@@ -672,115 +502,46 @@ def continue_training(
     noise_std=0.0,
     max_windows=None,
 ):
-    """Train ``module`` for one pass over windows of a series; all or nothing.
+    """Train ``module`` for one epoch over the windows at ``starts``, as
+    ``partial_fit`` does; return the mean training loss (NaN without windows).
 
-    This is the training step of ``partial_fit``: it continues from the current
-    weights with a fresh Adam optimiser (so that it depends on nothing a model
-    file does not store), clips gradients at :data:`GRADIENT_CLIP_NORM` and stops
-    on divergence (:class:`DivergenceGuard`) as ``fit`` does, and visits
-    ``max_windows`` windows: one epoch in the sense of
-    ``max_windows_per_epoch``, cycling through fresh random orders of the given
-    windows when there are fewer (a chunk of 50 new windows is visited about
-    10 times for 512), drawn from a generator seeded with ``seed``. Its cost is
-    therefore ``max_windows`` forward and backward passes, whatever the number
-    of windows given.
-
-    The pass trains a copy of ``module``, whose weights replace the module's
-    only when the pass has ended without diverging: ``module`` itself is never
-    put in train mode (scoring never sees dropout or half-trained weights from
-    here), and a diverged pass leaves it untouched.
-
-    Parameters
-    ----------
-    module : LSTMAutoencoder
-        The trained module, in eval mode; it stays in eval mode.
-    series : ndarray of shape (n_timesteps, n_features)
-        The (scaled) series.
-    window_size : int
-        Length of a window.
-    starts : ndarray of int
-        Start of each window that may be trained on.
-    batch_size : int
-        Windows per optimiser step.
-    lr : float
-        Adam's learning rate.
-    seed : int or None
-        Seed of the window order and of the training noise; None draws one.
-    noise_std : float, default=0.0
-        Gaussian noise added to the inputs (a denoising autoencoder), as in ``fit``.
-    max_windows : int or None, default=None
-        Windows visited; None visits every one once.
-
-    Returns
-    -------
-    loss : float
-        The mean training loss over the pass (NaN when there was no window).
-
-    Raises
-    ------
-    TrainingDivergedError
-        When the loss stops being finite or grows beyond ``DIVERGENCE_FACTOR``
-        times the loss of predicting zero (plus one), summed over the pass;
-        ``module`` is then as it was.
+    The epoch trains a copy of ``module`` with a fresh Adam and the callbacks of
+    ``fit``, visiting ``max_windows`` windows (None: each once) in random orders
+    drawn from ``seed``. The copy's weights replace the module's only when it
+    has not diverged (else :class:`TrainingDivergedError`).
     """
-    generator = _generator(seed)
     if len(starts) == 0:
         return float("nan")
+    generator = _generator(seed)
+    # the draw that came first when partial_fit seeded dropout once per call;
+    # kept so that the window order and the noise are drawn as before
+    torch.randint(2**62, (), generator=generator)
     n_visits = len(starts) if max_windows is None else max_windows
-    # exactly n_visits windows, cycling through fresh orders of a short series
-    batches = WindowBatches(
-        WindowDataset(series, window_size, starts),
-        batch_size,
-        shuffle=True,
-        max_windows=n_visits,
-        min_windows=n_visits,
+    net = _autoencoder_net(
+        copy.deepcopy(module),
         generator=generator,
-    )
-    device = module_device(module)
-    trained = copy.deepcopy(module)
-    optimizer = torch.optim.Adam(trained.parameters(), lr=lr)
-    dropout_seed = int(torch.randint(2**62, (), generator=generator))
-    guard = DivergenceGuard(DIVERGENCE_FACTOR)
-    losses = []
-    trained.train()
-    with contextlib.ExitStack() as stack:
-        if draws_dropout(trained):  # see AutoencoderNet.train_step
-            stack.enter_context(_GLOBAL_RNG_LOCK)
-            stack.enter_context(torch.random.fork_rng(devices=[]))
-            torch.manual_seed(dropout_seed)
-        for x, _ in batches:
-            inputs = x
-            if noise_std:
-                noise = torch.randn(x.shape, generator=generator)
-                inputs = x + noise_std * noise
-            x, inputs = x.to(device), inputs.to(device)
-            loss = torch.nn.functional.mse_loss(trained(inputs), x)
-            value = loss.item()
-            problem = guard.problem(value, x)
-            if problem is not None:
-                raise _partial_fit_diverged(problem, lr)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trained.parameters(), GRADIENT_CLIP_NORM)
-            optimizer.step()
-            losses.append(value * len(x))
-    trained.eval()
-    # the last step is judged too: a pass of one batch would otherwise never
-    # be, and its step alone can break the weights
-    with torch.no_grad():
-        value = torch.nn.functional.mse_loss(trained(x), x).item()
-    problem = DivergenceGuard(DIVERGENCE_FACTOR).problem(
-        value, x, " after the last step"
-    )
-    if problem is not None:
-        raise _partial_fit_diverged(problem, lr)
-    module.load_state_dict(trained.state_dict())
-    return sum(losses) / n_visits
-
-
-def _partial_fit_diverged(problem, lr):
-    return TrainingDivergedError(
-        f"Training diverged in partial_fit: {problem}, so the weights would no "
-        "longer be usable; the detector is left as it was before the call. Use "
-        f"a smaller learning rate (lr={lr:g} now)."
-    )
+        lr=lr,
+        batch_size=batch_size,
+        noise_std=noise_std,
+        iterator_train=WindowBatches,
+        iterator_train__max_windows=n_visits,
+        iterator_train__min_windows=n_visits,
+        train_split=None,
+        callbacks=training_callbacks(judge_last_step=True),
+        device=str(module_device(module)),
+        verbose=0,
+    ).initialize()
+    dataset = WindowDataset(series, window_size, starts)
+    try:
+        # not net.partial_fit, which would swallow a KeyboardInterrupt and
+        # keep the half-trained weights
+        net.notify("on_train_begin", X=dataset, y=None)
+        net.fit_loop(dataset, epochs=1)
+        net.notify("on_train_end", X=dataset, y=None)
+    except TrainingDivergedError as error:
+        raise TrainingDivergedError(
+            f"partial_fit left the detector as it was. {error}"
+        ) from None
+    net.module_.eval()
+    module.load_state_dict(net.module_.state_dict())
+    return float(net.history[-1, "train_loss"])

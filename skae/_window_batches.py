@@ -1,45 +1,72 @@
-"""Training batches of windows for skorch, cut from one tensor by one indexing op.
+"""Batches of windows of a series, for training and for scoring.
 
-A ``DataLoader`` over a per-window ``Dataset`` calls ``__getitem__`` once per window
-and stacks the results; this iterator gathers a whole batch with a single index
-tensor instead, and can bound an epoch to a random sample of the windows. skorch
-builds it through its ``iterator_train`` / ``iterator_valid`` parameters, so skorch
-stays the training loop.
+Every batch is cut from one float32 tensor of the series by one indexing op
+(:func:`cut_windows`), never window by window. Training draws its windows in a
+random order (:class:`WindowBatches`, skorch's ``iterator_train``); scoring
+takes the grid ``0, stride, ...`` and, when it misses the last steps, the
+end-aligned tail window alone in the last batch (:func:`window_batches`).
 """
 
 import math
 
+import numpy as np
 import torch
+
+from ._windowing import window_starts
+
+
+def cut_windows(series, starts, window_size):
+    """Return the windows of a series tensor at ``starts``, one contiguous tensor
+    ``(len(starts), window_size, n_features)``."""
+    starts = torch.as_tensor(starts, dtype=torch.long, device=series.device)
+    positions = torch.arange(window_size, device=series.device)
+    return series[starts[:, None] + positions]
+
+
+def window_batches(n_timesteps, window_size, stride, batch_size):
+    """Yield ``(starts, tail)``: the window starts of a series, batch by batch.
+
+    The grid windows come first, ``batch_size`` at a time; ``tail`` is True for
+    the end-aligned tail window, which comes last, alone.
+    """
+    grid_starts, tail_start = window_starts(n_timesteps, window_size, stride)
+    for first in range(0, len(grid_starts), batch_size):
+        yield grid_starts[first : first + batch_size], False
+    if tail_start is not None:
+        yield np.array([tail_start]), True
+
+
+def scoring_batches(series, window_size, stride, batch_size):
+    """Yield ``(starts, tail, windows)`` of a series tensor, in the batches of
+    :func:`window_batches`."""
+    for starts, tail in window_batches(len(series), window_size, stride, batch_size):
+        yield starts, tail, cut_windows(series, starts, window_size)
+
+
+class WindowDataset(torch.utils.data.Dataset):
+    """Windows of a series, cut on demand from one tensor (no copy per window)."""
+
+    def __init__(self, series, window_size, starts):
+        self.series = torch.as_tensor(np.ascontiguousarray(series, dtype=np.float32))
+        self.window_size = window_size
+        self.starts = np.asarray(starts)
+
+    def __len__(self):
+        return len(self.starts)
+
+    def __getitem__(self, i):
+        start = int(self.starts[i])
+        return self.series[start : start + self.window_size], 0
 
 
 class WindowBatches:
-    """Iterate over ``(windows, zeros)`` batches of a window dataset.
+    """Iterate over ``(windows, zeros)`` batches of a :class:`WindowDataset`; skorch's
+    ``iterator_train`` / ``iterator_valid``.
 
-    Parameters
-    ----------
-    dataset : WindowDataset
-        Holds ``series`` (a float32 tensor ``(n_timesteps, n_features)``),
-        ``window_size`` and ``starts`` (the start of each window).
-    batch_size : int
-        Windows per batch.
-    shuffle : bool, default=False
-        Draw the windows in a new random order every epoch.
-    max_windows : int or None, default=None
-        Most windows per epoch. With ``shuffle``, each epoch takes a fresh random
-        sample of this many windows; without it, a fixed, evenly spaced subset
-        (so that a held-out loss compares like with like from epoch to epoch).
-    min_windows : int, default=0
-        With ``shuffle``, fewest windows per epoch: a dataset with fewer windows
-        is passed over several times per epoch (each pass in a new random order),
-        so that an epoch is enough optimiser steps for a held-out loss measured
-        once per epoch to be worth comparing. Ignored without ``shuffle``;
-        ``max_windows`` wins where the two disagree.
-    generator : torch.Generator, default=None
-        Generator of the random order; ``None`` uses torch's global generator.
-        A fit passes its own, so that fits running in parallel threads do not
-        draw from each other's stream.
-    **kwargs
-        Other iterator parameters skorch may pass (ignored).
+    With ``shuffle``, every epoch draws a new order from ``generator``, of at
+    most ``max_windows`` and at least ``min_windows`` windows (passing over a
+    small dataset several times); without, ``max_windows`` picks a fixed, evenly
+    spaced subset. Other keyword arguments skorch passes are ignored.
     """
 
     def __init__(
@@ -61,7 +88,7 @@ class WindowBatches:
 
     def _n_windows(self):
         n, least = len(self.dataset), self.min_windows if self.shuffle else 0
-        if self.max_windows is not None:  # the explicit bound wins
+        if self.max_windows is not None:
             n, least = min(n, self.max_windows), min(least, self.max_windows)
         return max(n, least)
 
@@ -80,11 +107,9 @@ class WindowBatches:
         return torch.linspace(0, n - 1, k).round().long()
 
     def __iter__(self):
-        series = self.dataset.series
         starts = torch.as_tensor(self.dataset.starts, dtype=torch.long)
-        positions = torch.arange(self.dataset.window_size)
         order = self._order()
         for first in range(0, len(order), self.batch_size):
             chosen = starts[order[first : first + self.batch_size]]
-            windows = series[chosen[:, None] + positions]
+            windows = cut_windows(self.dataset.series, chosen, self.dataset.window_size)
             yield windows, torch.zeros(len(chosen))

@@ -1,15 +1,10 @@
 """Sliding windows over a series and the way back to one value per time step.
 
-Windows start at ``0, stride, 2*stride, ...``; when the last of these does not end on
-the last time step, one more window, aligned to the end of the series (the *tail
-window*), covers the steps the grid missed. A time step's value is the mean over the
-grid windows that cover it; the tail window only fills steps no grid window covers.
-This keeps the promise that appending data to a series changes only the values of its
-last ``window_size - 1`` steps.
-
-Windows are made as strided views (:func:`numpy.lib.stride_tricks.sliding_window_view`)
-and handed out batch by batch, so memory does not grow with
-``n_timesteps * window_size``.
+Windows start at ``0, stride, 2*stride, ...``; when the last of these misses the
+last steps, one more window aligned to the end of the series (the *tail window*)
+covers them. A step's value is the mean over the grid windows covering it; the
+tail window only fills steps no grid window covers, so appending data changes
+only the values of the last ``window_size - 1`` steps.
 """
 
 import numpy as np
@@ -36,24 +31,8 @@ def check_length(n_timesteps, window_size, what="X"):
 
 
 def window_starts(n_timesteps, window_size, stride):
-    """Return the start index of each grid window and of the tail window, if any.
-
-    Parameters
-    ----------
-    n_timesteps : int
-        Length of the series.
-    window_size : int
-        Length of a window.
-    stride : int
-        Steps between the starts of consecutive grid windows.
-
-    Returns
-    -------
-    grid_starts : ndarray of shape (n_windows,)
-        Starts of the windows ``0, stride, ...``.
-    tail_start : int or None
-        Start of the end-aligned window when the grid misses the last steps.
-    """
+    """Return ``(grid_starts, tail_start)``: the starts ``0, stride, ...`` of the
+    grid windows, and the start of the tail window or None when it is not needed."""
     check_length(n_timesteps, window_size)
     grid_starts = np.arange(0, n_timesteps - window_size + 1, stride)
     last_end = grid_starts[-1] + window_size
@@ -62,44 +41,14 @@ def window_starts(n_timesteps, window_size, stride):
 
 
 def window_view(X, window_size):
-    """Return every window of ``X`` as a read-only view.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_timesteps, n_features)
-    window_size : int
-
-    Returns
-    -------
-    windows : ndarray of shape (n_timesteps - window_size + 1, window_size, n_features)
-        A strided view of ``X``: no data is copied.
-    """
+    """Return every window of ``X`` ``(n_timesteps, n_features)`` as a read-only
+    strided view ``(n_timesteps - window_size + 1, window_size, n_features)``."""
     return sliding_window_view(X, window_size, axis=0).transpose(0, 2, 1)
 
 
-def window_batches(n_timesteps, window_size, stride, batch_size):
-    """Yield ``(starts, tail)``: the window starts of a series, batch by batch.
-
-    The grid windows come first, ``batch_size`` at a time; ``tail`` is True for
-    the single end-aligned tail window, which comes last, alone.
-    """
-    grid_starts, tail_start = window_starts(n_timesteps, window_size, stride)
-    for first in range(0, len(grid_starts), batch_size):
-        yield grid_starts[first : first + batch_size], False
-    if tail_start is not None:
-        yield np.array([tail_start]), True
-
-
 class StepAccumulator:
-    """Sum per-window or per-position values into per-time-step means.
-
-    Parameters
-    ----------
-    n_timesteps, window_size : int
-        As for :func:`window_starts`.
-    trailing_shape : tuple of int, default=()
-        Shape of the value at one position (``(n_features,)`` for a reconstruction).
-    """
+    """Sum per-window or per-position values into per-time-step means; a
+    position's value has shape ``trailing_shape``."""
 
     def __init__(self, n_timesteps, window_size, trailing_shape=()):
         self.n_timesteps = n_timesteps
@@ -108,18 +57,8 @@ class StepAccumulator:
         self.counts = np.zeros(n_timesteps)
 
     def add(self, starts, values, tail=False):
-        """Add the values of windows starting at ``starts``.
-
-        Parameters
-        ----------
-        starts : ndarray of shape (n_windows,)
-        values : ndarray of shape (n_windows,), (n_windows, window_size) or
-            (n_windows, window_size, *trailing_shape)
-            One value per window (spread over its steps) or one per position.
-        tail : bool, default=False
-            The values come from the tail window: they only fill steps that no
-            other window covers.
-        """
+        """Add one value per window, or per position, of the windows at ``starts``;
+        with ``tail``, only to steps that no other window covers."""
         values = np.asarray(values, dtype=np.float64)
         n_windows = len(starts)
         if values.ndim == 1 or values.shape[1:] == self.sums.shape[1:]:
@@ -134,8 +73,7 @@ class StepAccumulator:
             index, flat = index[keep], flat[keep]
         if len(index) == 0:
             return
-        # add into the span the windows cover only: a full-length bincount per
-        # batch would make a long series cost O(n_timesteps**2 / batch)
+        # add into the span the windows cover only, not a full-length bincount
         first = int(index.min())
         local = index - first
         span = int(local.max()) + 1
@@ -157,13 +95,9 @@ class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
     of shape ``(n_windows, window_size, n_features)``: the windows starting at
     ``0, stride, 2*stride, ...`` plus, when these miss the last steps, one window
     aligned to the end of the series, so that every time step is covered.
-    ``inverse_transform`` and :meth:`aggregate` go the other way: from windows, or
-    from one value per window or per window position, to one value per time step
-    (the mean over the windows covering it).
-
-    The detector windows its input itself; this transformer is for users who want
-    the windows (for example to feed another model) and is not meant to sit before
-    the detector in a ``Pipeline``.
+    ``inverse_transform`` and :meth:`aggregate` go back to one value per time step
+    (the mean over the windows covering it). The detector windows its input
+    itself; this transformer is for users who want the windows.
 
     Parameters
     ----------

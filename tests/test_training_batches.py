@@ -7,8 +7,8 @@ import pytest
 import torch
 from conftest import tiny_detector, waves
 
-from skae._training import MIN_WINDOWS_PER_EPOCH, WindowDataset
-from skae._window_batches import WindowBatches
+from skae._training import MIN_WINDOWS_PER_EPOCH
+from skae._window_batches import WindowBatches, WindowDataset
 
 
 def _dataset(n=50, window=5, stride=1):

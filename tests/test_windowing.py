@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from skae import SlidingWindowTransformer
-from skae._windowing import StepAccumulator, window_batches, window_starts
+from skae._window_batches import window_batches
+from skae._windowing import StepAccumulator, window_starts
 
 
 def test_window_starts_with_and_without_tail():
