@@ -1,20 +1,18 @@
 """Score a series as its rows arrive, and keep learning from what looks normal.
 
-:class:`StreamingScorer` wraps a detector fitted with ``causal=True``: the score of
-step ``t`` then depends on the ``window_size`` steps ending at ``t`` and nothing
-later, so a step can be scored as soon as it arrives and never changes. The scorer
-keeps the last ``window_size - 1`` rows as context (plus, when it learns, the rows
-since its last update), so its memory does not grow with the length of the stream.
-It also turns its flags into alarm events (:mod:`skae._events`), keeping the rows of
-the open event and the closed events until they are taken.
+A detector fitted with ``causal=True`` scores step ``t`` from the ``window_size``
+steps ending at ``t`` and nothing later, so :class:`StreamingScorer` scores each
+row as it arrives, keeping the last ``window_size - 1`` rows as context (and the
+rows since its last update), and turns its flags into events (:mod:`skae._events`).
 """
 
-import numbers
 import warnings
 from typing import NamedTuple
 
 import numpy as np
 
+from . import _model_files
+from ._codec import Field
 from ._events import EventStream, _check_count, flag_events
 from ._threads import uses_torch_threads
 from ._threshold import k_sigma_threshold
@@ -22,6 +20,33 @@ from ._training import TrainingDivergedError
 from ._validation import check_is_fitted, check_series, user_stacklevel
 
 LEARN_FROM = ("normal", "all")
+
+_NON_NEGATIVE = (lambda v, d: v >= 0, "must be >= 0")
+STATE = {
+    "stream_info_": Field("info", required=False),
+    "stream_rows_": Field("floats", (None, "F"), required=False),
+    "stream_errors_": Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_recent_errors_": Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_thresholds_": Field("floats", (None,), required=False),
+    # the open event: its rows' flags, scores and contributions
+    "stream_open_flags_": Field("bools", (None,), required=False),
+    "stream_open_scores_": Field("floats", (None,), _NON_NEGATIVE, required=False),
+    "stream_open_contributions_": Field("floats", (None, "F"), required=False),
+    # the events not taken: start, end, n_flagged, peak; peak_score, mean_score;
+    # features by column number, -1 after the last listed
+    "stream_closed_events_": Field("ints", (None, 4), _NON_NEGATIVE, required=False),
+    "stream_closed_scores_": Field("floats", (None, 2), _NON_NEGATIVE, required=False),
+    "stream_closed_features_": Field(
+        "ints",
+        (None, None),
+        (
+            lambda v, d: (v >= -1) & (v < d.n_features_in_),
+            "must be feature numbers below n_features_in_, or -1 for none",
+        ),
+        required=False,
+    ),
+}
+"""The scorer's state in a model file, beside its detector's fitted attributes."""
 
 
 @uses_torch_threads
@@ -33,9 +58,8 @@ def _with_threads_of(detector, function, *args):
 def _trailing_mean_std(values, n_before, window):
     """Mean and std of the ``window`` values before each of ``values[n_before:]``.
 
-    Row ``i`` reads ``values[max(0, n_before + i - window) : n_before + i]``
-    (fewer values at the start); NaN where fewer than 2. Running sums, taken
-    around a reference value so that squaring loses no precision: O(n).
+    Fewer values at the start; NaN where fewer than 2. Running sums taken around
+    a reference value, so that squaring loses no precision.
     """
     reference = values[:n_before].mean() if n_before else values[0]
     shifted = values - reference
@@ -51,21 +75,29 @@ def _trailing_mean_std(values, n_before, window):
     return reference + mean, np.sqrt(np.maximum(variance, 0.0))
 
 
+def _optional_count(value, name, minimum):
+    if value is None:
+        return None
+    try:
+        return _check_count(value, name, minimum)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be None or an int >= {minimum}, got {value!r}."
+        ) from None
+
+
 class StreamResult(NamedTuple):
     """The scores of the rows of one :meth:`StreamingScorer.push`.
 
     Attributes
     ----------
     scores : ndarray of shape (n_rows,)
-        The anomaly score of each row (the reconstruction error: higher is more
-        anomalous), ``-detector.score_samples`` of the whole stream at those rows.
+        The anomaly score of each row, ``-detector.score_samples`` of the whole
+        stream at those rows (higher is more anomalous).
     flags : ndarray of shape (n_rows,), dtype bool
-        True where the score exceeds the threshold in force: an anomaly. Never
-        True in the warm-up (a row with fewer than ``window_size - 1`` rows
-        before it; see :class:`StreamingScorer`).
+        True where the score exceeds its threshold; never in the warm-up.
     thresholds : ndarray of shape (n_rows,)
-        The threshold each row was judged against (it moves when the scorer
-        updates the detector, and with every row under ``threshold_window``).
+        The threshold each row was judged against.
     """
 
     scores: np.ndarray
@@ -76,79 +108,40 @@ class StreamResult(NamedTuple):
 class StreamingScorer:
     """Score rows as they arrive with a causal detector; optionally keep learning.
 
-    Rows pushed in chunks of any sizes get the scores and flags that the whole
-    series gets in one :meth:`push` (equal up to float32 rounding, about 1e-7
-    relatively: the network sees the same windows in batches of other sizes),
-    and, without updates, the scores and flags of ``detector.score_samples``
-    and ``detector.predict`` on the whole series, but for the warm-up. The
-    score of a row is final when :meth:`push` returns: it depends on no later
-    row (latency 0).
-
-    The warm-up: a row with fewer than ``window_size - 1`` rows before it (the
-    first rows of a stream without ``context``) is scored by its prefix, as
-    ``score_samples`` scores the start of a series, but never flagged. The
-    threshold was set on errors of whole windows, and a prefix of a few rows
-    is reconstructed worse than any window, so such a row would be flagged for
-    lack of context rather than for what it holds. Pass ``context`` (say, the
-    end of the training data) to judge the first rows by whole windows.
+    Rows pushed in chunks of any sizes get the scores and flags of one push of
+    the whole series (up to float32 rounding), and, without updates, those of
+    ``detector.score_samples`` and ``detector.predict``. A row's score is final
+    when :meth:`push` returns. In the warm-up (a row with fewer than
+    ``window_size - 1`` rows before it) a row is scored by its prefix but never
+    flagged; pass ``context`` to judge the first rows by whole windows.
 
     Parameters
     ----------
     detector : LSTMAutoencoderDetector
-        A detector fitted on a 2-D series (not on sequences) with
-        ``causal=True``. With ``update_every`` set, it is updated in place
-        (pass a :func:`copy.deepcopy` to keep the original).
+        A detector fitted on a 2-D series with ``causal=True``. Updates change
+        it in place (pass a :func:`copy.deepcopy` to keep the original).
     update_every : int or None, default=None
-        Every this many pushed rows, call the detector's ``partial_fit`` step on
-        the rows since the last update: the errors it made on them (before
-        learning, as scored) move the threshold, with the forgetting that the
-        detector's ``forget_half_life`` sets, and the network trains for one pass
-        over their windows. ``None`` never updates: the detector stays frozen.
-        Updates happen at the same stream positions however the rows are
-        chunked, so chunking changes nothing. An update whose training
-        diverges (:class:`~skae.TrainingDivergedError`, say after
-        ``detector.set_params(lr=...)`` too large) is skipped with a
-        ``UserWarning``: the detector stays as it was and the stream goes on.
+        Every this many rows, the detector's ``partial_fit`` step learns from the
+        rows since the last update (their errors move the threshold; the network
+        trains one pass). An update whose training diverges is skipped with a
+        ``UserWarning``. ``None`` never updates.
     learn_from : {"normal", "all"}, default="normal"
-        Which rows an update learns from. ``"normal"``: only the rows whose
-        score is within their threshold, the rows the scorer did not flag
-        (their errors move the threshold; the windows made of them only are
-        trained on; a warm-up row above its threshold is neither flagged nor
-        learned from), so an anomaly is not learned as normal, but a lasting
-        change of regime stays flagged until the detector is refitted.
-        ``"all"``: every row, so a lasting change becomes normal after a
-        while, and so does a long anomaly.
+        Which rows an update learns from: those not flagged, or every row (a
+        lasting change, or a long anomaly, then becomes normal).
     threshold_window : int or None, default=None
-        Judge each row against the reconstruction errors of the
-        ``threshold_window`` rows before it instead of the detector's fixed
-        threshold: the threshold of a row is ``mu + n_sigmas * sigma`` of those
-        errors (the ``n_sigmas`` the detector's threshold was set with, or its
-        ``n_sigmas`` parameter under another threshold rule; at the start of
-        the stream, the errors the detector made on its held-out data stand
-        for the rows not yet seen). Every row's error enters the window, so a
-        lasting change of level stops being flagged after about
-        ``threshold_window`` rows, and so does an anomaly longer than that,
-        while a short anomaly stands out against the errors just before it.
-        ``None`` keeps the detector's threshold (``detector.threshold_``, as
-        updated by ``update_every``). Costs no training: it suits a series that
-        drifts, when updating the network is too slow or too risky. Use
-        thousands of rows (on NAB, 5,000 to 25,000 scored alike; 1,000 fired
-        more); it is the wrong choice where anomalies last about as long as the
-        stream seen so far (on SKAB it missed most anomalous steps).
+        Judge each row against ``mu + n_sigmas * sigma`` of the errors of the
+        ``threshold_window`` rows before it (held-out errors stand in at the
+        start) instead of the detector's threshold. ``None`` keeps
+        ``detector.threshold_``.
     context : array-like of shape (n_rows, n_features), default=None
-        Rows that came just before the stream (say, the end of the training
-        data): the scorer keeps the last ``window_size - 1`` of them as context,
-        so the first pushed rows are judged by full windows, not by prefixes.
-        They are neither scored nor learned from, nor counted in ``n_steps_``.
+        Rows that came just before the stream; the last ``window_size - 1`` are
+        kept as context, neither scored nor counted.
     merge_gap : int or None, default=None
-        The alarms of the stream are also kept as events (:meth:`take_events`,
-        :meth:`flush_events`), as :meth:`LSTMAutoencoderDetector.events` makes
-        them: runs of flags separated by at most ``merge_gap`` unflagged rows
-        form one event. ``None`` means the detector's ``window_size_``.
+        Runs of flags at most this many rows apart form one event
+        (:meth:`take_events`); ``None`` means the detector's ``window_size_``.
     n_top_features : int, default=0
-        The features listed per event, by their contributions summed over the
-        event's flagged rows. ``0`` (the default) lists none: naming them costs
-        a second pass of the network over every pushed row.
+        The features listed per event; naming them costs a second pass of the
+        network over every row.
 
     Attributes
     ----------
@@ -157,15 +150,7 @@ class StreamingScorer:
     n_steps_ : int
         Rows pushed so far.
     window_size_ : int
-        The detector's ``window_size_``: the scorer keeps ``window_size_ - 1``
-        rows of context.
-    threshold_window : int or None
-        As passed: the number of recent errors the threshold is estimated from.
-    merge_gap : int
-        The gap that merges runs of flags into one event (``window_size_``
-        when passed as None).
-    n_top_features : int
-        As passed.
+        The detector's ``window_size_``.
 
     See Also
     --------
@@ -216,60 +201,38 @@ class StreamingScorer:
                 "threshold was set on causal scores, which use no future step. "
                 "Fit it again with LSTMAutoencoderDetector(causal=True, ...)."
             )
-        if update_every is not None and (
-            not isinstance(update_every, numbers.Integral)
-            or isinstance(update_every, bool)
-            or update_every < 1
-        ):
-            raise ValueError(
-                f"update_every must be None or an int >= 1, got {update_every!r}."
-            )
-        if threshold_window is not None and (
-            not isinstance(threshold_window, numbers.Integral)
-            or isinstance(threshold_window, bool)
-            or threshold_window < 2
-        ):
-            raise ValueError(
-                "threshold_window must be None or an int >= 2 (rows), got "
-                f"{threshold_window!r}."
-            )
+        self.update_every = _optional_count(update_every, "update_every", 1)
+        self.threshold_window = _optional_count(threshold_window, "threshold_window", 2)
         if learn_from not in LEARN_FROM:
             raise ValueError(
                 f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}."
             )
         if merge_gap is None:
             merge_gap = int(detector.window_size_)
-        merge_gap = _check_count(merge_gap, "merge_gap", 0)
-        n_top_features = _check_count(n_top_features, "n_top_features", 0)
-        self.detector = detector
-        self.update_every = None if update_every is None else int(update_every)
-        self.learn_from = learn_from
+        self.merge_gap = _check_count(merge_gap, "merge_gap", 0)
+        self.n_top_features = _check_count(n_top_features, "n_top_features", 0)
+        self.detector, self.learn_from = detector, learn_from
         self.window_size_ = int(detector.window_size_)
         self.n_steps_ = 0
-        # raw rows: the context of the next row, then the rows since the last
-        # update (with update_every), whose errors wait in _pending_errors
+        # the context of the next row, then the rows since the last update, whose
+        # errors and the thresholds they were judged against wait for it
         self._rows = np.empty((0, detector.n_features_in_))
         self._pending_errors = np.empty(0)
-        # the thresholds those rows were judged against (learn_from="normal")
         self._pending_thresholds = np.empty(0)
-        self.threshold_window = None
         self._recent_errors = np.empty(0)
-        if threshold_window is not None:
-            self.threshold_window = int(threshold_window)
+        if self.threshold_window is not None:
             held = np.asarray(detector.__dict__.get("heldout_errors_", []), float)
-            self._recent_errors = held[len(held) - min(len(held), threshold_window) :]
+            keep = min(len(held), self.threshold_window)
+            self._recent_errors = held[len(held) - keep :]
         if context is not None and len(context):
             self._rows = self._context(check_series(detector, context, reset=False))
-        self.merge_gap, self.n_top_features = merge_gap, n_top_features
-        names = getattr(detector, "feature_names_in_", None)
         self._event_stream = EventStream(
-            merge_gap=merge_gap,
-            n_top_features=n_top_features,
-            feature_names=None if names is None else list(names),
+            merge_gap=self.merge_gap,
+            n_top_features=self.n_top_features,
+            feature_names=self._feature_names(),
         )
         self._closed_events = []  # tables of closed events not yet taken
-        # stream position of the event stream's first row: the rows it was not
-        # given (before a load, and unflagged while no event was open)
+        # stream position of the event stream's first row
         self._event_offset = 0
         self._last_flag = None  # stream position of the last flagged row
 
@@ -279,8 +242,7 @@ class StreamingScorer:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            The next rows of the stream (any number, including 0), with the
-            features the detector was fitted on (by name for a DataFrame).
+            The next rows of the stream (any number), with the detector's features.
 
         Returns
         -------
@@ -306,9 +268,6 @@ class StreamingScorer:
             judged_by = self._thresholds(errors)
             scores.append(errors)
             thresholds.append(judged_by)
-            # a row with fewer than window_size - 1 rows before it (the warm-up
-            # of a stream without context) is scored by its prefix, as
-            # score_samples scores the start of a series, but not flagged
             warmed_up = len(self._rows) + np.arange(take) >= self.window_size_ - 1
             flags.append((errors > judged_by) & warmed_up)
             self._push_events(rows, flags[-1], errors)
@@ -334,14 +293,13 @@ class StreamingScorer:
                 f"X has {X.shape[1]} features, but the detector was fitted on "
                 f"{detector.n_features_in_}; an empty chunk must have them too."
             )
-        names = getattr(detector, "feature_names_in_", None)
-        columns = getattr(X, "columns", None)
+        names, columns = self._feature_names(), getattr(X, "columns", None)
         if names is not None and columns is not None:
             columns = [str(c) for c in columns]
-            if columns != list(names):
+            if columns != names:
                 raise ValueError(
                     f"X has the columns {columns}, but the detector was fitted "
-                    f"on {list(names)}, in that order."
+                    f"on {names}, in that order."
                 )
 
     def _thresholds(self, errors):
@@ -361,35 +319,63 @@ class StreamingScorer:
             self._recent_errors = recent[len(recent) - min(len(recent), window) :]
         detector = self.detector
         info = detector.__dict__.get("threshold_info_", {})
-        n_sigmas = info.get("n_sigmas", detector.n_sigmas)
-        thresholds = k_sigma_threshold(means, stds, n_sigmas)
+        thresholds = k_sigma_threshold(
+            means, stds, info.get("n_sigmas", detector.n_sigmas)
+        )
         # fewer than 2 errors seen (a detector without held-out errors): its own
         thresholds[np.isnan(thresholds)] = detector.threshold_
         return thresholds
 
     def _context(self, rows):
         """The last ``window_size - 1`` rows (all of them when fewer)."""
-        keep = self.window_size_ - 1
-        return rows[len(rows) - min(keep, len(rows)) :]
+        return rows[len(rows) - min(self.window_size_ - 1, len(rows)) :]
 
     def _score(self, rows):
         context = self._context(self._rows)
         data = np.vstack([context, rows])
         return self.detector._errors(data, n_context=len(context))
 
+    def _update(self):
+        """Learn from the rows since the last update, then forget them."""
+        rows, errors = self._rows, self._pending_errors
+        n_context = len(rows) - len(errors)
+        # windows that end at one of the new rows
+        ends = np.arange(max(n_context, self.window_size_ - 1), len(rows))
+        starts = ends - (self.window_size_ - 1)
+        if self.learn_from == "normal":
+            flagged = errors > self._pending_thresholds
+            errors = errors[~flagged]
+            marks = np.r_[0, np.cumsum(np.r_[np.zeros(n_context), flagged])]
+            starts = starts[marks[ends + 1] == marks[starts]]
+        try:
+            self.detector._learn(rows, errors, starts)
+        except TrainingDivergedError as exc:
+            # the detector is as it was; the stream goes on
+            warnings.warn(
+                f"StreamingScorer skipped the update at stream row {self.n_steps_} "
+                f"and goes on with the detector as it was. {exc}",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
+        self._rows = self._context(rows)
+        self._pending_errors = np.empty(0)
+        self._pending_thresholds = np.empty(0)
+
     # ------------------------------------------------------------ events
 
+    def _feature_names(self):
+        names = getattr(self.detector, "feature_names_in_", None)
+        return None if names is None else list(names)
+
     def _push_events(self, rows, flags, errors):
-        """Give the event stream the next rows (before ``n_steps_`` and the
-        context move past them)."""
+        """Give the event stream the next rows (before ``n_steps_`` moves)."""
         flagged = np.flatnonzero(flags)
         event_open = (
             self._last_flag is not None
             and self.n_steps_ - 1 - self._last_flag <= self.merge_gap
         )
         if not event_open and not len(flagged):
-            # the event stream would keep none of these rows and close nothing:
-            # skip its table-making (about 2 ms a push, as much as scoring a row)
+            # the event stream would keep none of these rows and close nothing
             self._event_offset += len(flags)
             return
         if len(flagged):
@@ -414,25 +400,16 @@ class StreamingScorer:
     def take_events(self):
         """Return the events closed since the last call, and forget them.
 
-        An event is closed once more than ``merge_gap`` unflagged rows follow
-        its last flag: no later row can join it then. The events of all calls
-        (and of :meth:`flush_events` at the end) are those that
-        :meth:`LSTMAutoencoderDetector.events` finds in the flags and scores
-        of the whole stream (``StreamResult.flags`` and ``scores``), whatever
-        the chunk sizes; ``start``, ``end`` and ``peak`` count rows from the
-        scorer's first pushed row (``context`` rows do not count).
-
-        The scorer keeps the rows since the start of the open event (their
-        flags and scores, and contributions with ``n_top_features``) and the
-        events not yet taken; :meth:`save` writes both, so a scorer read back
-        with :meth:`load` gives the events of one that never stopped.
+        An event closes once more than ``merge_gap`` unflagged rows follow its
+        last flag. The events of all calls (and of :meth:`flush_events`) are
+        those :meth:`LSTMAutoencoderDetector.events` finds in the whole stream,
+        whatever the chunk sizes, counted from the first pushed row.
 
         Returns
         -------
         events : pandas.DataFrame
-            One row per event, in time order, in the format of
-            :meth:`LSTMAutoencoderDetector.events` (without the ``*_time``
-            columns); empty, with the same columns, when none closed.
+            One row per event, in the format of
+            :meth:`LSTMAutoencoderDetector.events` (without ``*_time`` columns).
         """
         import pandas as pd
 
@@ -444,10 +421,6 @@ class StreamingScorer:
     def flush_events(self):
         """Close the open event, if any; return it with the events not taken yet.
 
-        Call it at the end of a stream (or whenever an alarm must be reported
-        before it is over): the open event ends at its last flagged row so far,
-        and a later flag starts a new event, even within ``merge_gap`` rows.
-
         Returns
         -------
         events : pandas.DataFrame
@@ -457,117 +430,21 @@ class StreamingScorer:
         self._last_flag = None
         return self.take_events()
 
-    def _update(self):
-        """Learn from the rows since the last update, then forget them."""
-        detector, rows = self.detector, self._rows
-        errors = self._pending_errors
-        n_context = len(rows) - len(errors)
-        window = self.window_size_
-        # windows that end at one of the new rows
-        ends = np.arange(max(n_context, window - 1), len(rows))
-        starts = ends - (window - 1)
-        if self.learn_from == "normal":
-            flagged = errors > self._pending_thresholds
-            errors = errors[~flagged]
-            marks = np.r_[0, np.cumsum(np.r_[np.zeros(n_context), flagged])]
-            starts = starts[marks[ends + 1] == marks[starts]]
-        try:
-            detector._learn(rows, errors, starts)
-        except TrainingDivergedError as exc:
-            # the detector is as it was; a stream goes on rather than losing
-            # the scores of the rows pushed with this update's last row
-            warnings.warn(
-                f"StreamingScorer skipped the update at stream row {self.n_steps_} "
-                f"and goes on with the detector as it was. {exc}",
-                UserWarning,
-                stacklevel=user_stacklevel(),
-            )
-        self._rows = self._context(rows)
-        self._pending_errors = np.empty(0)
-        self._pending_thresholds = np.empty(0)
-
     # ------------------------------------------------------------ saving
-
-    def _state(self):
-        """Return the fitted attributes that hold the scorer's state in a file."""
-        state = {
-            "stream_info_": {
-                "n_steps": int(self.n_steps_),
-                "update_every": int(self.update_every or 0),
-                "learn_from": self.learn_from,
-                "threshold_window": int(self.threshold_window or 0),
-                # the events' settings; the open event and the events not
-                # taken are arrays of their own (_events_state)
-                "merge_gap": int(self.merge_gap),
-                "n_top_features": int(self.n_top_features),
-            }
-        }
-        if len(self._recent_errors):
-            state["stream_recent_errors_"] = self._recent_errors.copy()
-        if len(self._rows):
-            state["stream_rows_"] = self._rows.copy()
-        if len(self._pending_errors):
-            state["stream_errors_"] = self._pending_errors.copy()
-            if self.threshold_window is not None:
-                state["stream_thresholds_"] = self._pending_thresholds.copy()
-        state.update(self._events_state())
-        return state
-
-    def _feature_names(self):
-        names = getattr(self.detector, "feature_names_in_", None)
-        return None if names is None else list(names)
-
-    def _events_state(self):
-        """The rows of the open event and the events not taken, as arrays."""
-        state = {}
-        kept = self._event_stream.state()
-        if len(kept["flags"]):
-            state["stream_open_flags_"] = kept["flags"]
-            state["stream_open_scores_"] = kept["scores"]
-            if kept["contributions"] is not None:
-                state["stream_open_contributions_"] = kept["contributions"]
-        if not self._closed_events:
-            return state
-        import pandas as pd
-
-        closed = pd.concat(self._closed_events, ignore_index=True)
-        self._closed_events = [closed]  # the same events, taken later
-        columns = ["start", "end", "n_flagged", "peak"]
-        state["stream_closed_events_"] = closed[columns].to_numpy(np.int64)
-        state["stream_closed_scores_"] = closed[["peak_score", "mean_score"]].to_numpy(
-            np.float64
-        )
-        width = max(len(f) for f in closed["features"])
-        if width:
-            names = self._feature_names()
-            position = {n: i for i, n in enumerate(names or [])}
-            features = np.full((len(closed), width), -1, dtype=np.int64)
-            for row, listed in enumerate(closed["features"]):
-                features[row, : len(listed)] = [
-                    position[f] if names is not None else f for f in listed
-                ]
-            state["stream_closed_features_"] = features
-        return state
 
     def save(self, path):
         """Write the detector and the scorer's state to a safe model file.
 
-        Same format as :func:`skae.save_model`, plus the context rows, the
-        errors waiting for the next update, the step counter, the events'
-        settings, the rows of the open event and the events not taken yet;
-        :meth:`load` resumes the stream where it stopped: the open event goes
-        on, and :meth:`take_events` returns the saved events first, so no
-        alarm is lost or split by stopping and resuming a stream (say, ``skae
-        stream --save`` interrupted between writing scores and events).
+        The format of :func:`skae.save_model`, with the context rows, the errors
+        waiting for an update, the settings, the open event and the events not
+        taken: :meth:`load` resumes the stream where it stopped.
 
         Parameters
         ----------
         path : str or os.PathLike
             Where to write (``.skae`` is a good suffix).
         """
-        from ._persistence import save_model
-
-        save_model(self, path)
+        _model_files.write(self.detector, path, self._state(), STATE)
 
     @classmethod
     def load(cls, path, *, device=None):
@@ -583,60 +460,100 @@ class StreamingScorer:
         Returns
         -------
         scorer : StreamingScorer
-            The scorer where it stopped; a fresh scorer (no context, no updates)
-            when the file holds a detector only.
+            The scorer where it stopped; a fresh scorer for a detector's file.
 
         Raises
         ------
         ValueError
-            When the file is not a valid model file, or its stream state does not
-            fit the detector (the message names the field).
+            When the file is not a valid model file, or its state does not fit
+            the detector (the message names the field).
         """
-        from ._persistence import _load_model_and_state
-
-        detector, state = _load_model_and_state(path, device)
+        detector, state = _model_files.read(path, device, STATE)
         if not state:
             return cls(detector)
         return cls._from_state(detector, state, path)
+
+    def _state(self):
+        """The scorer's state, as named by :data:`STATE`."""
+        state = {
+            "stream_info_": {
+                "n_steps": int(self.n_steps_),
+                "update_every": int(self.update_every or 0),
+                "learn_from": self.learn_from,
+                "threshold_window": int(self.threshold_window or 0),
+                "merge_gap": int(self.merge_gap),
+                "n_top_features": int(self.n_top_features),
+            }
+        }
+        if len(self._recent_errors):
+            state["stream_recent_errors_"] = self._recent_errors.copy()
+        if len(self._rows):
+            state["stream_rows_"] = self._rows.copy()
+        if len(self._pending_errors):
+            state["stream_errors_"] = self._pending_errors.copy()
+            if self.threshold_window is not None:
+                state["stream_thresholds_"] = self._pending_thresholds.copy()
+        kept = self._event_stream.state()
+        if len(kept["flags"]):
+            state["stream_open_flags_"] = kept["flags"]
+            state["stream_open_scores_"] = kept["scores"]
+            if kept["contributions"] is not None:
+                state["stream_open_contributions_"] = kept["contributions"]
+        if self._closed_events:
+            state.update(self._closed_state())
+        return state
+
+    def _closed_state(self):
+        """The events not taken, as arrays."""
+        import pandas as pd
+
+        closed = pd.concat(self._closed_events, ignore_index=True)
+        self._closed_events = [closed]  # the same events, taken later
+        columns = ["start", "end", "n_flagged", "peak"]
+        state = {
+            "stream_closed_events_": closed[columns].to_numpy(np.int64),
+            "stream_closed_scores_": closed[["peak_score", "mean_score"]].to_numpy(
+                np.float64
+            ),
+        }
+        width = max(len(f) for f in closed["features"])
+        if width:
+            names = self._feature_names()
+            position = {n: i for i, n in enumerate(names or [])}
+            features = np.full((len(closed), width), -1, dtype=np.int64)
+            for row, listed in enumerate(closed["features"]):
+                features[row, : len(listed)] = [
+                    position[f] if names is not None else f for f in listed
+                ]
+            state["stream_closed_features_"] = features
+        return state
 
     @classmethod
     def _from_state(cls, detector, state, path):
         info = state.get("stream_info_")
         if info is None:
             raise ValueError(f"{path}: the stream state lacks stream_info_.")
-        n_steps, update_every = info.get("n_steps"), info.get("update_every")
-        window = info.get("threshold_window", 0)
-        for name, value in (
-            ("n_steps", n_steps),
-            ("update_every", update_every),
-            ("threshold_window", window),
+        for name in ("n_steps", "update_every", "threshold_window") + (
+            "merge_gap",
+            "n_top_features",
         ):
-            if not isinstance(value, int) or value < 0:
+            if type(info.get(name)) is not int or info[name] < 0:
                 raise ValueError(
                     f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
-                    f"{value!r}."
+                    f"{info.get(name)!r}."
                 )
-        events = {}
-        for name in ("merge_gap", "n_top_features"):  # absent from older files
-            value = info.get(name)
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0
-            ):
-                raise ValueError(
-                    f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
-                    f"{value!r}."
-                )
-            if value is not None:
-                events[name] = value
+        n_steps, update_every = info["n_steps"], info["update_every"]
+        window = info["threshold_window"]
         scorer = cls(
             detector,
             update_every=update_every or None,
             learn_from=info.get("learn_from"),
             threshold_window=window or None,
-            **events,
+            merge_gap=info["merge_gap"],
+            n_top_features=info["n_top_features"],
         )
         recent = state.get("stream_recent_errors_", np.empty(0))
-        if len(recent) > (window or 0):
+        if len(recent) > window:
             raise ValueError(
                 f"{path}: the stream state is inconsistent: {len(recent)} recent "
                 f"errors (stream_recent_errors_) for threshold_window={window}."
@@ -691,12 +608,12 @@ class StreamingScorer:
                 "contributions (stream_open_contributions_), after "
                 f"{self.n_steps_} steps with n_top_features={self.n_top_features}."
             )
-        try:
-            # the kept rows are the stream's last: count the event stream's rows
-            # from the first of them
+        kept = {"n_steps": n_kept, "flags": flags, "scores": scores}
+        if contributions is not None:
+            kept["contributions"] = contributions
+        try:  # the kept rows are the stream's last
             self._event_stream = EventStream.from_state(
-                {"n_steps": n_kept, "flags": flags, "scores": scores}
-                | ({} if contributions is None else {"contributions": contributions}),
+                kept,
                 merge_gap=self.merge_gap,
                 n_top_features=self.n_top_features,
                 feature_names=self._feature_names(),
@@ -715,7 +632,7 @@ class StreamingScorer:
 
 
 def _closed_events(state, scorer, path, *, first_open):
-    """The events table of the closed events a file holds (None when none)."""
+    """The table of the closed events a file holds (None when none)."""
     positions = state.get("stream_closed_events_")
     values = state.get("stream_closed_scores_")
     features = state.get("stream_closed_features_")
@@ -744,7 +661,6 @@ def _closed_events(state, scorer, path, *, first_open):
         & (n_flagged <= end - start + 1),
         "each starting after the one before ends": np.r_[True, start[1:] > end[:-1]],
         f"each ending before the open event (step {last + 1})": end <= last,
-        "peak_score >= 0": values[:, 0] >= 0,
     }
     if features is not None:
         listed = features >= 0

@@ -22,11 +22,12 @@ from safetensors.torch import save as save_tensors
 
 from skae import (
     LSTMAutoencoder,
+    _codec,
+    _model_files,
     _training,
     load_model,
     save_model,
 )
-from skae import _persistence as persistence
 
 # ------------------------------------------------------------------- forging
 
@@ -136,8 +137,17 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a network was built for a file that is refused")
 
+    build = torch.nn.LSTM.__init__
+
+    def on_meta_only(self, *args, **kwargs):
+        # the loader builds the network it expects on the meta device, where it
+        # allocates nothing, to read the shapes of its weights
+        build(self, *args, **kwargs)
+        if any(p.device.type != "meta" for p in self.parameters()):
+            refuse()
+
     monkeypatch.setattr(_training, "make_net", refuse)
-    monkeypatch.setattr(torch.nn.LSTM, "__init__", refuse)
+    monkeypatch.setattr(torch.nn.LSTM, "__init__", on_meta_only)
 
 
 # What refusing a file may allocate (allocated_bytes: Python, NumPy and torch): a
@@ -253,12 +263,22 @@ CORPUS = [
     ("error-mean-alone", fitted(error_mean_=array([0.0, 0.0])), "error_covariance_"),
     ("window-size-bool", params(window_size=True), "window_size"),
     ("hidden-size-bool", params(hidden_size=True), "hidden_size"),
-    ("hidden-size-5000", params(hidden_size=5000), "hidden_size"),
+    ("hidden-size-5000", fitted(hidden_size_=5000), "hidden_size"),
     ("hidden-size-huge", params(hidden_size=10**30), "hidden_size"),
-    ("num-layers-2", params(num_layers=2), "num_layers"),
-    ("num-layers-huge", params(num_layers=10**15), "num_layers"),
-    ("decoder-feed-state", params(decoder_feed="state"), "decoder_feed"),
+    ("hidden-size-fitted-huge", fitted(hidden_size_=10**30), "hidden_size_"),
+    ("hidden-size-fitted-bool", fitted(hidden_size_=True), "hidden_size_"),
+    ("num-layers-2", fitted(num_layers_=2), "num_layers"),
+    ("num-layers-huge", fitted(num_layers_=10**15), "num_layers"),
+    ("num-layers-0", fitted(num_layers_=0), "num_layers_"),
+    ("decoder-feed-state", fitted(decoder_feed_="state"), "decoder_feed"),
     ("decoder-feed-other", params(decoder_feed="other"), "decoder_feed"),
+    ("decoder-feed-fitted-other", fitted(decoder_feed_="other"), "decoder_feed_"),
+    # a file without the fitted architecture is read by its parameters
+    (
+        "architecture-by-params",
+        both(drop("hidden_size_"), params(hidden_size=5000)),
+        "hidden_size",
+    ),
     ("standardize-int", params(standardize=1), "standardize"),
     ("random-state-bool", params(random_state=True), "random_state"),
     ("device-param-meta", params(device="meta"), "device"),
@@ -394,7 +414,7 @@ def test_huge_declared_network_fails_fast_without_allocating(
     hidden_size, plain_file, tmp_path, no_network
 ):
     """hidden_size=20000 would be a 6.4 GB network; the 8 KB file holds hidden 4."""
-    path = forge(plain_file, tmp_path / "huge.skae", params(hidden_size=hidden_size))
+    path = forge(plain_file, tmp_path / "huge.skae", fitted(hidden_size_=hidden_size))
     assert path.stat().st_size < 20_000
     messages = []
     # the network would take 400 MB or 6.4 GB; refusing it takes about 0.1 MB
@@ -404,21 +424,23 @@ def test_huge_declared_network_fails_fast_without_allocating(
     assert "weights do not fit" in messages[-1]
 
 
-def test_the_derived_shapes_are_those_of_the_module():
-    """The loader derives the state_dict layout arithmetically; it must stay the
-    module's."""
-    for n_features, hidden, layers, feed, centered in [
-        (1, 1, 1, "repeat", None),
-        (3, 5, 2, "state", [0, 2]),
-        (2, 4, 3, "repeat", [1]),
-        (4, 2, 1, "state", None),
-    ]:
-        module = LSTMAutoencoder(n_features, hidden, layers, 0.0, feed, centered)
-        actual = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-        derived = persistence._state_dict_shapes(
-            n_features, hidden, layers, feed, bool(centered)
-        )
-        assert derived == actual
+@pytest.mark.parametrize(
+    "architecture",
+    [dict(hidden_size=5000), dict(num_layers=2), dict(decoder_feed="state")],
+    ids=["hidden-size", "num-layers", "decoder-feed"],
+)
+def test_the_parameters_do_not_shape_the_network(
+    plain, plain_file, tmp_path, architecture
+):
+    """The fitted architecture does: parameters set after fit wait for the next fit."""
+    restored = load_model(
+        forge(plain_file, tmp_path / "set.skae", params(**architecture))
+    )
+    assert restored.get_params()[next(iter(architecture))] == next(
+        iter(architecture.values())
+    )
+    X = _frame(100, seed=2)
+    np.testing.assert_array_equal(restored.score_samples(X), plain.score_samples(X))
 
 
 # ------------------------------------------------------------------- other limits
@@ -481,8 +503,8 @@ def test_saving_refuses_fitted_attributes_the_format_does_not_know(plain, tmp_pa
 
 def test_every_fitted_attribute_of_fit_has_a_line(plain, gaussian):
     for detector in (plain, gaussian):
-        names = {n for n in vars(detector) if persistence._FITTED_NAME.match(n)}
-        assert names - {"net_", "history_"} <= set(persistence._FITTED)
+        names = {n for n in vars(detector) if _model_files.FITTED_NAME.match(n)}
+        assert names - {"net_", "history_"} <= set(_model_files.FITTED)
 
 
 # ------------------------------------------------------------------- valid forgeries
@@ -525,7 +547,7 @@ def test_consistent_forgery_of_another_architecture_scores_as_stored(
     path = forge(
         plain_file,
         tmp_path / "forged.skae",
-        params(hidden_size=3, decoder_feed="state"),
+        fitted(hidden_size_=3, decoder_feed_="state"),
         tensors=state,
     )
     restored = load_model(path)
@@ -541,7 +563,7 @@ def test_consistent_forgery_of_another_architecture_scores_as_stored(
 def test_the_cap_on_string_dtypes_leaves_numeric_arrays_alone():
     # the held-out errors of a long series are millions of float64 values
     entry = array([0.5] * 3_000_000)
-    assert persistence._decode_array(entry, "heldout_errors_").shape == (3_000_000,)
+    assert _codec.decode_array(entry, "heldout_errors_").shape == (3_000_000,)
 
 
 def test_bools_load_where_parameters_take_them(plain_file, tmp_path):

@@ -24,8 +24,7 @@ from conftest import tiny_detector, waves
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from skae import _persistence as persistence
-from skae import load_model, save_model
+from skae import _codec, load_model, save_model
 from skae.cli import main
 
 # ------------------------------------------------------------------ helpers
@@ -156,16 +155,16 @@ def test_a_device_or_a_pipe_is_refused_before_anything_is_read(tmp_path):
 
 def test_a_file_larger_than_the_limit_is_refused(model_file, tmp_path, monkeypatch):
     size = model_file.stat().st_size
-    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", size)
+    monkeypatch.setattr(_codec, "MAX_FILE_BYTES", size)
     load_model(model_file)  # the limit itself is allowed
-    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", size - 1)
+    monkeypatch.setattr(_codec, "MAX_FILE_BYTES", size - 1)
     with pytest.raises(ValueError, match=f"holds {size:,} bytes") as error:
         load_model(model_file)
     assert "MAX_FILE_BYTES" in str(error.value) and str(model_file) in str(error.value)
     # and save_model does not write a file that load_model would refuse
-    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", size)
+    monkeypatch.setattr(_codec, "MAX_FILE_BYTES", size)
     detector = load_model(model_file)
-    monkeypatch.setattr(persistence, "MAX_FILE_BYTES", size // 2)
+    monkeypatch.setattr(_codec, "MAX_FILE_BYTES", size // 2)
     with pytest.raises(ValueError, match="MAX_FILE_BYTES"):
         save_model(detector, tmp_path / "big.skae")
     assert not list(tmp_path.iterdir())

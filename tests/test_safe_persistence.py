@@ -1,5 +1,6 @@
 """The safe model format: JSON and safetensors in a zip, loaded without pickle."""
 
+import copy
 import json
 import pickle
 import zipfile
@@ -14,8 +15,7 @@ from conftest import tiny_detector, waves
 from sklearn.exceptions import NotFittedError
 
 import skae
-from skae import LSTMAutoencoderDetector, load_model, save_model
-from skae import _persistence as persistence
+from skae import LSTMAutoencoderDetector, _codec, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,8 @@ def _rewrite_document(path, edit):
     members = _members(path)
     document = json.loads(members["skae.json"])
     edit(document)
-    document["model_sha256"] = persistence._sha256(
-        persistence._canonical(document["model"])
-    )
-    members["skae.json"] = persistence._canonical(document)
+    document["model_sha256"] = _codec.sha256(_codec.canonical(document["model"]))
+    members["skae.json"] = _codec.canonical(document)
     _write_members(path, members)
 
 
@@ -125,14 +123,12 @@ def test_file_holds_only_json_and_safetensors(saved):
     assert sorted(members) == ["skae.json", "weights.safetensors"]
     document = json.loads(members["skae.json"])
     assert document["format"] == "skae-model"
-    assert document["format_version"] == persistence.FORMAT_VERSION
+    assert document["format_version"] == _codec.FORMAT_VERSION
     model = document["model"]
     assert model["versions"]["skae"] == skae.__version__
     assert model["versions"]["torch"] == torch.__version__
     assert model["params"]["window_size"] == 8
-    assert model["weights"]["sha256"] == persistence._sha256(
-        members["weights.safetensors"]
-    )
+    assert model["weights"]["sha256"] == _codec.sha256(members["weights.safetensors"])
     # safetensors: an 8-byte little-endian header length, then a JSON header
     header_length = int.from_bytes(members["weights.safetensors"][:8], "little")
     header = json.loads(members["weights.safetensors"][8 : 8 + header_length])
@@ -186,7 +182,7 @@ def test_malicious_pickle_files_are_refused_without_running_code(saved, tmp_path
     _write_members(disguised, {**_members(saved), "weights.safetensors": payload})
     _rewrite_document(
         disguised,
-        lambda doc: doc["model"]["weights"].update(sha256=persistence._sha256(payload)),
+        lambda doc: doc["model"]["weights"].update(sha256=_codec.sha256(payload)),
     )
 
     for path in (plain, torch_file, disguised):
@@ -271,7 +267,7 @@ def test_extra_or_compressed_members_are_refused(saved, tmp_path):
         (lambda doc: doc.update(format="other"), "not a skae model file"),
         (lambda doc: doc["model"]["params"].update(new_knob=1), "newer skae"),
         (lambda doc: doc["model"]["params"].update(window_size=-1), "window_size"),
-        (lambda doc: doc["model"]["params"].update(hidden_size=5), "do not fit"),
+        (lambda doc: doc["model"]["fitted"].update(hidden_size_=5), "do not fit"),
         (lambda doc: doc["model"]["fitted"].pop("threshold_"), "threshold_"),
         (lambda doc: doc["model"]["fitted"].update(scale_=[1.0]), "scale_"),
         (lambda doc: doc["model"].update({"class": "Pipeline"}), "Pipeline"),
@@ -298,6 +294,17 @@ def test_consistent_but_invalid_content_is_refused(saved, edit, message):
     _rewrite_document(saved, edit)
     with pytest.raises(ValueError, match=message):
         load_model(saved)
+
+
+def test_a_model_saved_after_set_params_loads_as_fitted(fitted, tmp_path):
+    detector = copy.deepcopy(fitted).set_params(hidden_size=16, num_layers=2)
+    save_model(detector, tmp_path / "m.skae")
+    restored = load_model(tmp_path / "m.skae")
+    assert (restored.hidden_size, restored.num_layers) == (16, 2)
+    assert (restored.hidden_size_, restored.num_layers_) == (fitted.hidden_size, 1)
+    X = waves(100, seed=2)
+    np.testing.assert_array_equal(restored.score_samples(X), fitted.score_samples(X))
+    np.testing.assert_array_equal(restored.predict(X), fitted.predict(X))
 
 
 def test_model_trained_on_gpu_loads_on_cpu(saved, fitted, monkeypatch):

@@ -138,14 +138,14 @@ def test_a_scorer_without_features_saves_its_events_too(causal, tmp_path):
 
 def _rewrite(path, out, edit):
     """Write ``out``: ``path`` with its JSON model edited and digests recomputed."""
-    from skae import _persistence as p
+    from skae import _codec as p
 
     with zipfile.ZipFile(path) as archive:
-        document = json.loads(archive.read(p._JSON_NAME))
-        weights = archive.read(p._WEIGHTS_NAME)
+        document = json.loads(archive.read(p.JSON_NAME))
+        weights = archive.read(p.WEIGHTS_NAME)
     edit(document["model"]["fitted"])
-    document["model_sha256"] = p._sha256(p._canonical(document["model"]))
-    p._write_zip(out, {p._JSON_NAME: p._canonical(document), p._WEIGHTS_NAME: weights})
+    document["model_sha256"] = p.sha256(p.canonical(document["model"]))
+    p.write_zip(out, {p.JSON_NAME: p.canonical(document), p.WEIGHTS_NAME: weights})
 
 
 def _array(fitted, name):
