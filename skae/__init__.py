@@ -1,23 +1,8 @@
 """skae: LSTM autoencoders for time-series anomaly detection, the scikit-learn way.
 
-Public names
-------------
-LSTMAutoencoderDetector
-    The scikit-learn outlier detector.
-SlidingWindowTransformer
-    Series to windows, and window values back to time steps.
-LSTMAutoencoder
-    The torch module, usable on its own.
-LSTMEncoderTransformer
-    Sequences (or the steps of a series) to latent codes, for Pipelines.
-save_model, load_model
-    Safe model files (JSON and safetensors; loading never unpickles).
-score_dask
-    Score a Dask array series chunk by chunk, on a cluster if one is connected.
-StreamingScorer
-    Score rows as they arrive with a causal detector, and keep learning.
-TrainingDivergedError
-    Raised by ``fit`` when the loss stops being finite.
+The detector, the window transformer, the encoder, the torch module, safe model
+files, Dask and streaming scoring; metrics, plots and data sets live in
+:mod:`skae.metrics`, :mod:`skae.plotting` and :mod:`skae.datasets`.
 """
 
 from ._dask import score_dask

@@ -1,7 +1,4 @@
-"""Reading a series from a CSV file: separator, timestamp, label and feature columns.
-
-Used by the command line; pandas is imported inside the functions.
-"""
+"""Reading a series from a CSV file for the command line (pandas imported inside)."""
 
 import csv
 import math
@@ -20,25 +17,11 @@ class TableError(ValueError):
 
 @dataclass
 class Series:
-    """A series read from a CSV file.
+    """A series read from a CSV file: float64 features, and the parsed timestamps
+    and 0/1 labels with their column names (None where the file has none)."""
 
-    Attributes
-    ----------
-    features : pandas.DataFrame of shape (n_timesteps, n_features)
-        The numeric feature columns, float64.
-    timestamps : pandas.Series or None
-        The timestamp column, parsed, when there is one.
-    timestamp_column : str or None
-        Its name.
-    labels : ndarray of shape (n_timesteps,) or None
-        The ``anomaly`` (or ``label``, ``is_anomaly``, ``target``) column when
-        there is one: ``1`` = anomaly.
-    label_column : str or None
-        Its name.
-    """
-
-    features: object
-    timestamps: object
+    features: object  # pandas.DataFrame
+    timestamps: object  # pandas.Series or None
     timestamp_column: str | None
     labels: np.ndarray | None
     label_column: str | None
@@ -152,11 +135,8 @@ def _to_datetime(column, dayfirst):
 def _parse_time(column, dayfirst=None):
     """Return the column parsed as datetimes, or None when it does not parse.
 
-    Dates such as ``01/02/2024`` read two ways. With ``dayfirst`` None, the
-    column is parsed both ways: a reading that fails on some value is dropped,
-    and when both read every value but disagree, the column is ambiguous and a
-    :class:`TableError` says how to choose. Year-first dates (ISO 8601) are read
-    year-month-day whatever ``dayfirst`` says.
+    With ``dayfirst`` None, dates such as ``01/02/2024`` are read both ways; a
+    reading that fails is dropped, and two that disagree are a TableError.
     """
     import pandas as pd
 
@@ -250,41 +230,13 @@ def _columns_text(frame):
 
 
 def read_series(path, *, columns=None, timestamp_column=None, sep=None, dayfirst=None):
-    """Read a CSV file into a numeric series, its timestamps and any labels.
+    """Read a CSV file into a numeric :class:`Series`, or raise a TableError.
 
-    Parameters
-    ----------
-    path : str or path-like
-        The CSV file; the separator is sniffed when it is not a comma.
-    columns : list of str, default=None
-        Feature columns to use; by default every numeric column that is neither
-        the timestamp nor a label column (``anomaly``, ``is_anomaly``, ``label``,
-        ``target``, ``changepoint``).
-    timestamp_column : str, default=None
-        The timestamp column; by default the first column named ``timestamp``,
-        ``datetime``, ``time`` or ``date``, else the first column that parses as
-        dates, else none.
-    sep : str, default=None
-        Field separator; sniffed when None.
-    dayfirst : bool, default=None
-        How to read dates such as ``01/02/2024``: True for day first (1 February),
-        False for month first (2 January). None reads them the only way every
-        value parses, and refuses the column when both readings parse and
-        disagree. Year-first dates (``2024-02-01``) are always read
-        year-month-day.
-
-    Returns
-    -------
-    series : Series
-
-    Raises
-    ------
-    TableError
-        When the file cannot be read, a named column is missing, no numeric
-        column is left, a feature holds missing or non-numeric values (the error
-        names the column, the row counted from 1 after the header, and the
-        value), the dates are ambiguous, or the timestamps are not strictly
-        increasing.
+    ``columns`` are the features (by default every numeric column but the
+    timestamp and the labels); ``timestamp_column`` defaults to the first column
+    named like a time, else the first that parses as dates; ``sep`` is sniffed
+    when None; ``dayfirst`` reads dates such as ``01/02/2024`` (None: the only
+    way every value parses). The errors name the column, row and value at fault.
     """
     import pandas as pd
 
@@ -361,19 +313,12 @@ def read_series(path, *, columns=None, timestamp_column=None, sep=None, dayfirst
 
 
 class TimestampOrder:
-    """Refuse timestamps that arrive out of order, as :func:`read_series` does.
+    """Refuse timestamps that arrive out of order, batch by batch, as
+    :func:`read_series` does.
 
-    ``skae stream`` reads its timestamps a batch at a time; each must parse as a
-    date and time (or, when the first one is a number, as a number) and come
-    after the one before it. A date such as ``01/02/2024`` reads day first or
-    month first: both readings are followed, and a reading is dropped at the
-    first value it would put before its predecessor, so a column in order under
-    one of them passes and one in order under neither is refused.
-
-    Parameters
-    ----------
-    name : str
-        The timestamp column, for the messages.
+    Timestamps are numbers when the first one is. Dates such as ``01/02/2024``
+    are read day first and month first, each reading dropped at its first value
+    out of order; the column is refused when no reading is left.
     """
 
     def __init__(self, name):
@@ -383,15 +328,8 @@ class TimestampOrder:
         self._formats = {}  # {dayfirst: the format of that reading, or None}
 
     def check(self, lines, texts):
-        """Raise a :class:`TableError` at the first timestamp out of order.
-
-        Parameters
-        ----------
-        lines : list of int
-            The line number of each timestamp, for the message.
-        texts : list of str
-            The timestamps as read, stripped.
-        """
+        """Raise a TableError at the first of ``texts`` (stripped timestamps, from
+        the file's ``lines``) that does not parse or is out of order."""
         if not texts:
             return
         if self._numbers is None:

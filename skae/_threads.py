@@ -1,19 +1,10 @@
 """Torch's intra-op thread count for the duration of one call.
 
-``n_threads=None`` leaves torch's setting alone, which already follows the two
-usual ways of limiting threads from outside: joblib's process workers (the
-``loky`` backend that ``GridSearchCV(n_jobs=...)`` uses) start with
-``OMP_NUM_THREADS = cpu_count // n_jobs``, which torch reads, and
-``threadpoolctl.threadpool_limits`` sets the OpenMP runtime that torch uses. An
-integer sets torch's count for the call and restores the previous one afterwards.
-
-``n_threads="auto"`` chooses the count when the call starts (:func:`auto_threads`):
-one thread for small models, else as many threads as there are cores that no
-other process is running on, at most torch's setting. Torch's OpenMP threads
-wait for each other at the end of every operation, so a thread that has to wait
-for a core another process holds stalls the others: on a 2-core machine with two
-busy processes, two threads made training 10 to 30 times slower than one. See
-``benchmarks/speed/threads.py`` for the measurements behind the rule.
+``n_threads=None`` leaves torch's setting alone (it follows ``OMP_NUM_THREADS``,
+joblib's workers and ``threadpoolctl``); an integer sets it for the call;
+``"auto"`` chooses it when the call starts (:func:`auto_threads`). Torch's threads
+wait for each other after every operation, so one that waits for a core another
+process holds stalls them all: ``"auto"`` uses only the cores left free.
 """
 
 import functools
@@ -25,10 +16,8 @@ from numbers import Integral
 
 import torch
 
-#: Below this many multiply-adds in one gate product of one LSTM step
-#: (``batch_size * 4 * hidden_size * (hidden_size + n_features)``), ``"auto"``
-#: uses one thread: the products are too small for a second thread to pay for
-#: its synchronisation (see ``benchmarks/speed/threads.py``).
+#: Below this many multiply-adds in one gate product of one LSTM step, ``"auto"``
+#: uses one thread: a second would not pay for its synchronisation.
 MIN_WORK_PER_THREAD = 500_000
 
 _PROC_STAT = "/proc/stat"
@@ -69,11 +58,8 @@ def _own_running_threads(path=_PROC_TASKS):
 def busy_cores(samples=5, interval=0.0005):
     """Return the number of threads of other processes running now, or ``None``.
 
-    The median over ``samples`` readings, ``interval`` seconds apart, of the
-    kernel's count of runnable threads (``procs_running`` in ``/proc/stat``) less
-    this process's runnable threads (``/proc/self/task``), so that torch's own
-    threads, which may still spin after the previous operation, do not count as
-    load. ``None`` where ``/proc/stat`` cannot be read (macOS, Windows).
+    The median of ``samples`` readings of the kernel's runnable threads less this
+    process's own (torch's may still spin); None without ``/proc/stat``.
     """
     readings = []
     for i in range(samples):
@@ -97,32 +83,9 @@ def _usable_cores():
 def auto_threads(hidden_size=None, n_features=1, batch_size=64):
     """Return the intra-op thread count that ``n_threads="auto"`` uses now.
 
-    The rule, in order:
-
-    1. never more than torch's setting (``torch.get_num_threads()``, which follows
-       ``OMP_NUM_THREADS``, joblib's workers and ``threadpoolctl``) nor than the
-       cores in this process's CPU affinity;
-    2. one thread when one gate product of an LSTM step,
-       ``batch_size * 4 * hidden_size * (hidden_size + n_features)``
-       multiply-adds, is below :data:`MIN_WORK_PER_THREAD` (``hidden_size=None``
-       skips this test);
-    3. else the cores that other processes leave free now, ``cpu_count`` less
-       :func:`busy_cores`, and at least one;
-    4. where ``/proc/stat`` cannot be read (macOS, Windows), the limit of rule 1.
-
-    Parameters
-    ----------
-    hidden_size : int or None, default=None
-        The LSTM's hidden size.
-    n_features : int, default=1
-        Input features.
-    batch_size : int, default=64
-        Windows per batch.
-
-    Returns
-    -------
-    n_threads : int
-        At least 1.
+    At most torch's setting and this process's cores; one thread for a model
+    below :data:`MIN_WORK_PER_THREAD` (unless ``hidden_size`` is None); else the
+    cores that other processes leave free (all of them without ``/proc/stat``).
     """
     limit = max(1, min(torch.get_num_threads(), _usable_cores()))
     if limit == 1:
@@ -140,16 +103,8 @@ def auto_threads(hidden_size=None, n_features=1, batch_size=64):
 
 @contextmanager
 def torch_threads(n_threads, **sizes):
-    """Run the block with ``torch.set_num_threads(n_threads)``, then restore.
-
-    Parameters
-    ----------
-    n_threads : int, "auto" or None
-        Intra-op threads for the block; ``None`` changes nothing; ``"auto"``
-        asks :func:`auto_threads`.
-    **sizes
-        ``hidden_size``, ``n_features`` and ``batch_size`` for ``"auto"``.
-    """
+    """Run the block with ``n_threads`` intra-op threads (None: torch's setting;
+    ``"auto"``: :func:`auto_threads` of ``sizes``), then restore the count."""
     if n_threads is None:
         yield
         return

@@ -1,9 +1,7 @@
 """Input checks for the three input forms, and skae's only use of private sklearn names.
 
-A 2-D array is one time series and goes through scikit-learn's ``validate_data``
-so that ``n_features_in_`` and ``feature_names_in_`` behave as in any estimator.
-A 3-D array or a list of 2-D arrays is a set of sequences; :func:`check_sequences`
-checks it with the same kind of messages.
+A 2-D array is one series, checked by scikit-learn's ``validate_data``; a 3-D array
+or a list of 2-D arrays is a set of sequences, checked by :func:`check_sequences`.
 """
 
 import os
@@ -38,12 +36,8 @@ _LIBRARY_DIRS = tuple(
 
 
 def user_stacklevel():
-    """Return the ``stacklevel`` that points a warning at the user's line.
-
-    That is, at the first frame, counted from the function that calls this
-    one, whose code lies outside skae and scikit-learn, however many of their
-    wrappers lie between.
-    """
+    """Return the ``stacklevel`` that points a warning at the first frame outside
+    skae and scikit-learn, counted from the caller."""
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
         frame, level = frame.f_back, level + 1
@@ -55,19 +49,8 @@ _OVERFLOW = "{what} has a value too large for float64 ({exc})."
 
 
 class NumberInterval(Interval):
-    """scikit-learn's :class:`Interval` constraint, refusing booleans.
-
-    ``True`` is an :class:`numbers.Integral` (and a :class:`numbers.Real`) to
-    Python, so ``Interval(Integral, 1, None)`` takes ``window_size=True`` as 1.
-    Here a boolean never satisfies a numeric parameter, and is refused with
-    scikit-learn's usual message (``... must be an int in the range [1, inf).
-    Got True instead.``).
-
-    Parameters
-    ----------
-    type, left, right, closed
-        As for :class:`sklearn.utils._param_validation.Interval`.
-    """
+    """scikit-learn's :class:`Interval` constraint, refusing booleans (which
+    Python counts as integers) with scikit-learn's usual message."""
 
     def is_satisfied_by(self, val):
         if isinstance(val, (bool, np.bool_)):
@@ -145,11 +128,8 @@ def _check_not_list_of_1d(X):
 
 
 def is_sequence_input(X):
-    """Return True when ``X`` is a set of sequences rather than one 2-D series.
-
-    A 3-D array, or a list/tuple whose first member is 2-D, is a set of sequences.
-    Anything else (2-D arrays, DataFrames, lists of rows) is treated as one series.
-    """
+    """Return True for a 3-D array or a list whose first member is 2-D (a set of
+    sequences), False for anything read as one series."""
     if isinstance(X, np.ndarray):
         return X.ndim == 3
     if hasattr(X, "ndim") and hasattr(X, "shape") and not hasattr(X, "columns"):
@@ -166,21 +146,8 @@ def is_sequence_input(X):
 def check_series(estimator, X, *, reset):
     """Validate one time series ``(n_timesteps, n_features)`` into float64.
 
-    Parameters
-    ----------
-    estimator : estimator instance
-        Gets ``n_features_in_`` / ``feature_names_in_`` when ``reset`` is True and is
-        checked against them otherwise.
-    X : array-like of shape (n_timesteps, n_features)
-        The series; rows are time steps.
-    reset : bool
-        True in ``fit``.
-
-    Returns
-    -------
-    X : ndarray of shape (n_timesteps, n_features), dtype float64
-        A validated array (a new array whenever conversion was needed; never modified
-        in place by skae).
+    ``estimator`` gets ``n_features_in_`` and ``feature_names_in_`` when ``reset``
+    (in ``fit``), and is checked against them otherwise.
     """
     _check_not_list_of_1d(X)
     _check_not_masked(X)
@@ -211,19 +178,8 @@ def check_series(estimator, X, *, reset):
 def check_sequences(estimator, X, *, reset):
     """Validate a 3-D array or a list of 2-D arrays into a list of float64 arrays.
 
-    Parameters
-    ----------
-    estimator : estimator instance
-        Gets ``n_features_in_`` when ``reset`` is True and is checked against it
-        otherwise.
-    X : ndarray of shape (n_sequences, seq_len, n_features) or list of ndarray
-        The sequences; each member of a list has shape ``(seq_len_i, n_features)``.
-    reset : bool
-        True in ``fit``.
-
-    Returns
-    -------
-    sequences : list of ndarray of shape (seq_len_i, n_features), dtype float64
+    ``estimator`` gets ``n_features_in_`` when ``reset``, and is checked against it
+    otherwise.
     """
     _check_not_masked(X)
     if isinstance(X, np.ndarray) or (hasattr(X, "ndim") and hasattr(X, "shape")):
@@ -304,11 +260,8 @@ def _set_n_features(estimator, sequences, n_features, reset):
 
 
 def feature_indices(estimator, features):
-    """Return the sorted column indices that ``features`` names, or None.
-
-    ``features`` holds column indices, or names from ``feature_names_in_`` (set when
-    the estimator was fitted on a DataFrame); ``None`` or an empty list gives None.
-    """
+    """Return the sorted column indices that ``features`` names (indices, or names
+    from ``feature_names_in_``), or None when it names none."""
     if features is None:
         return None
     # a list keeps each entry's type; np.asarray would turn [0, "a"] into strings

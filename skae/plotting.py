@@ -1,7 +1,6 @@
 """Plots of a detection and of training: series, scores, threshold, labels, losses.
 
-Matplotlib is an optional dependency (``pip install "skae[plot]"``); it is imported
-inside each function, so ``import skae`` never needs it.
+They need matplotlib (``pip install "skae[plot]"``), imported inside each function.
 """
 
 import numpy as np
@@ -41,20 +40,15 @@ def _x_values(n_timesteps, timestamps):
 _MIN_VISIBLE_SHARE = 1 / 300
 
 
-def _shade_runs(ax, x, mask, mark_short=False, **style):
-    """Shade each run of True in ``mask``, from its first step to the next run's.
-
-    A run ends where the step after it starts (or at the last step), so that a run
-    of one step still has a width. With ``mark_short``, a run narrower than
-    ``_MIN_VISIBLE_SHARE`` of the series (one step of a long series is far below a
-    pixel) also gets a vertical line, which is drawn at least a line wide.
-    """
-    starts, ends = runs(mask)
+def _shade(ax, x, starts, stops, mark_short=False, **style):
+    """Shade each span from ``x[start]`` to ``x[stop]`` (stops exclusive, so that
+    one step has a width); with ``mark_short``, a span too narrow to see also gets
+    a vertical line."""
     color = style.get("color")
-    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
+    for i, (start, stop) in enumerate(zip(starts, stops, strict=True)):
         label = style.pop("label", None) if i == 0 else None
-        ax.axvspan(x[start], x[min(end, len(x) - 1)], label=label, **style)
-        if mark_short and end - start < _MIN_VISIBLE_SHARE * len(x):
+        ax.axvspan(x[start], x[min(stop, len(x) - 1)], label=label, **style)
+        if mark_short and stop - start < _MIN_VISIBLE_SHARE * len(x):
             ax.axvline(x[start], color=color, lw=1.2, alpha=0.8, zorder=1)
 
 
@@ -89,19 +83,6 @@ def _check_events(events, n_timesteps):
             "events must have start <= peak <= end in every row (end inclusive)."
         )
     return starts, ends, peaks
-
-
-def _shade_events(ax, x, starts, ends, label=None):
-    """Shade each event from its first step to the step after its last."""
-    for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        ax.axvspan(
-            x[start],
-            x[min(end + 1, len(x) - 1)],
-            color=_EVENT_COLOR,
-            alpha=0.12,
-            lw=0,
-            label=label if i == 0 else None,
-        )
 
 
 def _datetime_index(X):
@@ -147,11 +128,9 @@ def plot_scores(
 ):
     """Plot a series above its anomaly scores, with threshold, flags and labels.
 
-    The top panel shows the series (each feature standardised when there are
-    several, so that they share one axis), the labelled anomaly windows shaded and
-    the flagged time steps marked; the bottom panel shows the anomaly score with the
-    threshold as a dashed line. Alarm events, when given, are shaded in both panels
-    with their peak marked on the score.
+    The top panel shows the series (features standardised when there are
+    several) with the flagged steps marked, the bottom one the score and the
+    threshold; labels and alarm events are shaded in both.
 
     Parameters
     ----------
@@ -165,9 +144,7 @@ def plot_scores(
         Steps whose score exceeds it are marked as flagged, for example
         ``detector.threshold_``.
     y : array-like of shape (n_timesteps,), default=None
-        Labels, ``1`` = anomaly and ``0`` = normal; runs of ``1`` are shaded, and
-        a run too short to see as a shade (one step of a long series) also gets a
-        vertical line.
+        Labels, ``1`` = anomaly and ``0`` = normal; runs of ``1`` are shaded.
     timestamps : array-like of shape (n_timesteps,), default=None
         Values for the time axis; the step index when None.
     feature_names : list of str, default=None
@@ -177,15 +154,12 @@ def plot_scores(
     title : str, default=None
         Title of the figure.
     log_scale : bool, default=True
-        Draw the scores on a logarithmic axis (reconstruction errors span orders
-        of magnitude).
+        Draw positive scores on a logarithmic axis.
     figsize : tuple of float, default=(10, 5)
         Size of the figure in inches.
     events : pandas.DataFrame, default=None
-        Alarm events, one row each, with the step positions ``start``, ``end``
-        (inclusive) and ``peak``, as a detector's events give them. Each is
-        shaded from its first step to the step after its last, and its peak is
-        marked on the score.
+        Alarm events with the step positions ``start``, ``end`` (inclusive) and
+        ``peak``, as a detector's events give them; peaks are marked on the score.
 
     Returns
     -------
@@ -224,8 +198,12 @@ def plot_scores(
     x = _x_values(n_timesteps, timestamps)
     if feature_names is None:
         feature_names = [f"feature {j}" for j in range(n_features)]
+    if y is not None:
+        y = _check_1d("y", y, n_timesteps)
     if events is not None:
         event_starts, event_ends, peaks = _check_events(events, n_timesteps)
+        n_events = len(event_starts)
+        event_label = f"alarm ({n_events} event{'' if n_events == 1 else 's'})"
 
     fig, (ax_series, ax_score) = plt.subplots(
         2, 1, sharex=True, figsize=figsize, height_ratios=[3, 2], layout="constrained"
@@ -256,29 +234,22 @@ def plot_scores(
             )  # fmt: skip
         else:
             # several lines: mark the flagged steps as a strip along the bottom
-            _shade_runs(
-                ax_series, x, flagged, ymin=0, ymax=0.04, color=_FLAG_COLOR, lw=0,
-                label=label,
+            _shade(
+                ax_series, x, *runs(flagged), ymin=0, ymax=0.04, color=_FLAG_COLOR,
+                lw=0, label=label,
             )  # fmt: skip
-    if y is not None:
-        y = _check_1d("y", y, n_timesteps)
-        for ax in (ax_series, ax_score):
-            _shade_runs(
-                ax,
-                x,
-                y == 1,
-                mark_short=True,
-                color=_LABEL_COLOR,
-                alpha=0.25,
-                lw=0,
-                label="labelled anomaly" if ax is ax_series else None,
-            )
-
-    if events is not None:
-        n_events = len(event_starts)
-        label = f"alarm ({n_events} event{'' if n_events == 1 else 's'})"
-        _shade_events(ax_series, x, event_starts, event_ends, label=label)
-        _shade_events(ax_score, x, event_starts, event_ends)
+    for ax in (ax_series, ax_score):  # labels, then events, shaded in both panels
+        top = ax is ax_series
+        if y is not None:
+            _shade(
+                ax, x, *runs(y == 1), mark_short=True, color=_LABEL_COLOR, alpha=0.25,
+                lw=0, label="labelled anomaly" if top else None,
+            )  # fmt: skip
+        if events is not None:
+            _shade(
+                ax, x, event_starts, event_ends + 1, color=_EVENT_COLOR, alpha=0.12,
+                lw=0, label=event_label if top else None,
+            )  # fmt: skip
     ax_score.plot(x, scores, lw=0.7, color=_SCORE_COLOR, label="anomaly score")
     if events is not None and len(peaks):
         ax_score.scatter(
@@ -336,16 +307,15 @@ def plot_detection(
     y : array-like of shape (n_timesteps,), default=None
         Labels, ``1`` = anomaly; shaded when given.
     timestamps : array-like of shape (n_timesteps,), default=None
-        Values for the time axis; the index of ``X`` when it is a DataFrame with a
-        DatetimeIndex, the step index otherwise.
+        Values for the time axis; by default a DatetimeIndex of ``X``, else the
+        step index.
     train_size : int, default=None
         Marks the end of the training part.
     title : str, default=None
         Title of the figure.
     **kwargs
-        Passed to :func:`plot_scores` (``log_scale``, ``figsize``, ``events``,
-        and ``feature_names``, which defaults to the detector's
-        ``feature_names_in_``).
+        Passed to :func:`plot_scores`; ``feature_names`` defaults to the
+        detector's ``feature_names_in_``.
 
     Returns
     -------
@@ -380,8 +350,7 @@ def plot_history(history, *, ax=None, log_scale=False):
     Parameters
     ----------
     history : LSTMAutoencoderDetector or skorch.History
-        A fitted detector (its ``history_`` is used) or a skorch history with
-        ``train_loss`` and ``valid_loss`` per epoch.
+        A fitted detector or its ``history_``.
     ax : matplotlib.axes.Axes, default=None
         Axes to draw on; a new figure when None.
     log_scale : bool, default=False
@@ -452,14 +421,13 @@ def plot_feature_scores(
 ):
     """Draw per-feature anomaly scores as a heat map, features by time.
 
-    Shows which sensor a detection comes from: each row is one feature's share of
-    the reconstruction error at each time step.
+    Shows which sensor a detection comes from.
 
     Parameters
     ----------
     feature_scores : array-like of shape (n_timesteps, n_features)
-        Per-feature scores, higher is more anomalous (for example the squared
-        reconstruction error of each feature).
+        Per-feature scores, higher is more anomalous, such as each feature's
+        squared reconstruction error.
     feature_names : list of str, default=None
         Row labels.
     y : array-like of shape (n_timesteps,), default=None
