@@ -18,9 +18,9 @@ from ._windowing import window_starts
 def cut_windows(series, starts, window_size):
     """Return the windows of a series tensor at ``starts``, one contiguous tensor
     ``(len(starts), window_size, n_features)``."""
-    starts = torch.as_tensor(starts, dtype=torch.long, device=series.device)
-    positions = torch.arange(window_size, device=series.device)
-    return series[starts[:, None] + positions]
+    windows = series.unfold(0, window_size, 1).transpose(1, 2)  # a view
+    index = torch.as_tensor(starts, dtype=torch.long, device=series.device)
+    return windows.index_select(0, index)
 
 
 def window_batches(n_timesteps, window_size, stride, batch_size):
