@@ -197,14 +197,22 @@ def _check_order(name, timestamps):
         return
     row = steps[0] + 1  # 0-based index of the offending row
     here, before = timestamps.iloc[row], timestamps.iloc[row - 1]
-    if here == before:
-        problem = f"row {row + 1} repeats the timestamp of row {row} ({here})"
+    advice = "sort the rows by time and drop repeated steps first (rows are counted "
+    advice += "from 1 after the header)"
+    raise _out_of_order(name, "row", (row + 1, here), (row, before), advice)
+
+
+def _out_of_order(name, unit, here, before, advice):
+    """The TableError for a ``(number, timestamp)`` at or before the one before."""
+    (number, value), (number_before, value_before) = here, before
+    if value == value_before:
+        problem = f"{unit} {number} repeats the timestamp of {unit} {number_before}"
+        problem += f" ({value})"
     else:
-        problem = f"row {row + 1} ({here}) comes before row {row} ({before})"
-    raise TableError(
-        f"the timestamps in {name!r} are not in increasing order: {problem}; "
-        "sort the rows by time and drop repeated steps first (rows are counted "
-        "from 1 after the header)"
+        problem = f"{unit} {number} ({value}) comes before {unit} {number_before}"
+        problem += f" ({value_before})"
+    return TableError(
+        f"the timestamps in {name!r} are not in increasing order: {problem}; {advice}"
     )
 
 
@@ -364,8 +372,8 @@ class TimestampOrder:
         self._last = (lines[-1], texts[-1], last)
 
     def _values(self, texts, dayfirst):
-        """``(values, parsed)``: comparable values, and which of them parsed;
-        ``dayfirst`` None for numbers and ISO 8601 dates without a time zone."""
+        """Return comparable values and which of them parsed (``dayfirst`` None:
+        numbers, or ISO dates without a time zone)."""
         import warnings
 
         import pandas as pd
@@ -386,8 +394,7 @@ class TimestampOrder:
         return values, values != _NAT
 
     def _format(self, text, dayfirst):
-        """The format of the reading's first timestamp (found once: pandas
-        spends far longer guessing a format than parsing a row with it)."""
+        """The format of the reading's first timestamp, guessed once (slow)."""
         if dayfirst not in self._formats:
             try:
                 from pandas.tseries.api import guess_datetime_format
@@ -404,21 +411,9 @@ class TimestampOrder:
                 f"line {line}: the timestamp column {self.name!r} holds {text!r}, "
                 f"not {kind}"
             )
-        if row > 0:
-            line_before, text_before = lines[row - 1], texts[row - 1]
-        else:
-            line_before, text_before = self._last[:2]
-        if text == text_before:
-            problem = f"line {line} repeats the timestamp of line {line_before}"
-            problem += f" ({text})"
-        else:
-            problem = (
-                f"line {line} ({text}) comes before line {line_before} ({text_before})"
-            )
-        return TableError(
-            f"the timestamps in {self.name!r} are not in increasing order: {problem}; "
-            "send the rows in time order, without repeated steps"
-        )
+        before = (lines[row - 1], texts[row - 1]) if row > 0 else self._last[:2]
+        advice = "send the rows in time order, without repeated steps"
+        return _out_of_order(self.name, "line", (line, text), before, advice)
 
 
 # what numpy's datetime64 reads exactly as pandas does: no time zone, no 24:00
@@ -438,8 +433,7 @@ def _is_number(text):
 
 
 def _stamps(texts, dayfirst, format):
-    """Microseconds since 1970 in UTC (as numpy's for naive ones); _NAT where a
-    text does not parse."""
+    """Microseconds since 1970 in UTC (naive as UTC), _NAT where a text fails."""
     import pandas as pd
 
     try:

@@ -69,33 +69,28 @@ def _check_not_masked(X, what="X"):
         )
 
 
-def _column_dtype_problem(dtype):
-    """Return why a DataFrame column of this dtype cannot be a feature, or None."""
-    if getattr(dtype, "name", None) == "category":
-        return (
-            "a categorical column is not a magnitude: encode it (for example "
-            "pandas.get_dummies, or .cat.codes when the order of the categories "
-            "means something) or drop it"
-        )
-    if getattr(dtype, "kind", None) in ("M", "m"):
-        return (
-            "time stamps are not a feature: make the column the DataFrame's "
-            "index (X.set_index(column)) or drop it"
-        )
-    return None
-
-
 def _check_frame_columns(X, what="X"):
     """Refuse DataFrame columns whose dtype is categorical or a date/time type."""
     if not hasattr(X, "columns") or not hasattr(X, "dtypes"):
         return
     for name, dtype in zip(X.columns, X.dtypes, strict=False):
-        problem = _column_dtype_problem(dtype)
-        if problem is not None:
-            raise ValueError(
-                f"Column {name!r} of {what} has dtype {dtype}, but every column "
-                f"must be numeric; {problem}."
+        if getattr(dtype, "name", None) == "category":
+            problem = (
+                "a categorical column is not a magnitude: encode it (for example "
+                "pandas.get_dummies, or .cat.codes when the order of the categories "
+                "means something) or drop it"
             )
+        elif getattr(dtype, "kind", None) in ("M", "m"):
+            problem = (
+                "time stamps are not a feature: make the column the DataFrame's "
+                "index (X.set_index(column)) or drop it"
+            )
+        else:
+            continue
+        raise ValueError(
+            f"Column {name!r} of {what} has dtype {dtype}, but every column "
+            f"must be numeric; {problem}."
+        )
 
 
 def _name_non_numeric_column(X, what, exc):
@@ -130,16 +125,10 @@ def _check_not_list_of_1d(X):
 def is_sequence_input(X):
     """Return True for a 3-D array or a list whose first member is 2-D (a set of
     sequences), False for anything read as one series."""
-    if isinstance(X, np.ndarray):
-        return X.ndim == 3
     if hasattr(X, "ndim") and hasattr(X, "shape") and not hasattr(X, "columns"):
-        # array-likes such as torch tensors or dask arrays
-        return X.ndim == 3
+        return X.ndim == 3  # NumPy, torch or Dask arrays
     if isinstance(X, (list, tuple)) and len(X) > 0:
-        first = X[0]
-        if hasattr(first, "ndim"):
-            return first.ndim == 2
-        return np.ndim(first) == 2
+        return np.ndim(X[0]) == 2
     return False
 
 

@@ -78,8 +78,7 @@ def precision_recall_f1(
     y_true : array-like of shape (n_timesteps,)
         1 = anomaly, 0 = normal.
     y_pred : array-like of shape (n_timesteps,)
-        0/1 (1 = anomaly) or a detector's ``predict`` output -1/+1
-        (-1 = anomaly).
+        0/1 (1 = anomaly) or a detector's ``predict`` output (-1 = anomaly).
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly. ``"auto"`` infers it, and
         raises ``ValueError`` when ``y_pred`` holds only 1s.
@@ -113,10 +112,8 @@ def skab_outlier_scores(y_trues, y_preds, *, anomaly_label="auto", zero_division
 
     Parameters
     ----------
-    y_trues : sequence of array-like of shape (n_timesteps_i,)
-        The labels of each file's test part, 1 = anomaly.
-    y_preds : sequence of array-like of shape (n_timesteps_i,)
-        The predictions for the same steps, 0/1 or -1/+1.
+    y_trues, y_preds : sequence of array-like of shape (n_timesteps_i,)
+        The labels of each file's test part and the predictions, 0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly; ``"auto"`` infers it from
         all files together.
@@ -175,10 +172,8 @@ def event_recall(y_true, y_pred, *, anomaly_label="auto"):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_timesteps,)
-        1 = anomaly, 0 = normal.
-    y_pred : array-like of shape (n_timesteps,)
-        0/1 or -1/+1.
+    y_true, y_pred : array-like of shape (n_timesteps,)
+        Labels (1 = anomaly) and predictions, 0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly.
 
@@ -210,10 +205,8 @@ def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0
 
     Parameters
     ----------
-    y_true : array-like of shape (n_timesteps,)
-        1 = anomaly, 0 = normal.
-    y_pred : array-like of shape (n_timesteps,)
-        0/1 or -1/+1.
+    y_true, y_pred : array-like of shape (n_timesteps,)
+        Labels (1 = anomaly) and predictions, 0/1 or -1/+1.
     anomaly_label : {"auto", 1, -1}, default="auto"
         The value of ``y_pred`` that means anomaly.
     zero_division : float, default=0.0
@@ -242,14 +235,12 @@ def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0
 
 
 class EventCounts(NamedTuple):
-    """Counts of labelled and detected intervals under the overlap rule."""
+    """Labelled intervals found (``tp``) and missed (``fn``), and detected
+    intervals that overlap no labelled one (``fp``)."""
 
     tp: int
-    """Labelled intervals that overlap at least one detected interval."""
     fp: int
-    """Detected intervals that overlap no labelled interval."""
     fn: int
-    """Labelled intervals that overlap no detected interval."""
 
 
 def event_counts(y_true, y_pred):
@@ -277,22 +268,16 @@ def event_counts(y_true, y_pred):
     counts : EventCounts
         A named tuple ``(tp, fp, fn)`` of ints.
 
-    See Also
-    --------
-    event_precision_recall_f1 : Precision, recall and F1 from these counts.
-
     Notes
     -----
-    Orion's leaderboard sums the counts over the signals of a dataset before
-    taking ratios: ``np.sum([event_counts(t, p) for t, p in pairs], axis=0)``.
+    Orion's leaderboard sums the counts over a dataset's signals before taking
+    ratios: ``np.sum([event_counts(t, p) for t, p in pairs], axis=0)``.
 
     Examples
     --------
     >>> from skae.metrics import event_counts
     >>> event_counts([(10, 20), (30, 40), (60, 70)], [(15, 35), (50, 55)])
     EventCounts(tp=2, fp=1, fn=1)
-    >>> event_counts([0, 1, 1, 0, 0, 1], [0, 0, 1, 1, 0, 0])
-    EventCounts(tp=1, fp=0, fn=1)
     """
     true_starts, true_ends, n_true = _intervals(y_true, "y_true")
     pred_starts, pred_ends, n_pred = _intervals(y_pred, "y_pred")
@@ -577,13 +562,10 @@ def anomaly_scorer(name):
     >>> rng = np.random.RandomState(0)
     >>> y = (rng.uniform(size=400) < 0.05).astype(int)  # 1 = anomaly
     >>> X = rng.normal(size=(400, 2)) + 6 * y[:, None]
-    >>> search = GridSearchCV(
-    ...     IsolationForest(random_state=0),
-    ...     {"contamination": [0.01, 0.05, 0.3]},
-    ...     scoring=anomaly_scorer("f1"),
-    ...     cv=3,
-    ... ).fit(X, y)
-    >>> search.best_params_
+    >>> grid = {"contamination": [0.01, 0.05, 0.3]}
+    >>> f1 = anomaly_scorer("f1")
+    >>> search = GridSearchCV(IsolationForest(random_state=0), grid, scoring=f1, cv=3)
+    >>> search.fit(X, y).best_params_
     {'contamination': 0.05}
     """
     valid = [*_RANKING_METRICS, *_DECISION_METRICS]

@@ -304,17 +304,8 @@ def plot_detection(
         A fitted detector.
     X : array-like or DataFrame of shape (n_timesteps, n_features)
         The series to score.
-    y : array-like of shape (n_timesteps,), default=None
-        Labels, ``1`` = anomaly; shaded when given.
-    timestamps : array-like of shape (n_timesteps,), default=None
-        Values for the time axis; by default a DatetimeIndex of ``X``, else the
-        step index.
-    train_size : int, default=None
-        Marks the end of the training part.
-    title : str, default=None
-        Title of the figure.
-    **kwargs
-        Passed to :func:`plot_scores`; ``feature_names`` defaults to the
+    y, timestamps, train_size, title, **kwargs
+        As for :func:`plot_scores`; ``feature_names`` defaults to the
         detector's ``feature_names_in_``.
 
     Returns
@@ -366,9 +357,7 @@ def plot_history(history, *, ax=None, log_scale=False):
     >>> from skae import LSTMAutoencoderDetector
     >>> from skae.plotting import plot_history
     >>> X = np.sin(np.arange(300) / 4).reshape(-1, 1)
-    >>> detector = LSTMAutoencoderDetector(
-    ...     window_size=10, hidden_size=4, max_epochs=3, random_state=0
-    ... ).fit(X)
+    >>> detector = LSTMAutoencoderDetector(window_size=10, max_epochs=3).fit(X)
     >>> ax = plot_history(detector)
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['training loss', 'held-out loss']
@@ -393,15 +382,11 @@ def plot_history(history, *, ax=None, log_scale=False):
     if valid_loss is not None:
         ax.plot(epochs, valid_loss, marker="o", ms=3, label="held-out loss")
         best = int(np.argmin(valid_loss))
+        label = f"best epoch ({epochs[best]}), weights kept"
         ax.scatter(
-            [epochs[best]],
-            [valid_loss[best]],
-            s=80,
-            facecolors="none",
-            edgecolors="k",
-            zorder=3,
-            label=f"best epoch ({epochs[best]}), weights kept",
-        )
+            [epochs[best]], [valid_loss[best]], s=80, facecolors="none", edgecolors="k",
+            zorder=3, label=label,
+        )  # fmt: skip
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")

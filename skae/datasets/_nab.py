@@ -50,8 +50,6 @@ def nab_series_names(category=None, *, shipped=False):
     Examples
     --------
     >>> from skae.datasets import nab_series_names
-    >>> len(nab_series_names())
-    58
     >>> nab_series_names(shipped=True)[0]
     'realKnownCause/ambient_temperature_system_failure'
     """

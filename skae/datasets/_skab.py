@@ -60,13 +60,8 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     name : str
         The file, such as ``"valve1/0"`` (``".csv"`` and a leading ``"data/"``
         are accepted), or ``"anomaly-free"``; see :func:`skab_file_names`.
-    data_home : str or path-like, default=None
-        The cache folder; see :func:`get_data_home`.
-    download_if_missing : bool, default=True
-        If False, a missing file raises ``FileNotFoundError`` instead.
-    base_url : str, default=None
-        The root of the repository to download from; None means
-        ``SKAB_BASE_URL``.
+    data_home, download_if_missing, base_url
+        As for :func:`fetch_nab`; ``base_url`` defaults to ``SKAB_BASE_URL``.
 
     Returns
     -------
@@ -88,10 +83,8 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
         train_size : int
             ``SKAB_TRAIN_SIZE`` (400), or the whole length of
             ``"anomaly-free"``. ``"other/2"`` has anomalies in its first 400.
-        name : str
-            The canonical name, e.g. ``"valve1/0"``.
-        filename : str
-            The local file read.
+        name, filename : str
+            The canonical name, e.g. ``"valve1/0"``, and the local file read.
         DESCR : str
             A one-line description.
 
