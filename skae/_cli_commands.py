@@ -10,23 +10,17 @@ import sys
 import time
 from pathlib import Path
 
-from ._cli_parser import (
-    MODEL_SUFFIXES,
-    PICKLE_SUFFIXES,
-    SAFE_SUFFIX,
-    STDOUT,
-    DataError,
-    UsageError,
-)
+from ._cli_parser import DataError, UsageError
 from ._scaling import MAX_SCALED_MAGNITUDE
 
-# the features listed per event in an events file
-N_TOP_FEATURES = 3
-
-_PICKLE_WARNING = (
-    "skae: warning: {path} is a joblib pickle: loading it runs code from the file; "
-    "only load files you made or trust (a .skae file is safe)"
-)
+SAFE_SUFFIX = ".skae"
+PICKLE_SUFFIXES = (".joblib", ".pkl")
+STDOUT = "-"  # --out - writes to standard output
+N_TOP_FEATURES = 3  # the features listed per event in an events file
+# the options of skae fit that are the detector's parameters of the same names
+_FIT_PARAMETERS = (
+    "window_size hidden_size max_epochs contamination device random_state causal"
+).split()
 
 
 def say(*parts, file=None):
@@ -88,11 +82,6 @@ def load_model(path):
             f"{path}: not a regular file ({_persistence._file_kind(mode)}); MODEL "
             "must be a model file from 'skae fit'"
         )
-    if suffix not in MODEL_SUFFIXES:
-        raise DataError(
-            f"{path}: not a model file; MODEL must be a {SAFE_SUFFIX} file from "
-            f"'skae fit', or a {' or '.join(PICKLE_SUFFIXES)} joblib file you trust"
-        )
     if suffix == SAFE_SUFFIX:
         try:
             model = _persistence.load_model(path)
@@ -100,10 +89,15 @@ def load_model(path):
             raise DataError(
                 f"{path}: not a valid {SAFE_SUFFIX} model file ({one_line(error)})"
             ) from None
-    else:
+    elif suffix in PICKLE_SUFFIXES:
         import joblib
 
-        print(_PICKLE_WARNING.format(path=path), file=sys.stderr, flush=True)
+        print(
+            f"skae: warning: {path} is a joblib pickle: loading it runs code from "
+            "the file; only load files you made or trust (a .skae file is safe)",
+            file=sys.stderr,
+            flush=True,
+        )
         try:
             model = joblib.load(path)
         except Exception as error:  # unpickling can raise almost anything
@@ -111,6 +105,11 @@ def load_model(path):
                 f"{path}: not a model file written by 'skae fit' "
                 f"({type(error).__name__}: {one_line(error)})"
             ) from None
+    else:
+        raise DataError(
+            f"{path}: not a model file; MODEL must be a {SAFE_SUFFIX} file from "
+            f"'skae fit', or a {' or '.join(PICKLE_SUFFIXES)} joblib file you trust"
+        )
     if not isinstance(model, LSTMAutoencoderDetector) or not hasattr(
         model, "threshold_"
     ):
@@ -137,19 +136,17 @@ def out_of_reach(X, detector):
     try:
         detector._core().scale(X)
         return None
-    except ValueError:  # too far from the training data: find where
-        pass
-    with np.errstate(all="ignore"):
-        scaled = (X - detector.mean_) / detector.scale_
+    except ValueError:  # a value too far from the training data: find it
+        with np.errstate(all="ignore"):
+            scaled = (X - detector.mean_) / detector.scale_
     bad = ~(np.abs(scaled) <= MAX_SCALED_MAGNITUDE)
     row, column = np.argwhere(bad)[0]
     return row, column, bool(bad[:, column].all())
 
 
 def scaling_of(detector, column):
-    return (
-        f"mean_ {detector.mean_[column]:.6g} and scale_ {detector.scale_[column]:.6g}"
-    )
+    mean, scale = detector.mean_[column], detector.scale_[column]
+    return f"mean_ {mean:.6g} and scale_ {scale:.6g}"
 
 
 def beyond_reach(detector, column, model):
@@ -169,6 +166,155 @@ def events_csv(events):
 
 def n_events(n):
     return f"{n} alarm event{'' if n == 1 else 's'}"
+
+
+def fit(args):
+    from ._detector import LSTMAutoencoderDetector
+
+    model = Path(args.model)
+    if model.suffix.lower() not in (SAFE_SUFFIX, *PICKLE_SUFFIXES):
+        raise UsageError(
+            f"argument --model: the name must end in {SAFE_SUFFIX} (safe format) or "
+            f"{' or '.join(PICKLE_SUFFIXES)} (joblib pickle), got {str(model)!r} "
+            "(see 'skae fit --help')"
+        )
+    check_output(model, "--model")
+    talk = _quiet if args.quiet else say
+    X = _read(args, args.columns, talk).features
+    if args.train_size is not None:
+        if args.train_size > len(X):
+            raise DataError(
+                f"--train-size {args.train_size} is more than the {len(X)} rows of "
+                f"{args.series}"
+            )
+        X = X.iloc[: args.train_size]
+    detector = LSTMAutoencoderDetector(
+        **{name: getattr(args, name) for name in _FIT_PARAMETERS},
+        detect_flatlines=(
+            "auto" if args.detect_flatlines is None else args.detect_flatlines
+        ),
+        verbose=int(args.verbose),
+    )
+    # on standard error, so that it shows while standard output goes to a file
+    talk(
+        f"skae: training on {len(X)} rows (window_size={args.window_size}, "
+        f"hidden_size={args.hidden_size}) for at most {args.max_epochs} epochs; "
+        "this may take a while" + ("" if args.verbose else " (-v prints each epoch)"),
+        file=sys.stderr,
+    )
+    start = time.perf_counter()
+    try:
+        detector.fit(X)
+    except (ValueError, TypeError) as error:
+        raise DataError(one_line(error)) from None
+    except (RuntimeError, MemoryError) as error:  # torch out of memory, say
+        raise DataError(f"training failed: {one_line(error)}") from None
+    history = detector.history_
+    talk(
+        f"trained {len(history)} epochs in {time.perf_counter() - start:.1f} s on "
+        f"{detector.device_}; held-out loss {history[-1, 'valid_loss']:.4g}; "
+        f"threshold {detector.threshold_:.4g}"
+    )
+    try:
+        if model.suffix.lower() == SAFE_SUFFIX:
+            from ._persistence import save_model
+
+            save_model(detector, model)
+        else:
+            import joblib
+
+            joblib.dump(detector, model)
+    except OSError as error:
+        raise DataError(f"cannot write {model}: {error.strerror or error}") from None
+    except ValueError as error:  # too large for a model file
+        raise DataError(f"cannot write {model}: {one_line(error)}") from None
+    talk(f"saved the model to {model}")
+
+
+def score(args):
+    import pandas as pd
+
+    from ._events import flag_events
+
+    if args.events == STDOUT and args.out == STDOUT:
+        raise UsageError(
+            "arguments --out and --events: only one of them can be '-' (standard "
+            "output) (see 'skae score --help')"
+        )
+    check_output(args.out, "--out")
+    if args.plot is not None:
+        check_output(args.plot, "--plot")
+    check_event_options(args, "score")
+    talk = say
+    if STDOUT in (args.out, args.events):  # standard output is for the table alone
+        talk = functools.partial(say, file=sys.stderr)
+    detector = load_model(args.model)
+    names = getattr(detector, "feature_names_in_", None)
+    series = _read(args, None if names is None else list(names), talk)
+    X = series.features
+    if names is None and X.shape[1] != detector.n_features_in_:
+        raise DataError(
+            f"{args.series} has {X.shape[1]} feature column(s), but the model was "
+            f"fitted on {detector.n_features_in_}"
+        )
+    try:
+        scores, contributions = _scores_of(detector, X, names, args.events)
+    except (ValueError, TypeError, OSError) as error:
+        _refuse_out_of_reach(X, detector, args)
+        raise DataError(one_line(error)) from None
+    is_anomaly = (scores > detector.threshold_).astype(int)
+    out = pd.DataFrame({"score": scores, "is_anomaly": is_anomaly})
+    stamps = None if series.timestamps is None else series.timestamps.to_numpy()
+    if series.timestamp_column is not None:
+        out.insert(0, series.timestamp_column, stamps)
+    merge_gap = args.merge_gap
+    if merge_gap is None:
+        merge_gap = int(detector._fitted_setting("window_size"))
+    events = None
+    if args.events is not None:
+        events = flag_events(
+            scores > detector.threshold_,  # decision_function < 0, as predict
+            scores,
+            contributions=contributions,
+            feature_names=list(X.columns),
+            index=stamps,
+            merge_gap=merge_gap,
+            n_top_features=N_TOP_FEATURES,
+        )
+    _write_csv(out, args.out)
+    summary = (
+        f"flagged {int(is_anomaly.sum())} of {len(out)} time steps "
+        f"(threshold {detector.threshold_:.4g})"
+    )
+    if series.labels is not None:
+        summary += "; " + _label_summary(series.labels, scores, is_anomaly)
+    talk(summary)
+    if args.out != STDOUT:
+        talk(f"wrote {args.out}")
+    if events is not None:
+        _write_csv(events_csv(events), args.events)
+        where = "standard output" if args.events == STDOUT else args.events
+        print(
+            f"skae: {n_events(len(events))} ({events['n_flagged'].sum()} flagged "
+            f"steps; runs of flags at most {merge_gap} steps apart merged) written "
+            f"to {where}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.plot is not None:
+        save_plot(
+            args.plot,
+            100,
+            series.features.to_numpy(),
+            scores,
+            threshold=detector.threshold_,
+            y=series.labels,
+            timestamps=stamps,
+            feature_names=list(X.columns),
+            title=Path(args.series).name,
+            events=events,
+        )
+        talk(f"wrote {args.plot}")
 
 
 def _read(args, columns, talk):
@@ -196,135 +342,6 @@ def _read(args, columns, talk):
     return series
 
 
-def fit(args):
-    from ._detector import LSTMAutoencoderDetector
-
-    model = Path(args.model)
-    if model.suffix.lower() not in MODEL_SUFFIXES:
-        raise UsageError(
-            f"argument --model: the name must end in {SAFE_SUFFIX} (safe format) or "
-            f"{' or '.join(PICKLE_SUFFIXES)} (joblib pickle), got {str(model)!r} "
-            "(see 'skae fit --help')"
-        )
-    check_output(model, "--model")
-    talk = _quiet if args.quiet else say
-    X = _read(args, args.columns, talk).features
-    if args.train_size is not None:
-        if args.train_size > len(X):
-            raise DataError(
-                f"--train-size {args.train_size} is more than the {len(X)} rows of "
-                f"{args.series}"
-            )
-        X = X.iloc[: args.train_size]
-    flatlines = args.detect_flatlines
-    detector = LSTMAutoencoderDetector(
-        window_size=args.window_size,
-        hidden_size=args.hidden_size,
-        max_epochs=args.max_epochs,
-        contamination=args.contamination,
-        device=args.device,
-        random_state=args.random_state,
-        causal=args.causal,
-        detect_flatlines="auto" if flatlines is None else flatlines,
-        verbose=int(args.verbose),
-    )
-    # on standard error, so that it shows while standard output goes to a file
-    talk(
-        f"skae: training on {len(X)} rows (window_size={args.window_size}, "
-        f"hidden_size={args.hidden_size}) for at most {args.max_epochs} epochs; "
-        "this may take a while" + ("" if args.verbose else " (-v prints each epoch)"),
-        file=sys.stderr,
-    )
-    start = time.perf_counter()
-    try:
-        detector.fit(X)
-    except (ValueError, TypeError) as error:
-        raise DataError(one_line(error)) from None
-    except (RuntimeError, MemoryError) as error:  # torch out of memory, say
-        raise DataError(f"training failed: {one_line(error)}") from None
-    seconds = time.perf_counter() - start
-    history = detector.history_
-    talk(
-        f"trained {len(history)} epochs in {seconds:.1f} s on {detector.device_}; "
-        f"held-out loss {history[-1, 'valid_loss']:.4g}; "
-        f"threshold {detector.threshold_:.4g}"
-    )
-    try:
-        if model.suffix.lower() == SAFE_SUFFIX:
-            from ._persistence import save_model
-
-            save_model(detector, model)
-        else:
-            import joblib
-
-            joblib.dump(detector, model)
-    except OSError as error:
-        raise DataError(f"cannot write {model}: {error.strerror or error}") from None
-    except ValueError as error:  # too large for a model file
-        raise DataError(f"cannot write {model}: {one_line(error)}") from None
-    talk(f"saved the model to {model}")
-
-
-def score(args):
-    import pandas as pd
-
-    if args.events == STDOUT and args.out == STDOUT:
-        raise UsageError(
-            "arguments --out and --events: only one of them can be '-' (standard "
-            "output) (see 'skae score --help')"
-        )
-    check_output(args.out, "--out")
-    if args.plot is not None:
-        check_output(args.plot, "--plot")
-    check_event_options(args, "score")
-    talk = say
-    if STDOUT in (args.out, args.events):  # standard output is for the table alone
-        talk = functools.partial(say, file=sys.stderr)
-    detector = load_model(args.model)
-    names = getattr(detector, "feature_names_in_", None)
-    series = _read(args, None if names is None else list(names), talk)
-    X = series.features
-    if names is None and X.shape[1] != detector.n_features_in_:
-        raise DataError(
-            f"{args.series} has {X.shape[1]} feature column(s), but the model was "
-            f"fitted on {detector.n_features_in_}"
-        )
-    try:
-        scores, contributions = _scores_of(detector, X, names, args.events)
-    except (ValueError, TypeError, OSError) as error:
-        _refuse_out_of_reach(X, detector, args.series, args.model)
-        raise DataError(one_line(error)) from None
-    is_anomaly = (scores > detector.threshold_).astype(int)
-    out = pd.DataFrame({"score": scores, "is_anomaly": is_anomaly})
-    if series.timestamp_column is not None:
-        out.insert(0, series.timestamp_column, series.timestamps.to_numpy())
-    events = None
-    if args.events is not None:
-        events = _score_events(args, detector, series, scores, contributions)
-    _write_csv(out, args.out)
-    summary = (
-        f"flagged {int(is_anomaly.sum())} of {len(out)} time steps "
-        f"(threshold {detector.threshold_:.4g})"
-    )
-    if series.labels is not None:
-        summary += "; " + _label_summary(series.labels, scores, is_anomaly)
-    talk(summary)
-    if args.out != STDOUT:
-        talk(f"wrote {args.out}")
-    if events is not None:
-        _write_csv(events_csv(events), args.events)
-        where = "standard output" if args.events == STDOUT else args.events
-        print(
-            f"skae: {n_events(len(events))} ({events['n_flagged'].sum()} flagged "
-            f"steps; runs of flags at most {_merge_gap(args, detector)} steps "
-            f"apart merged) written to {where}",
-            file=sys.stderr,
-            flush=True,
-        )
-    if args.plot is not None:
-        _plot(args, series, scores, detector.threshold_, talk, events=events)
-
-
 def _scores_of(detector, X, names, events):
     """The anomaly score of each step and, with ``events``, each feature's share.
 
@@ -341,48 +358,26 @@ def _scores_of(detector, X, names, events):
     return -detector.score_samples(data), contributions
 
 
-def _refuse_out_of_reach(X, detector, path, model):
+def _refuse_out_of_reach(X, detector, args):
     """Name the file's cell that the network cannot take, in the file's terms,
     and the model file when a whole column is out of its reach."""
     found = out_of_reach(X.to_numpy(), detector)
     if found is None:
         return
     row, column, whole_column = found
-    name = X.columns[column]
+    name, model = X.columns[column], args.model
     if whole_column:
         raise DataError(
-            f"{model}: every value of column {name!r} of {path} lies beyond "
+            f"{model}: every value of column {name!r} of {args.series} lies beyond "
             f"{MAX_SCALED_MAGNITUDE:g} of the model's standard deviations from its "
             f"mean ({scaling_of(detector, column)}, the training data's): the model "
             "file does not fit this series, or it is corrupt"
         )
     raise DataError(
-        f"{path}: column {name!r}, row {row + 1} (counted from 1 after the header) "
-        f"holds {X.iat[row, column]:.6g}, {beyond_reach(detector, column, model)}; "
-        "check the file for corrupt values"
+        f"{args.series}: column {name!r}, row {row + 1} (counted from 1 after the "
+        f"header) holds {X.iat[row, column]:.6g}, "
+        f"{beyond_reach(detector, column, model)}; check the file for corrupt values"
     )
-
-
-def _score_events(args, detector, series, scores, contributions):
-    """The events of the flags, as ``detector.events`` makes them."""
-    from ._events import flag_events
-
-    timestamps = series.timestamps
-    return flag_events(
-        scores > detector.threshold_,  # decision_function < 0, as predict
-        scores,
-        contributions=contributions,
-        feature_names=list(series.features.columns),
-        index=None if timestamps is None else timestamps.to_numpy(),
-        merge_gap=_merge_gap(args, detector),
-        n_top_features=N_TOP_FEATURES,
-    )
-
-
-def _merge_gap(args, detector):
-    if args.merge_gap is not None:
-        return args.merge_gap
-    return int(detector._fitted_setting("window_size"))
 
 
 def _write_csv(table, path):
@@ -411,7 +406,8 @@ def _label_summary(labels, scores, is_anomaly):
     return text
 
 
-def _plot(args, series, scores, threshold, talk, events=None):
+def save_plot(path, dpi, *args, **kwargs):
+    """Save ``skae.plotting.plot_scores(*args, **kwargs)`` to ``path``."""
     try:
         import matplotlib
 
@@ -422,20 +418,10 @@ def _plot(args, series, scores, threshold, talk, events=None):
 
     from .plotting import plot_scores
 
-    fig = plot_scores(
-        series.features.to_numpy(),
-        scores,
-        threshold=threshold,
-        y=series.labels,
-        timestamps=None if series.timestamps is None else series.timestamps.to_numpy(),
-        feature_names=list(series.features.columns),
-        title=Path(args.series).name,
-        events=events,
-    )
+    fig = plot_scores(*args, **kwargs)
     try:
-        fig.savefig(args.plot, dpi=100)
+        fig.savefig(path, dpi=dpi)
     except (OSError, ValueError) as error:
-        raise DataError(f"cannot write {args.plot}: {one_line(error)}") from None
+        raise DataError(f"cannot write {path}: {one_line(error)}") from None
     finally:
         plt.close(fig)
-    talk(f"wrote {args.plot}")

@@ -18,11 +18,19 @@ _EPILOG_TRUST = (
 )
 
 
-class UsageError(Exception):
+class CommandError(Exception):
+    """A problem the command reports in one line, ``skae: error: ...``."""
+
+    status = 1
+
+
+class UsageError(CommandError):
     """A wrong command line (exit status 2)."""
 
+    status = 2
 
-class DataError(Exception):
+
+class DataError(CommandError):
     """A problem with an input file or the model (exit status 1)."""
 
 
@@ -69,17 +77,15 @@ def _count(least):
             raise argparse.ArgumentTypeError(
                 f"must be a positive integer, got {text!r}"
             ) from None
+        if least <= value <= _MOST:
+            return value
         if value > _MOST:
-            raise argparse.ArgumentTypeError(
-                f"must be at most {_MOST:.0e}, got {value}"
+            problem = f"must be at most {_MOST:.0e}"
+        else:
+            problem = "must be " + (
+                "a positive integer" if least == 1 else f"an integer >= {least}"
             )
-        if value < least:
-            raise argparse.ArgumentTypeError(
-                f"must be a positive integer, got {value}"
-                if least == 1
-                else f"must be an integer >= {least}, got {value}"
-            )
-        return value
+        raise argparse.ArgumentTypeError(f"{problem}, got {value}")
 
     return convert
 
@@ -89,6 +95,92 @@ def _column_list(text):
     if not names:
         raise argparse.ArgumentTypeError("give at least one column name")
     return names
+
+
+# what each command and option does, as 'skae COMMAND --help' says it: the help
+# of "COMMAND --option", or else of "--option"; "COMMAND?" describes the command
+_HELP = {
+    "demo": "fit on a NAB series shipped with skae and report what was found",
+    "demo?": "Fit a detector on a NAB series shipped with skae, score it and print "
+    "how many labelled anomaly windows were caught.",
+    "demo --quick": "a smaller, faster run",
+    "demo --plot": "save a plot of the detection",
+    "demo --random-state": "seed (default: 0)",
+    "fit": "train a detector on a CSV series and save it",
+    "fit?": "Train a detector on the series in a CSV file (rows are time steps) and "
+    "save it. The timestamp column is found by name (timestamp, datetime, time, "
+    "date) or by parsing; label columns (anomaly, label, ...) are left out; every "
+    "other numeric column is a feature.",
+    "fit series": "the training series",
+    "fit --model": "where to save: MODEL.skae for the safe format, or MODEL.joblib "
+    "(MODEL.pkl) for a joblib pickle",
+    "--columns": "feature columns, comma-separated (default: every numeric column "
+    "that is not the timestamp or a label)",
+    "--timestamp-column": "the timestamp column, if any",
+    "--sep": "field separator (sniffed)",
+    "--dayfirst": "read dates such as 01/02/2024 day first (1 February)",
+    "--monthfirst": "read them month first (2 January); by default the reading "
+    "that parses every date, and an error when both do and disagree",
+    "fit --train-size": "train on the first N rows only (default: all rows)",
+    "fit --window-size": "time steps per window, about one cycle of the series "
+    "(default: {window_size})",
+    "fit --hidden-size": "size of the LSTM states and of the latent code (default: "
+    "{hidden_size})",
+    "fit --max-epochs": "most epochs; training stops earlier, when the held-out "
+    "loss has converged (default: {max_epochs})",
+    "fit --contamination": "'auto': the threshold comes from the held-out errors "
+    "(the larger of mu + {n_sigmas:g} sigma and max + (max - median)); a float: "
+    "the share of anomalies in the training data (default: auto)",
+    "fit --device": "cpu, cuda, cuda:N or auto (default: auto)",
+    "fit --causal": "score each step with no data after it (what 'skae stream' "
+    "needs; the threshold is set on scores made the same way)",
+    "fit --detect-flatlines": "also flag stretches where a value is stuck "
+    "(repeated or nearly so); on by default for a series",
+    "fit --random-state": "seed, for a reproducible fit on the same machine",
+    "fit --verbose": "print the training and held-out loss of every epoch",
+    "fit --quiet": "print nothing but errors (by default, what was read and "
+    "trained on standard output, and that training started on standard error)",
+    "score": "score a CSV series with a saved detector",
+    "score?": "Score every time step of a CSV series with a saved detector. The "
+    "output CSV has the timestamp (when there is one), 'score' (the reconstruction "
+    "error: higher is more anomalous) and 'is_anomaly' (1 where the score exceeds "
+    "the model's threshold).",
+    "score model": "a model file from skae fit",
+    "score series": "the series to score",
+    "score --out": "where to write the scores; '-' writes them to standard output "
+    "(the messages then go to standard error)",
+    "score --plot": "also save a plot (needs matplotlib)",
+    "score --events": "also write the alarm events (one row per interval of "
+    "flags: start, end, peak and mean score, top features) as CSV; '-' writes "
+    "them to standard output when --out does not",
+    "--merge-gap": "with --events, runs of flags at most N rows apart form one "
+    "event (default: the model's window_size; a resumed stream keeps its own)",
+    "stream": "score CSV rows from standard input as they arrive",
+    "stream?": "Read CSV rows from standard input (a header line first) and write "
+    "one line per row to standard output as soon as it is scored: the timestamp "
+    "(when there is one), 'score' and 'is_anomaly'. The model must have been "
+    "fitted with causal=True, so that a row's score uses no later row. Example: "
+    "tail -n +1 -f metrics.csv | skae stream model.skae",
+    "stream model": "a causal model file; a .skae file written by --save resumes "
+    "its stream",
+    "stream --timestamp-column": "the timestamp column, echoed to the output "
+    "(default: a column named timestamp, datetime, time or date, if any)",
+    "stream --sep": "field separator (default: ',')",
+    "stream --update-every": "keep learning: update the model every N rows "
+    "(default: never; a resumed stream keeps the settings it was saved with)",
+    "stream --learn-from": "with --update-every, learn from the rows judged "
+    "normal, or from all (default: normal)",
+    "stream --threshold-window": "judge each row against mu + n_sigmas * sigma of "
+    "the errors of the N rows before it (N >= 2), so the threshold follows a "
+    "drifting series (default: the model's fixed threshold; a resumed stream "
+    "keeps the setting it was saved with)",
+    "stream --save": "at the end of the input (or on Ctrl-C), save the model and "
+    "the stream's state here; 'skae stream STATE.skae' resumes from it",
+    "stream --events": "append each alarm event to this CSV file as soon as it "
+    "closes (more than the merge gap of rows after its last flag), the header "
+    "once; the event still open at the end of the input is written then, or kept "
+    "in --save's state to go on in the next run",
+}
 
 
 def build_parser():
@@ -111,240 +203,97 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"skae {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(name, help, description, epilog=_EPILOG_TRUST):
-        return commands.add_parser(
-            name, help=help, description=description, epilog=epilog
+    for name, add_options in (
+        ("demo", _demo_options),
+        ("fit", _fit_options),
+        ("score", _score_options),
+        ("stream", _stream_options),
+    ):
+        command = commands.add_parser(
+            name,
+            help=_HELP[name],
+            description=_HELP[name + "?"],
+            epilog=None if name == "demo" else _EPILOG_TRUST,
         )
-
-    demo = command(
-        "demo",
-        "fit on a NAB series shipped with skae and report what was found",
-        "Fit a detector on a NAB series shipped with skae, score it and print how "
-        "many labelled anomaly windows were caught.",
-        epilog=None,
-    )
-    demo.add_argument("--quick", action="store_true", help="a smaller, faster run")
-    demo.add_argument("--plot", metavar="PATH", help="save a plot of the detection")
-    _seed(demo, 0, "seed (default: 0)")
-    fit = command(
-        "fit",
-        "train a detector on a CSV series and save it",
-        "Train a detector on the series in a CSV file (rows are time steps) and "
-        "save it. The timestamp column is found by name (timestamp, datetime, "
-        "time, date) or by parsing; label columns (anomaly, label, ...) are left "
-        "out; every other numeric column is a feature.",
-    )
-    _add_fit_options(fit, defaults)
-    score = command(
-        "score",
-        "score a CSV series with a saved detector",
-        "Score every time step of a CSV series with a saved detector. The output "
-        "CSV has the timestamp (when there is one), 'score' (the reconstruction "
-        "error: higher is more anomalous) and 'is_anomaly' (1 where the score "
-        "exceeds the model's threshold).",
-    )
-    _add_score_options(score)
-    stream = command(
-        "stream",
-        "score CSV rows from standard input as they arrive",
-        "Read CSV rows from standard input (a header line first) and write one "
-        "line per row to standard output as soon as it is scored: the timestamp "
-        "(when there is one), 'score' and 'is_anomaly'. The model must have been "
-        "fitted with causal=True, so that a row's score uses no later row. "
-        "Example: tail -n +1 -f metrics.csv | skae stream model.skae",
-    )
-    _add_stream_options(stream)
+        add_options(_Options(command, name, defaults))
     return parser
 
 
-def _seed(parser, default, help):
-    parser.add_argument(
-        "--random-state", type=int, default=default, metavar="N", help=help
-    )
+class _Options:
+    """Adds the options of one command, each with its help from ``_HELP``."""
+
+    def __init__(self, parser, command, defaults):
+        self.parser, self.command, self.defaults = parser, command, defaults
+
+    def add(self, *flags, group=None, **options):
+        help = _HELP.get(f"{self.command} {flags[-1]}") or _HELP[flags[-1]]
+        target = self.parser if group is None else group
+        target.add_argument(*flags, help=help.format_map(self.defaults), **options)
+
+    def either(self):
+        """Return a group of options of which at most one may be given."""
+        return self.parser.add_mutually_exclusive_group()
 
 
-def _add_fit_options(fit, defaults):
-    fit.add_argument("series", metavar="SERIES.csv", help="the training series")
-    fit.add_argument(
-        "--model",
-        required=True,
-        metavar="MODEL",
-        help="where to save: MODEL.skae for the safe format, or MODEL.joblib "
-        "(MODEL.pkl) for a joblib pickle",
-    )
-    _add_table_options(fit, columns=True)
-    fit.add_argument(
-        "--train-size",
-        type=_count(1),
-        metavar="N",
-        help="train on the first N rows only (default: all rows)",
-    )
-    for name, what in (
-        ("window_size", "time steps per window, about one cycle of the series"),
-        ("hidden_size", "size of the LSTM states and of the latent code"),
-        (
-            "max_epochs",
-            "most epochs; training stops earlier, when the held-out loss has converged",
-        ),
-    ):
-        fit.add_argument(
-            "--" + name.replace("_", "-"),
-            type=_count(1),
-            default=defaults[name],
-            metavar="N",
-            help=f"{what} (default: {defaults[name]})",
-        )
-    fit.add_argument(
-        "--contamination",
-        type=_contamination,
-        default="auto",
-        metavar="auto|FLOAT",
-        help="'auto': the threshold comes from the held-out errors (the larger "
-        f"of mu + {defaults['n_sigmas']:g} sigma and max + (max - median)); a "
-        "float: the share of anomalies in the training data (default: auto)",
-    )
-    fit.add_argument(
-        "--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)"
-    )
-    fit.add_argument(
-        "--causal",
-        action="store_true",
-        help="score each step with no data after it (what 'skae stream' needs; "
-        "the threshold is set on scores made the same way)",
-    )
-    fit.add_argument(
-        "--detect-flatlines",
-        action=argparse.BooleanOptionalAction,
-        help="also flag stretches where a value is stuck (repeated or nearly "
-        "so); on by default for a series",
-    )
-    _seed(fit, None, "seed, for a reproducible fit on the same machine")
-    talk = fit.add_mutually_exclusive_group()
-    talk.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="print the training and held-out loss of every epoch",
-    )
-    talk.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="print nothing but errors (by default, what was read and trained on "
-        "standard output, and that training started on standard error)",
-    )
+def _demo_options(options):
+    options.add("--quick", action="store_true")
+    options.add("--plot", metavar="PATH")
+    options.add("--random-state", type=int, default=0, metavar="N")
 
 
-def _add_score_options(score):
-    score.add_argument("model", metavar="MODEL", help="a model file from skae fit")
-    score.add_argument("series", metavar="SERIES.csv", help="the series to score")
-    score.add_argument(
-        "--out",
-        required=True,
-        metavar="SCORES.csv",
-        help="where to write the scores; '-' writes them to standard output (the "
-        "messages then go to standard error)",
-    )
-    score.add_argument(
-        "--plot", metavar="PLOT.png", help="also save a plot (needs matplotlib)"
-    )
-    _add_event_options(
-        score,
-        "also write the alarm events (one row per interval of flags: start, end, "
-        "peak and mean score, top features) as CSV; '-' writes them to standard "
-        "output when --out does not",
-    )
-    _add_table_options(score, columns=False)
+def _fit_options(options):
+    add = options.add
+    add("series", metavar="SERIES.csv")
+    add("--model", required=True, metavar="MODEL")
+    _table_options(options, columns=True)
+    add("--train-size", type=_count(1), metavar="N")
+    for name in ("window_size", "hidden_size", "max_epochs"):
+        default = options.defaults[name]
+        add("--" + name.replace("_", "-"), type=_count(1), default=default, metavar="N")
+    add("--contamination", type=_contamination, default="auto", metavar="auto|FLOAT")
+    add("--device", default="auto")
+    add("--causal", action="store_true")
+    add("--detect-flatlines", action=argparse.BooleanOptionalAction)
+    add("--random-state", type=int, metavar="N")
+    talk = options.either()
+    add("-v", "--verbose", action="store_true", group=talk)
+    add("-q", "--quiet", action="store_true", group=talk)
 
 
-def _add_stream_options(stream):
-    stream.add_argument(
-        "model",
-        metavar="MODEL",
-        help="a causal model file; a .skae file written by --save resumes its stream",
-    )
-    stream.add_argument(
-        "--timestamp-column",
-        metavar="NAME",
-        help="the timestamp column, echoed to the output (default: a column named "
-        "timestamp, datetime, time or date, if any)",
-    )
-    stream.add_argument(
-        "--sep", default=",", metavar="CHAR", help="field separator (default: ',')"
-    )
-    stream.add_argument(
-        "--update-every",
-        type=_count(1),
-        metavar="N",
-        help="keep learning: update the model every N rows (default: never; a "
-        "resumed stream keeps the settings it was saved with)",
-    )
-    stream.add_argument(
-        "--learn-from",
-        choices=("normal", "all"),
-        default="normal",
-        help="with --update-every, learn from the rows judged normal, or from all "
-        "(default: normal)",
-    )
-    stream.add_argument(
-        "--threshold-window",
-        type=_count(2),
-        metavar="N",
-        help="judge each row against mu + n_sigmas * sigma of the errors of the N "
-        "rows before it (N >= 2), so the threshold follows a drifting series "
-        "(default: the model's fixed threshold; a resumed stream keeps the "
-        "setting it was saved with)",
-    )
-    stream.add_argument(
-        "--save",
-        metavar="STATE.skae",
-        help="at the end of the input (or on Ctrl-C), save the model and the "
-        "stream's state here; 'skae stream STATE.skae' resumes from it",
-    )
-    _add_event_options(
-        stream,
-        "append each alarm event to this CSV file as soon as it closes (more than "
-        "the merge gap of rows after its last flag), the header once; the event "
-        "still open at the end of the input is written then, or kept in --save's "
-        "state to go on in the next run",
-    )
+def _score_options(options):
+    add = options.add
+    add("model", metavar="MODEL")
+    add("series", metavar="SERIES.csv")
+    add("--out", required=True, metavar="SCORES.csv")
+    add("--plot", metavar="PLOT.png")
+    _event_options(options)
+    _table_options(options, columns=False)
 
 
-def _add_event_options(parser, help):
-    parser.add_argument("--events", metavar="EVENTS.csv", help=help)
-    parser.add_argument(
-        "--merge-gap",
-        type=_count(0),
-        metavar="N",
-        help="with --events, runs of flags at most N rows apart form one event "
-        "(default: the model's window_size; a resumed stream keeps its own)",
-    )
+def _stream_options(options):
+    add = options.add
+    add("model", metavar="MODEL")
+    add("--timestamp-column", metavar="NAME")
+    add("--sep", default=",", metavar="CHAR")
+    add("--update-every", type=_count(1), metavar="N")
+    add("--learn-from", choices=("normal", "all"), default="normal")
+    add("--threshold-window", type=_count(2), metavar="N")
+    add("--save", metavar="STATE.skae")
+    _event_options(options)
 
 
-def _add_table_options(parser, columns):
+def _event_options(options):
+    options.add("--events", metavar="EVENTS.csv")
+    options.add("--merge-gap", type=_count(0), metavar="N")
+
+
+def _table_options(options, columns):
     if columns:
-        parser.add_argument(
-            "--columns",
-            type=_column_list,
-            metavar="A,B,...",
-            help="feature columns, comma-separated (default: every numeric column "
-            "that is not the timestamp or a label)",
-        )
-    parser.add_argument(
-        "--timestamp-column", metavar="NAME", help="the timestamp column, if any"
-    )
-    parser.add_argument("--sep", metavar="CHAR", help="field separator (sniffed)")
-    order = parser.add_mutually_exclusive_group()
-    for flag, dayfirst, help in (
-        ("--dayfirst", True, "read dates such as 01/02/2024 day first (1 February)"),
-        (
-            "--monthfirst",
-            False,
-            "read them month first (2 January); by default the reading that "
-            "parses every date, and an error when both do and disagree",
-        ),
-    ):
-        order.add_argument(
-            flag, dest="dayfirst", action="store_const", const=dayfirst, help=help
+        options.add("--columns", type=_column_list, metavar="A,B,...")
+    options.add("--timestamp-column", metavar="NAME")
+    options.add("--sep", metavar="CHAR")
+    order = options.either()
+    for flag, dayfirst in (("--dayfirst", True), ("--monthfirst", False)):
+        options.add(
+            flag, dest="dayfirst", action="store_const", const=dayfirst, group=order
         )

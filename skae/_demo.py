@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from ._cli_commands import save_plot
 from ._detector import LSTMAutoencoderDetector
 from ._labels import caught_runs
 from ._threshold import k_sigma_threshold
@@ -32,11 +33,9 @@ def run_demo(
     random_state=0,
     print_fn=print,
 ):
-    """Fit a detector on a week of a shipped NAB series, score the rest and report.
-
-    The report says which of NAB's labelled anomaly windows were caught (at
-    least one flagged step inside), how many steps were flagged, the AUC-PR of
-    the scores after the first week and how long it took.
+    """Fit a detector on a week of a shipped NAB series, score it all and report
+    which labelled anomaly windows were caught, how many steps were flagged, the
+    AUC-PR of the scores after the first week and how long it took.
 
     Parameters
     ----------
@@ -50,13 +49,6 @@ def run_demo(
         Seed of the detector.
     print_fn : callable, default=print
         Where the report lines go; with :func:`print`, also one line per epoch.
-
-    Returns
-    -------
-    report : dict
-        ``windows_caught``, ``n_windows``, ``false_flags`` and ``flagged`` (after
-        the first week), ``flagged_total``, ``auc_pr``, ``normal_flagged_share``,
-        ``fit_seconds``, ``score_seconds``, ``threshold`` and the ``detector``.
     """
     nab = load_nab(name)
     X, y = nab.data, nab.target
@@ -126,21 +118,19 @@ def run_demo(
     if not quick:
         print_fn(_WHY_QUICK)
     if plot_path is not None:
-        _plot(nab, n_train, -scores_all, detector.threshold_, plot_path)
+        save_plot(
+            plot_path,
+            90,
+            X,
+            -scores_all,
+            threshold=detector.threshold_,
+            y=y,
+            timestamps=nab.timestamps,
+            feature_names=list(nab.feature_names),
+            train_size=n_train,
+            title=f"NAB {nab.name}: fitted on the first week",
+        )
         print_fn(f"plot written to {plot_path}")
-    return {
-        "windows_caught": int(sum(caught)),
-        "n_windows": len(caught),
-        "false_flags": false_flags,
-        "flagged": int(flagged.sum()),
-        "flagged_total": int(flagged_all.sum()),
-        "auc_pr": ap,
-        "normal_flagged_share": false_flags / normal,
-        "fit_seconds": fit_seconds,
-        "score_seconds": score_seconds,
-        "threshold": detector.threshold_,
-        "detector": detector,
-    }
 
 
 def _threshold_words(info):
@@ -155,27 +145,3 @@ def _threshold_words(info):
         f"the larger of {k_sigma} and max + (max - median) of the held-out "
         f"errors: here {binding}"
     )
-
-
-def _plot(nab, n_train, anomaly_scores, threshold, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .plotting import plot_scores
-
-    fig = plot_scores(
-        nab.data,
-        anomaly_scores,
-        threshold=threshold,
-        y=nab.target,
-        timestamps=nab.timestamps,
-        feature_names=list(nab.feature_names),
-        train_size=n_train,
-        title=f"NAB {nab.name}: fitted on the first week",
-    )
-    try:
-        fig.savefig(path, dpi=90)
-    finally:
-        plt.close(fig)

@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from . import _cli_commands as commands
-from ._cli_commands import N_TOP_FEATURES, DataError, one_line
-from ._cli_parser import SAFE_SUFFIX, STDOUT, UsageError, build_parser
+from ._cli_commands import N_TOP_FEATURES, SAFE_SUFFIX, STDOUT, one_line
+from ._cli_parser import CommandError, DataError, UsageError, build_parser
 
 __all__ = ["build_parser", "main"]
 
@@ -43,12 +43,9 @@ def main(argv=None):
     try:
         args = parser.parse_args(argv)
         handlers[args.command](args)
-    except UsageError as error:
+    except CommandError as error:
         print(f"skae: error: {error}", file=sys.stderr)
-        return 2
-    except DataError as error:
-        print(f"skae: error: {error}", file=sys.stderr)
-        return 1
+        return error.status
     except BrokenPipeError:
         # the reader of standard output left (skae score --out - | head): stop
         # quietly, as Unix tools do, and keep Python from failing to flush at exit
@@ -81,10 +78,9 @@ def _stream(args):
     import numpy as np
 
     scorer = _open_stream(args)
-    rows = _Rows(sys.stdin.fileno(), args.sep)
     columns = events = None
     try:
-        for batch in rows.batches():
+        for batch in _batches(sys.stdin.fileno(), args.sep):
             if columns is None:
                 (line_number, header), batch = batch[0], batch[1:]
                 columns = _Columns(header, line_number, scorer.detector, args)
@@ -191,64 +187,55 @@ def _open_stream(args):
 _MAX_LINE_BYTES = 1 << 24
 
 
-class _Rows:
-    """CSV lines from a file descriptor, as they arrive, in batches.
+def _batches(fd, sep):
+    """Yield lists of ``(line_number, fields)`` of the CSV lines read from ``fd``.
 
     ``os.read`` returns whatever the pipe holds, so rows that arrive together
     are scored together while a lone row is scored at once.
     """
-
-    def __init__(self, fd, sep):
-        self.fd, self.sep = fd, sep
-        self.pending = b""
-        self.line_number = 0
-
-    def batches(self):
-        """Yield lists of ``(line_number, fields)`` until the end of the input."""
-        while True:
-            data = os.read(self.fd, 1 << 16)
-            if not data:
-                lines = [self.pending] if self.pending.strip() else []
-                self.pending = b""
-            else:
-                *lines, self.pending = (self.pending + data).split(b"\n")
-                if len(self.pending) > _MAX_LINE_BYTES:
-                    raise DataError(
-                        f"line {self.line_number + len(lines) + 1} is longer than "
-                        f"{_MAX_LINE_BYTES:,} bytes with no end of line; skae stream "
-                        "reads CSV lines"
-                    )
-            batch = []
-            for line in lines:
-                self.line_number += 1
-                text = line.decode("utf-8", errors="replace").rstrip("\r")
-                if self.line_number == 1:
-                    text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
-                if text.strip():
-                    batch.append((self.line_number, self._fields(text)))
-            if batch:
-                yield batch
-            if not data:
-                return
-
-    def _fields(self, text):
-        import csv
-
-        try:
-            return next(csv.reader([text], delimiter=self.sep))
-        except csv.Error as error:
-            if "\r" in text:
-                problem = (
-                    "holds a carriage return inside a field; end lines with \\n or "
-                    "\\r\\n, and quote a field that holds one"
+    pending, line_number = b"", 0
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            lines, pending = [pending] if pending.strip() else [], b""
+        else:
+            *lines, pending = (pending + data).split(b"\n")
+            if len(pending) > _MAX_LINE_BYTES:
+                raise DataError(
+                    f"line {line_number + len(lines) + 1} is longer than "
+                    f"{_MAX_LINE_BYTES:,} bytes with no end of line; skae stream "
+                    "reads CSV lines"
                 )
-            elif "field limit" in str(error):
-                problem = (
-                    f"has a field longer than {csv.field_size_limit():,} characters"
-                )
-            else:
-                problem = f"is not a CSV line ({error})"
-            raise DataError(f"line {self.line_number} {problem}") from None
+        batch = []
+        for line in lines:
+            line_number += 1
+            text = line.decode("utf-8", errors="replace").rstrip("\r")
+            if line_number == 1:
+                text = text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
+            if text.strip():
+                batch.append((line_number, _fields(text, sep, line_number)))
+        if batch:
+            yield batch
+        if not data:
+            return
+
+
+def _fields(text, sep, line_number):
+    import csv
+
+    try:
+        return next(csv.reader([text], delimiter=sep))
+    except csv.Error as error:
+        if "\r" in text:
+            problem = (
+                "holds a carriage return inside a field; end lines with \\n or "
+                "\\r\\n, and quote a field that holds one"
+            )
+        elif "field limit" in str(error):
+            problem = f"has a field longer than {csv.field_size_limit():,} characters"
+        else:
+            problem = f"is not a CSV line ({error})"
+        raise DataError(f"line {line_number} {problem}") from None
 
 
 class _Columns:
@@ -259,17 +246,16 @@ class _Columns:
 
         self.names = names = [name.strip() for name in header]
         self.line_number, self.detector, self.model = line_number, detector, args.model
-        self.time = None
-        if args.timestamp_column is not None:
-            if args.timestamp_column not in names:
-                raise DataError(
-                    f"no timestamp column {args.timestamp_column!r} in the header "
-                    f"{names}"
-                )
-            self.time = names.index(args.timestamp_column)
-        else:
+        time_column = args.timestamp_column
+        if time_column is None:
             found = [i for i, n in enumerate(names) if n.lower() in _TIME_NAMES]
             self.time = found[0] if found else None
+        elif time_column in names:
+            self.time = names.index(time_column)
+        else:
+            raise DataError(
+                f"no timestamp column {time_column!r} in the header {names}"
+            )
         self.order = None if self.time is None else TimestampOrder(names[self.time])
         expected = getattr(detector, "feature_names_in_", None)
         if expected is not None:
@@ -308,21 +294,20 @@ class _Columns:
                     "many in that row, or a column name missing from the header"
                 )
         values = np.empty((len(batch), len(self.features)))
-        for row, (line_number, fields) in enumerate(batch):
+        for (line_number, fields), row in zip(batch, values, strict=True):
             for column, index in enumerate(self.features):
                 cell = _field(fields, index)
                 try:
-                    values[row, column] = float(cell)
+                    row[column] = float(cell)
+                    if math.isfinite(row[column]):
+                        continue
+                    problem = "; values must be finite"
                 except ValueError:
-                    raise DataError(
-                        f"line {line_number}: column {names[index]!r} holds "
-                        f"{cell!r}, not a number"
-                    ) from None
-                if not math.isfinite(values[row, column]):
-                    raise DataError(
-                        f"line {line_number}: column {names[index]!r} holds "
-                        f"{cell!r}; values must be finite"
-                    )
+                    problem = ", not a number"
+                raise DataError(
+                    f"line {line_number}: column {names[index]!r} holds {cell!r}"
+                    + problem
+                )
         found = commands.out_of_reach(values, self.detector)
         if found is not None:
             row, column, _ = found
@@ -378,21 +363,21 @@ class _EventsFile:
             return
         header = ",".join(self.columns)
         try:
-            with open(path, "a+", encoding="utf-8") as existing:
-                existing.seek(0)
-                first = existing.readline().rstrip("\r\n")
+            self.file = open(path, "a+", encoding="utf-8", newline="")  # noqa: SIM115
+            self.file.seek(0)
+            first = self.file.readline().rstrip("\r\n")
         except OSError as error:
             raise DataError(
                 f"cannot write --events {path}: {error.strerror or error}"
             ) from None
         if first and first != header:
+            self.close()
             raise DataError(
                 f"--events {path} holds other columns ({first!r}); give a new "
                 "file or one that an earlier 'skae stream --events' with the same "
                 "header wrote"
             )
-        self.file = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        if not first:
+        if not first:  # appended: a file in "a+" mode writes at its end
             self.file.write(header + "\n")
             self.file.flush()
 
@@ -406,13 +391,10 @@ class _EventsFile:
         if self.file is None or not len(events):
             return
         if self.timestamps:
-            for name, column in zip(
-                ("start_time", "end_time", "peak_time"),
-                ("start", "end", "peak"),
-                strict=True,
-            ):
+            for column in ("start", "end", "peak"):
                 # a row scored before a resumed stream's start has no stamp here
-                events[name] = [self.stamps.get(int(p), "") for p in events[column]]
+                stamps = [self.stamps.get(int(p), "") for p in events[column]]
+                events[f"{column}_time"] = stamps
             last = int(events["end"].max())
             self.stamps = {p: t for p, t in self.stamps.items() if p > last}
         try:

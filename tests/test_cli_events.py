@@ -1,4 +1,4 @@
-"""Alarm events on the command line (issue 23, events phase 3).
+"""Alarm events on the command line.
 
 ``skae score --events`` writes the events of ``detector.events`` on the scored
 series; ``skae stream --events`` appends each event as it closes, and the file

@@ -1,4 +1,4 @@
-"""The command line against a hostile user (issue 22, items 5, 6 and 9).
+"""The command line against a hostile user.
 
 Rows with more fields than the header are an error naming the line in ``skae
 fit``, ``skae score`` and ``skae stream``; ``skae stream`` answers a stray
@@ -67,7 +67,7 @@ def _one_line_error(status, err, expected_status=1):
     return lines[0]
 
 
-# ------------------------------------------- item 5: more fields than the header
+# ---------------------------------------------------- more fields than the header
 
 
 def test_fit_refuses_a_row_with_more_fields_than_the_header(tmp_path, capsys):
@@ -122,7 +122,7 @@ def test_stream_refuses_a_row_with_more_fields_than_the_header(
     assert "line 2 has 3 fields" in error and "the header has 2" in error
 
 
-# ------------------------------------------------------ item 6: skae stream input
+# -------------------------------------------------------------- skae stream input
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ def test_stream_advises_skae_fit_causal_for_an_offline_model(
     assert "LSTMAutoencoderDetector(" not in error
 
 
-# ------------------------------------------------ item 9: --out - and progress
+# -------------------------------------------------------- --out - and progress
 
 
 def test_score_out_dash_writes_the_scores_to_standard_output(
@@ -264,3 +264,60 @@ def test_fit_says_on_standard_error_that_it_is_training(tmp_path, capsys):
     )
     assert status == 0 and out == "" and err == ""
     assert (tmp_path / "q.skae").exists()
+
+
+# ------------------------------------------- values beyond the network's reach
+
+
+def test_score_names_the_cell_the_network_cannot_take(models, tmp_path, capsys):
+    frame = _series(60)
+    frame.loc[20, "value"] = 1e300
+    frame.to_csv(tmp_path / "far.csv", index=False)
+    args = ("score", models[True], tmp_path / "far.csv", "--out", tmp_path / "s.csv")
+    status, _, err = _run(capsys, *args)
+    error = _one_line_error(status, err)
+    assert "far.csv: column 'value', row 21 (counted from 1 after the" in error
+    assert "holds 1e+300, beyond 1e+30 of the training data's standard" in error
+    assert f"in {models[True]}): the network cannot take it; check the" in error
+    frame["value"] = 1e300  # the whole column: the model does not fit the file
+    frame.to_csv(tmp_path / "far.csv", index=False)
+    status, _, err = _run(capsys, *args)
+    error = _one_line_error(status, err)
+    assert error.startswith(f"skae: error: {models[True]}: every value of column")
+    assert "the model file does not fit this series" in error
+
+
+def test_stream_names_the_line_the_network_cannot_take(
+    models, tmp_path, capsys, monkeypatch
+):
+    data = b"value\n0.5\n0.25\n-1e300\n"
+    status, out, err = _stream(capsys, monkeypatch, tmp_path, models[True], data)
+    error = _one_line_error(status, err)
+    assert "line 4: column 'value' holds -1e+300, beyond 1e+30 of the" in error
+    assert error.endswith("the network cannot take it")
+    assert out == "score,is_anomaly\n"  # the rows of the batch are not answered
+
+
+def test_score_scales_the_series_as_often_as_score_samples(
+    models, tmp_path, capsys, monkeypatch
+):
+    from skae import load_model
+    from skae._core import FittedAutoencoder
+
+    frame = _series(60)
+    frame.to_csv(tmp_path / "series.csv", index=False)
+    calls = []
+    scale = FittedAutoencoder.scale
+
+    def counting(self, X):
+        calls.append(len(X))
+        return scale(self, X)
+
+    monkeypatch.setattr(FittedAutoencoder, "scale", counting)
+    status, _, err = _run(
+        capsys, "score", models[False], tmp_path / "series.csv", "--out", "-"
+    )
+    assert status == 0, err
+    by_cli, calls[:] = list(calls), []
+    load_model(models[False]).score_samples(frame[["value"]])
+    assert by_cli == calls and calls
