@@ -33,9 +33,10 @@ def run_demo(
     random_state=0,
     print_fn=print,
 ):
-    """Fit a detector on a week of a shipped NAB series, score it all and report
-    which labelled anomaly windows were caught, how many steps were flagged, the
-    AUC-PR of the scores after the first week and how long it took.
+    """Fit a detector on a week of a shipped NAB series, score it all, and report.
+
+    The report says which labelled anomaly windows were caught, how many steps
+    were flagged, the AUC-PR of the scores after the first week and the times.
 
     Parameters
     ----------
