@@ -1,18 +1,16 @@
 """The safe model file: a zip of a JSON document and safetensors weights, no pickle.
 
-A file holds exactly two members, stored uncompressed: ``skae.json`` (the format,
-its version, the SHA-256 of the canonical JSON of its ``model`` entry and that
-entry) and ``weights.safetensors``, whose SHA-256 the model entry records. Arrays
-and non-finite floats travel as tagged JSON objects. The digests catch corruption,
-not forgery, so the owners of the content declare a schema of :class:`Field` lines
-and :func:`check_fields` checks each value's type, shape and range. NumPy only.
+Exactly two members, stored uncompressed: ``skae.json`` (format, version, the
+SHA-256 of its ``model`` entry, and that entry, which records the SHA-256 of the
+weights) and ``weights.safetensors``. Digests catch corruption, not forgery, so
+the owners of the content declare :class:`Field` schemas that :func:`check_fields`
+checks value by value. NumPy only.
 """
 
 import hashlib
 import json
 import math
 import os
-import re
 import stat
 import tempfile
 import zipfile
@@ -23,14 +21,11 @@ import numpy as np
 
 FORMAT, FORMAT_VERSION = "skae-model", 1
 JSON_NAME, WEIGHTS_NAME = "skae.json", "weights.safetensors"
+# the largest file read or written, twice the largest network's weights; a file
+# that is larger, or not a regular file (/dev/zero, a pipe), is never read
 MAX_FILE_BYTES = 2**33
-"""The largest model file read or written: 8 GiB, twice the weights of the largest
-network skae builds. A larger file, or one that is not a regular file (a link to
-``/dev/zero``, a pipe), is refused before anything is read from it."""
 _ARRAY, _FLOAT, _ARRAY_KINDS = "__ndarray__", "__float__", "biufU"
 _MAX_STRING_ARRAY_BYTES = 2**24
-DEVICE = re.compile(r"cpu|mps|cuda(:[0-9]{1,4})?")
-"""The torch devices a file may name (never "meta" and the like)."""
 # zip flags a member may carry (a data descriptor, UTF-8 names), and encryption
 _ZIP_FLAGS, _ZIP_ENCRYPTED = 0x08 | 0x800, 0x01
 
@@ -70,10 +65,6 @@ KINDS = {  # kind: (test of the decoded value, what it must be)
             and v == sorted(set(v))
         ),
         "None or a list of increasing feature indices",
-    ),
-    "device": (
-        lambda v: isinstance(v, str) and DEVICE.fullmatch(v) is not None,
-        "a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
     ),
     "str": (lambda v: isinstance(v, str), "a string"),
     "bool": (lambda v: isinstance(v, bool), "true or false"),
@@ -269,11 +260,7 @@ def write(path, model, weights):
             f"bytes, beyond the {MAX_FILE_BYTES:,} that load_model reads "
             "(skae._codec.MAX_FILE_BYTES)."
         )
-    write_zip(path, members)
-
-
-def write_zip(path, members):
-    """Write the zip through a temporary name, so a crash leaves no half file."""
+    # through a temporary name, so that a crash never leaves half a file
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".skae-", suffix=".tmp", dir=directory)
@@ -297,8 +284,8 @@ def read(path, class_name):
     try:
         document = json.loads(
             members[JSON_NAME].decode("utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
+            parse_constant=_finite,  # NaN, Infinity
+            parse_float=_finite,  # 1e999
         )
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"{path}: {JSON_NAME} is not valid JSON ({exc}).") from exc
@@ -339,15 +326,10 @@ def read(path, class_name):
 
 def file_kind(mode):
     """What a file that is not a regular file is, in words."""
-    for test, kind in (
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a named pipe"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "not a regular file"
+    kinds = {stat.S_ISCHR: "character device", stat.S_ISBLK: "block device"}
+    kinds |= {stat.S_ISFIFO: "named pipe", stat.S_ISSOCK: "socket"}
+    kind = next((kind for test, kind in kinds.items() if test(mode)), None)
+    return "not a regular file" if kind is None else f"a {kind}"
 
 
 def _open(path):
@@ -426,11 +408,7 @@ def _member_problem(info):
     return None
 
 
-def _refuse_constant(name):
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _finite_float(text):
+def _finite(text):
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"number {text} is out of range")

@@ -1,12 +1,9 @@
 """A detector's model file: its schema, and the network rebuilt from checked weights.
 
-The file (:mod:`skae._codec`) holds the detector's parameters, its fitted
-attributes (one :data:`FITTED` line each), its training history and the network's
-``state_dict``, and may carry the state of a scorer that declares its own schema.
-Every field is checked as if the file were hostile, and the weights against the
-network that the fitted architecture describes, all before a network is allocated:
-a forged file is refused with a ValueError naming the field, or scores exactly as
-its stored weights say.
+Every field (:data:`FITTED`, and a scorer's state by its own schema) is checked as
+if the file were hostile, and the weights against the network of the fitted
+architecture, before a network is allocated: a forged file is refused naming the
+field, or scores exactly as its stored weights say.
 """
 
 import math
@@ -19,19 +16,19 @@ from numbers import Integral
 import numpy as np
 
 from . import _codec
-from ._codec import DEVICE, WEIGHTS_NAME, Field
+from ._codec import WEIGHTS_NAME, Field
 from ._detector import LSTMAutoencoderDetector
 from ._scaling import _CONSTANT_RELATIVE_STD, MAX_SCALED_MAGNITUDE
 from ._validation import check_is_fitted
 
 FITTED_NAME = re.compile(r"^[a-z][a-z0-9_]*_$")
-_NET_ATTRIBUTES = ("net_", "history_")  # held by the network, not the JSON
+DEVICE = re.compile(r"cpu|mps|cuda(:[0-9]{1,4})?")  # never "meta" and the like
+_DEVICES = "a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'"
 ARCHITECTURE = ("hidden_size", "num_layers", "decoder_feed")
 """The parameters that shape the weights, fixed at fit (``hidden_size_``, ...)."""
 # integers beyond int64 are absurd; more threads than this crash torch
 _MAX_INT, _MAX_THREADS = 2**63 - 1, 1024
-# parameters added to the format after its first files: a file lacking one
-# gets the default
+# parameters a file may lack (added to the format after its first files)
 _ADDED_PARAMS = {"causal": False, "forget_half_life": None, "detect_flatlines": False}
 
 
@@ -42,7 +39,7 @@ def _gaussian(detector, names):
     )
 
 
-def _flatline_check(detector, names):
+def _flatlines(detector, names):
     return bool({"flatline_reference_", "flatline_weight_"} & names)
 
 
@@ -51,8 +48,8 @@ def _one_of(*choices):
 
 
 def _of_errors(statistic, what):
-    # after partial_fit, mu and sigma are weighted over every error seen, and
-    # heldout_errors_ holds only the most recent errors
+    # after partial_fit, mu and sigma weigh every error seen, and heldout_errors_
+    # holds only the most recent ones
     return (
         lambda v, d: (
             v >= 0
@@ -68,8 +65,7 @@ def _of_errors(statistic, what):
 def _scale_fits_mean(scale, detector):
     if detector.standardize is False:  # fit_scaling leaves the data as they are
         return (scale == 1) & (detector.mean_ == 0)
-    # fit treats a feature that varies less than this as constant, and then
-    # divides by at least as much
+    # fit divides a feature that varies less than this by at least as much
     return (scale > 0) & (scale >= _CONSTANT_RELATIVE_STD * np.abs(detector.mean_))
 
 
@@ -86,16 +82,25 @@ _SCALE = (
         f"{_codec.short(d.mean_)})"
     ),
 )
+_OFFSET = (lambda v, d: v == -d.threshold_, "must be -threshold_")
+_DEVICE = (lambda v, d: DEVICE.fullmatch(v) is not None, f"must be {_DEVICES}")
+_STRIDE = (lambda v, d: 1 <= v <= d.window_size_, "must be in [1, window_size]")
+_INDICES = (
+    lambda v, d: all(0 <= i < d.n_features_in_ for i in v or ()),
+    "must be feature indices below n_features_in_",
+)
+_PRECISION = (
+    lambda v, d: np.array_equal(v, v.T) and np.linalg.eigvalsh(v).min() > 0,
+    "must be symmetric positive definite",
+)
 
 FITTED = {
     "n_features_in_": Field("int", rule=_AT_LEAST_1),
     "threshold_": Field("float", rule=_NON_NEGATIVE),
-    "offset_": Field(
-        "float", rule=(lambda v, d: v == -d.threshold_, "must be -threshold_")
-    ),
+    "offset_": Field("float", rule=_OFFSET),
     "mean_": Field("floats", ("F",)),
     "scale_": Field("floats", ("F",), _SCALE),
-    "device_": Field("device"),
+    "device_": Field("str", rule=_DEVICE),
     "window_size_": Field("int", rule=_AT_LEAST_1),
     "score_smoothing_": Field("int", rule=_NON_NEGATIVE),
     "anomaly_score_": Field("str", rule=_one_of("squared_error", "mahalanobis")),
@@ -103,17 +108,8 @@ FITTED = {
     "num_layers_": Field("int", rule=_SIZE, required=False),
     "decoder_feed_": Field("str", rule=_one_of("repeat", "state"), required=False),
     "threshold_info_": Field("info"),
-    "score_stride_": Field(
-        "int",
-        rule=(lambda v, d: 1 <= v <= d.window_size_, "must be in [1, window_size]"),
-    ),
-    "centered_features_": Field(
-        "indices",
-        rule=(
-            lambda v, d: all(0 <= i < d.n_features_in_ for i in v or ()),
-            "must be feature indices below n_features_in_",
-        ),
-    ),
+    "score_stride_": Field("int", rule=_STRIDE),
+    "centered_features_": Field("indices", rule=_INDICES),
     "heldout_errors_": Field("floats", (None,), _NON_NEGATIVE),
     "causal_": Field("bool"),
     "heldout_weight_": Field(
@@ -125,28 +121,17 @@ FITTED = {
     "feature_names_in_": Field("names", ("F",), required=False),
     "error_mean_": Field("floats", ("F",), _NON_NEGATIVE, required=_gaussian),
     "error_covariance_": Field("floats", ("F", "F"), required=_gaussian),
-    "error_precision_": Field(
-        "floats",
-        ("F", "F"),
-        (
-            lambda v, d: np.array_equal(v, v.T) and np.linalg.eigvalsh(v).min() > 0,
-            "must be symmetric positive definite",
-        ),
-        required=_gaussian,
-    ),
-    "flatline_reference_": Field(
-        "floats", ("F",), _NON_NEGATIVE, required=_flatline_check
-    ),
-    "flatline_weight_": Field("float", rule=_NON_NEGATIVE, required=_flatline_check),
+    "error_precision_": Field("floats", ("F", "F"), _PRECISION, required=_gaussian),
+    "flatline_reference_": Field("floats", ("F",), _NON_NEGATIVE, required=_flatlines),
+    "flatline_weight_": Field("float", rule=_NON_NEGATIVE, required=_flatlines),
 }
 """Every fitted attribute a detector's file may hold, checked in this order (a rule
-may read the attributes above it). An attribute that ``fit`` starts to set needs a
-line here: saving refuses any other, and so does loading."""
+may read those above it). An attribute ``fit`` starts to set needs a line here."""
 
 _PARAMS = {  # rules beyond the detector's _parameter_constraints
     "device": (
         lambda v: v == "auto" or DEVICE.fullmatch(v) is not None,
-        "must be 'auto' or a torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'",
+        f"must be 'auto' or {_DEVICES}",
     ),
     "n_threads": (
         lambda v: v is None or v == "auto" or v <= _MAX_THREADS,
@@ -184,7 +169,7 @@ def write(detector, path, state=None, state_schema=None):
     fitted = {
         name: value
         for name, value in vars(detector).items()
-        if FITTED_NAME.match(name) and name not in _NET_ATTRIBUTES
+        if FITTED_NAME.match(name) and name not in ("net_", "history_")
     }
     # the architecture the weights have, whatever set_params did since
     fitted.update({f"{name}_": getattr(module, name) for name in ARCHITECTURE})
@@ -376,19 +361,18 @@ def _reach_problem(state_dict, num_layers):
     for lstm in ("encoder", "decoder"):
         for layer in range(num_layers):
             largest = 2 * MAX_SCALED_MAGNITUDE if (lstm, layer) == ("encoder", 0) else 1
-            name = f"{lstm}.weight_ih_l{layer}"
-            gates = (
-                reach(state_dict[name], state_dict[f"{lstm}.bias_ih_l{layer}"], largest)
-                + reach(
-                    state_dict[f"{lstm}.weight_hh_l{layer}"],
-                    state_dict[f"{lstm}.bias_hh_l{layer}"],
-                    1,
+            gates = sum(
+                reach(
+                    state_dict[f"{lstm}.weight_{kind}_l{layer}"],
+                    state_dict[f"{lstm}.bias_{kind}_l{layer}"],
+                    largest if kind == "ih" else 1,
                 )
+                for kind in ("ih", "hh")
             ).max()
             if not gates <= limit:
                 return (
-                    f"the weights of {lstm} layer {layer} ({name!r} and the rest) can "
-                    f"take a gate to {float(gates):.3g}, beyond float32's range: "
+                    f"the weights of {lstm} layer {layer} can take a gate to "
+                    f"{float(gates):.3g}, beyond float32's range: "
                     "scores would overflow to NaN or infinity, and no fit writes "
                     "such weights"
                 )
@@ -414,14 +398,9 @@ def _device(trained_on, device):
             return resolve_device(trained_on)
         except ValueError:
             return "cpu"
-    if isinstance(device, torch.device):
-        device = str(device)
-    if not isinstance(device, str):
-        raise ValueError(
-            "device must be None, 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got "
-            f"{device!r}."
-        )
-    return resolve_device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be None or {_DEVICES}, got {device!r}.")
+    return resolve_device(str(device))
 
 
 def _rebuild_net(detector, architecture, state_dict, device):

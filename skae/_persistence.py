@@ -27,20 +27,10 @@ def save_model(detector, path):
     Raises
     ------
     TypeError
-        When ``detector`` is not an ``LSTMAutoencoderDetector``, or holds a
-        value or fitted attribute that the format cannot store.
+        When ``detector`` is not an ``LSTMAutoencoderDetector``, or holds a value
+        the format cannot store.
     ValueError
-        When the file would be larger than ``skae._codec.MAX_FILE_BYTES``
-        (8 GiB), which :func:`load_model` refuses to read.
-
-    See Also
-    --------
-    load_model : read the file back.
-
-    Notes
-    -----
-    A ``random_state`` given as a ``RandomState`` instance is saved as ``None``,
-    with a warning (it only matters for fitting again).
+        When the file would be larger than ``skae._codec.MAX_FILE_BYTES``.
 
     Examples
     --------
@@ -85,24 +75,10 @@ def load_model(path, *, device=None):
     Raises
     ------
     ValueError
-        When the file is not a regular file of at most
-        ``skae._codec.MAX_FILE_BYTES`` bytes (refused before it is read), is
-        not a skae model file, is truncated, corrupted or modified after saving
-        (a digest does not match), comes from a newer format version, or holds
-        a value no ``fit`` writes: of the wrong type, shape or range,
-        inconsistent, unknown, or weights that do not fit the network or would
-        overflow. The message names the field. Everything is checked before a
-        network is allocated.
-
-    See Also
-    --------
-    save_model : write the file.
-
-    Notes
-    -----
-    The digests detect corruption, not a forger: a forged file that passes the
-    checks scores exactly as its stored weights and values say. Loading never
-    runs code from the file.
+        When the file is not a skae model file of at most
+        ``skae._codec.MAX_FILE_BYTES`` bytes, is corrupted, or holds a value no
+        ``fit`` writes (the message names the field). Everything is checked
+        before a network is allocated; loading never runs code from the file.
     """
     detector, _ = _model_files.read(path, device, STATE)
     return detector

@@ -13,13 +13,14 @@ import numpy as np
 
 from . import _model_files
 from ._codec import Field
-from ._events import EventStream, _check_count, flag_events
+from ._events import EVENT_COLUMNS, EventStream, _check_count, flag_events
 from ._threads import uses_torch_threads
 from ._threshold import k_sigma_threshold
 from ._training import TrainingDivergedError
 from ._validation import check_is_fitted, check_series, user_stacklevel
 
 LEARN_FROM = ("normal", "all")
+_COUNTS = ("n_steps", "update_every", "threshold_window", "merge_gap", "n_top_features")
 
 _NON_NEGATIVE = (lambda v, d: v >= 0, "must be >= 0")
 STATE = {
@@ -75,29 +76,12 @@ def _trailing_mean_std(values, n_before, window):
     return reference + mean, np.sqrt(np.maximum(variance, 0.0))
 
 
-def _optional_count(value, name, minimum):
-    if value is None:
-        return None
-    try:
-        return _check_count(value, name, minimum)
-    except ValueError:
-        raise ValueError(
-            f"{name} must be None or an int >= {minimum}, got {value!r}."
-        ) from None
-
-
 class StreamResult(NamedTuple):
     """The scores of the rows of one :meth:`StreamingScorer.push`.
 
-    Attributes
-    ----------
-    scores : ndarray of shape (n_rows,)
-        The anomaly score of each row, ``-detector.score_samples`` of the whole
-        stream at those rows (higher is more anomalous).
-    flags : ndarray of shape (n_rows,), dtype bool
-        True where the score exceeds its threshold; never in the warm-up.
-    thresholds : ndarray of shape (n_rows,)
-        The threshold each row was judged against.
+    ``scores`` (``-detector.score_samples`` of the stream at those rows),
+    ``flags`` (a score above its threshold, never in the warm-up) and the
+    ``thresholds`` the rows were judged against, arrays of shape (n_rows,).
     """
 
     scores: np.ndarray
@@ -145,12 +129,8 @@ class StreamingScorer:
 
     Attributes
     ----------
-    detector : LSTMAutoencoderDetector
-        The detector that scores (and learns).
     n_steps_ : int
         Rows pushed so far.
-    window_size_ : int
-        The detector's ``window_size_``.
 
     See Also
     --------
@@ -165,15 +145,9 @@ class StreamingScorer:
     ...     window_size=8, hidden_size=4, max_epochs=2, causal=True, random_state=0
     ... ).fit(X[:200])
     >>> scorer = StreamingScorer(detector)
-    >>> first = scorer.push(X[200:203])
-    >>> rest = scorer.push(X[203:])
-    >>> scores = np.r_[first.scores, rest.scores]
-    >>> batch = -detector.score_samples(X[200:])
-    >>> bool(np.allclose(scores, batch, rtol=1e-6))
+    >>> scores = np.r_[scorer.push(X[200:203]).scores, scorer.push(X[203:]).scores]
+    >>> bool(np.allclose(scores, -detector.score_samples(X[200:]), rtol=1e-6))
     True
-    >>> events = scorer.flush_events()  # the alarms of the stream so far
-    >>> list(events.columns[:3])
-    ['start', 'end', 'n_flagged']
     """
 
     def __init__(
@@ -201,8 +175,13 @@ class StreamingScorer:
                 "threshold was set on causal scores, which use no future step. "
                 "Fit it again with LSTMAutoencoderDetector(causal=True, ...)."
             )
-        self.update_every = _optional_count(update_every, "update_every", 1)
-        self.threshold_window = _optional_count(threshold_window, "threshold_window", 2)
+        self.update_every, self.threshold_window = (
+            None if value is None else _check_count(value, name, minimum)
+            for value, name, minimum in (
+                (update_every, "update_every", 1),
+                (threshold_window, "threshold_window", 2),
+            )
+        )
         if learn_from not in LEARN_FROM:
             raise ValueError(
                 f"learn_from must be one of {LEARN_FROM}, got {learn_from!r}."
@@ -242,12 +221,11 @@ class StreamingScorer:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features)
-            The next rows of the stream (any number), with the detector's features.
+            The next rows of the stream (any number).
 
         Returns
         -------
         result : StreamResult
-            ``scores``, ``flags`` and ``thresholds`` of the rows, in order.
         """
         return _with_threads_of(self.detector, self._push, X)
 
@@ -400,16 +378,14 @@ class StreamingScorer:
     def take_events(self):
         """Return the events closed since the last call, and forget them.
 
-        An event closes once more than ``merge_gap`` unflagged rows follow its
-        last flag. The events of all calls (and of :meth:`flush_events`) are
-        those :meth:`LSTMAutoencoderDetector.events` finds in the whole stream,
-        whatever the chunk sizes, counted from the first pushed row.
+        Together, the calls (and :meth:`flush_events`) give the events
+        :meth:`LSTMAutoencoderDetector.events` finds in the whole stream, rows
+        counted from the first pushed row, whatever the chunk sizes.
 
         Returns
         -------
         events : pandas.DataFrame
-            One row per event, in the format of
-            :meth:`LSTMAutoencoderDetector.events` (without ``*_time`` columns).
+            As :meth:`LSTMAutoencoderDetector.events` gives them.
         """
         import pandas as pd
 
@@ -419,12 +395,11 @@ class StreamingScorer:
         return pd.concat(closed, ignore_index=True)
 
     def flush_events(self):
-        """Close the open event, if any; return it with the events not taken yet.
+        """Close the open event; return it with the events not taken yet.
 
         Returns
         -------
         events : pandas.DataFrame
-            As for :meth:`take_events`.
         """
         self._keep_events(self._event_stream.flush())
         self._last_flag = None
@@ -435,9 +410,8 @@ class StreamingScorer:
     def save(self, path):
         """Write the detector and the scorer's state to a safe model file.
 
-        The format of :func:`skae.save_model`, with the context rows, the errors
-        waiting for an update, the settings, the open event and the events not
-        taken: :meth:`load` resumes the stream where it stopped.
+        With the context rows, the errors waiting for an update, the settings,
+        the open event and the events not taken: :meth:`load` resumes the stream.
 
         Parameters
         ----------
@@ -460,13 +434,7 @@ class StreamingScorer:
         Returns
         -------
         scorer : StreamingScorer
-            The scorer where it stopped; a fresh scorer for a detector's file.
-
-        Raises
-        ------
-        ValueError
-            When the file is not a valid model file, or its state does not fit
-            the detector (the message names the field).
+            Where it stopped; a fresh scorer for a detector's file.
         """
         detector, state = _model_files.read(path, device, STATE)
         if not state:
@@ -474,91 +442,69 @@ class StreamingScorer:
         return cls._from_state(detector, state, path)
 
     def _state(self):
-        """The scorer's state, as named by :data:`STATE`."""
-        state = {
-            "stream_info_": {
-                "n_steps": int(self.n_steps_),
-                "update_every": int(self.update_every or 0),
-                "learn_from": self.learn_from,
-                "threshold_window": int(self.threshold_window or 0),
-                "merge_gap": int(self.merge_gap),
-                "n_top_features": int(self.n_top_features),
-            }
-        }
-        if len(self._recent_errors):
-            state["stream_recent_errors_"] = self._recent_errors.copy()
-        if len(self._rows):
-            state["stream_rows_"] = self._rows.copy()
-        if len(self._pending_errors):
-            state["stream_errors_"] = self._pending_errors.copy()
-            if self.threshold_window is not None:
-                state["stream_thresholds_"] = self._pending_thresholds.copy()
+        """The scorer's state, as :data:`STATE` names it."""
+        counts = (self.n_steps_, self.update_every or 0, self.threshold_window or 0)
+        counts += (self.merge_gap, self.n_top_features)
         kept = self._event_stream.state()
-        if len(kept["flags"]):
-            state["stream_open_flags_"] = kept["flags"]
-            state["stream_open_scores_"] = kept["scores"]
-            if kept["contributions"] is not None:
-                state["stream_open_contributions_"] = kept["contributions"]
-        if self._closed_events:
-            state.update(self._closed_state())
-        return state
-
-    def _closed_state(self):
-        """The events not taken, as arrays."""
+        arrays = {
+            "stream_recent_errors_": self._recent_errors,
+            "stream_rows_": self._rows,
+            "stream_errors_": self._pending_errors,
+            "stream_open_flags_": kept["flags"],
+            "stream_open_scores_": kept["scores"],
+        }
+        if self.threshold_window is not None:
+            arrays["stream_thresholds_"] = self._pending_thresholds
+        if kept["contributions"] is not None:
+            arrays["stream_open_contributions_"] = kept["contributions"]
+        state = {name: a.copy() for name, a in arrays.items() if len(a)}
+        state["stream_info_"] = dict(zip(_COUNTS, map(int, counts), strict=True))
+        state["stream_info_"]["learn_from"] = self.learn_from
+        if not self._closed_events:
+            return state
         import pandas as pd
 
         closed = pd.concat(self._closed_events, ignore_index=True)
         self._closed_events = [closed]  # the same events, taken later
         columns = ["start", "end", "n_flagged", "peak"]
-        state = {
-            "stream_closed_events_": closed[columns].to_numpy(np.int64),
-            "stream_closed_scores_": closed[["peak_score", "mean_score"]].to_numpy(
-                np.float64
-            ),
-        }
+        state["stream_closed_events_"] = closed[columns].to_numpy(np.int64)
+        scores = closed[["peak_score", "mean_score"]].to_numpy(np.float64)
+        state["stream_closed_scores_"] = scores
         width = max(len(f) for f in closed["features"])
         if width:
-            names = self._feature_names()
-            position = {n: i for i, n in enumerate(names or [])}
+            position = {n: i for i, n in enumerate(self._feature_names() or [])}
             features = np.full((len(closed), width), -1, dtype=np.int64)
             for row, listed in enumerate(closed["features"]):
-                features[row, : len(listed)] = [
-                    position[f] if names is not None else f for f in listed
-                ]
+                features[row, : len(listed)] = [position.get(f, f) for f in listed]
             state["stream_closed_features_"] = features
         return state
 
     @classmethod
     def _from_state(cls, detector, state, path):
-        info = state.get("stream_info_")
-        if info is None:
-            raise ValueError(f"{path}: the stream state lacks stream_info_.")
-        for name in ("n_steps", "update_every", "threshold_window") + (
-            "merge_gap",
-            "n_top_features",
-        ):
-            if type(info.get(name)) is not int or info[name] < 0:
+        info = state.get("stream_info_", {})
+        counts = [info.get(name) for name in _COUNTS]
+        for name, value in zip(_COUNTS, counts, strict=True):
+            if type(value) is not int or value < 0:
                 raise ValueError(
                     f"{path}: stream_info_[{name!r}] must be an int >= 0, got "
-                    f"{info.get(name)!r}."
+                    f"{value!r}."
                 )
-        n_steps, update_every = info["n_steps"], info["update_every"]
-        window = info["threshold_window"]
+        n_steps, update_every, window, merge_gap, n_top_features = counts
         scorer = cls(
             detector,
             update_every=update_every or None,
             learn_from=info.get("learn_from"),
             threshold_window=window or None,
-            merge_gap=info["merge_gap"],
-            n_top_features=info["n_top_features"],
+            merge_gap=merge_gap,
+            n_top_features=n_top_features,
         )
         recent = state.get("stream_recent_errors_", np.empty(0))
         if len(recent) > window:
-            raise ValueError(
-                f"{path}: the stream state is inconsistent: {len(recent)} recent "
-                f"errors (stream_recent_errors_) for threshold_window={window}."
+            raise _inconsistent(
+                path,
+                f"{len(recent)} recent errors (stream_recent_errors_) for "
+                f"threshold_window={window}",
             )
-        scorer._recent_errors = recent
         rows = state.get("stream_rows_", np.empty((0, detector.n_features_in_)))
         errors = state.get("stream_errors_", np.empty(0))
         if (
@@ -566,22 +512,23 @@ class StreamingScorer:
             or len(errors) > n_steps
             or not len(errors) <= len(rows) <= len(errors) + scorer.window_size_ - 1
         ):
-            raise ValueError(
-                f"{path}: the stream state is inconsistent: {len(rows)} rows "
-                f"(stream_rows_) and {len(errors)} waiting errors (stream_errors_) "
-                f"after {n_steps} steps with update_every={update_every}."
+            raise _inconsistent(
+                path,
+                f"{len(rows)} rows (stream_rows_) and {len(errors)} waiting errors "
+                f"(stream_errors_) after {n_steps} steps with "
+                f"update_every={update_every}",
             )
         judged_by = state.get("stream_thresholds_")
         if judged_by is None and not (window and len(errors)):
             judged_by = np.full(len(errors), detector.threshold_)
         if judged_by is None or len(judged_by) != len(errors):
-            n_judged = 0 if judged_by is None else len(judged_by)
-            raise ValueError(
-                f"{path}: the stream state is inconsistent: {len(errors)} waiting "
-                f"errors (stream_errors_) and {n_judged} thresholds they were "
-                f"judged against (stream_thresholds_), threshold_window={window}."
+            raise _inconsistent(
+                path,
+                f"{len(errors)} waiting errors (stream_errors_) and "
+                f"{0 if judged_by is None else len(judged_by)} thresholds they were "
+                f"judged against (stream_thresholds_), threshold_window={window}",
             )
-        scorer.n_steps_ = n_steps
+        scorer.n_steps_, scorer._recent_errors = n_steps, recent
         scorer._rows, scorer._pending_errors = rows, errors
         scorer._pending_thresholds = judged_by
         scorer._load_events(state, path)
@@ -600,20 +547,18 @@ class StreamingScorer:
             or n_kept
             and (contributions is not None) != bool(self.n_top_features)
         ):
-            raise ValueError(
-                f"{path}: the stream state is inconsistent: the open event has "
-                f"{n_kept} flags (stream_open_flags_), {len(scores)} scores "
-                "(stream_open_scores_) and "
+            raise _inconsistent(
+                path,
+                f"the open event has {n_kept} flags (stream_open_flags_), "
+                f"{len(scores)} scores (stream_open_scores_) and "
                 f"{'no' if contributions is None else len(contributions)} rows of "
                 "contributions (stream_open_contributions_), after "
-                f"{self.n_steps_} steps with n_top_features={self.n_top_features}."
+                f"{self.n_steps_} steps with n_top_features={self.n_top_features}",
             )
         kept = {"n_steps": n_kept, "flags": flags, "scores": scores}
-        if contributions is not None:
-            kept["contributions"] = contributions
         try:  # the kept rows are the stream's last
             self._event_stream = EventStream.from_state(
-                kept,
+                kept | {"contributions": contributions},
                 merge_gap=self.merge_gap,
                 n_top_features=self.n_top_features,
                 feature_names=self._feature_names(),
@@ -627,73 +572,80 @@ class StreamingScorer:
         self._last_flag = (
             self._event_offset + int(np.flatnonzero(flags)[-1]) if n_kept else None
         )
-        closed = _closed_events(state, self, path, first_open=self._event_offset)
+        closed = self._closed_table(state, path)
         self._closed_events = [] if closed is None else [closed]
 
-
-def _closed_events(state, scorer, path, *, first_open):
-    """The table of the closed events a file holds (None when none)."""
-    positions = state.get("stream_closed_events_")
-    values = state.get("stream_closed_scores_")
-    features = state.get("stream_closed_features_")
-    if positions is None and values is None and features is None:
-        return None
-    n_events = None if positions is None else len(positions)
-    width = 0 if features is None else features.shape[1]
-    if (
-        positions is None
-        or values is None
-        or len(values) != n_events
-        or (features is not None and len(features) != n_events)
-        or width > min(scorer.n_top_features, scorer.detector.n_features_in_)
-    ):
-        raise ValueError(
-            f"{path}: the stream state is inconsistent: the events not taken "
-            "need stream_closed_events_ and stream_closed_scores_ with a row "
-            "per event, and stream_closed_features_ (when any) as many rows "
-            f"of at most n_top_features={scorer.n_top_features} features."
-        )
-    start, end, n_flagged, peak = positions.T
-    last = min(first_open, scorer.n_steps_) - 1
-    problems = {
-        "start <= peak <= end": (start <= peak) & (peak <= end),
-        "1 <= n_flagged <= end - start + 1": (1 <= n_flagged)
-        & (n_flagged <= end - start + 1),
-        "each starting after the one before ends": np.r_[True, start[1:] > end[:-1]],
-        f"each ending before the open event (step {last + 1})": end <= last,
-    }
-    if features is not None:
-        listed = features >= 0
-        # the listed features come first, each once
-        problems["features listed first, each once"] = (
-            listed[:, :-1] >= listed[:, 1:]
-        ).all(axis=1) & np.array(
-            [len(set(row[row >= 0])) == np.sum(row >= 0) for row in features]
-        )
-    for demand, holds in problems.items():
-        if not np.all(holds):
-            raise ValueError(
-                f"{path}: the stream state is inconsistent: the events not taken "
-                f"(stream_closed_events_, ...) must have {demand}."
+    def _closed_table(self, state, path):
+        """The table of the events not taken that a file holds (None when none)."""
+        positions = state.get("stream_closed_events_")
+        values = state.get("stream_closed_scores_")
+        features = state.get("stream_closed_features_")
+        if positions is None and values is None and features is None:
+            return None
+        n_events = None if positions is None else len(positions)
+        width = 0 if features is None else features.shape[1]
+        if (
+            positions is None
+            or values is None
+            or len(values) != n_events
+            or (features is not None and len(features) != n_events)
+            or width > min(self.n_top_features, self.detector.n_features_in_)
+        ):
+            raise _inconsistent(
+                path,
+                "the events not taken need stream_closed_events_ and "
+                "stream_closed_scores_ with a row per event, and "
+                "stream_closed_features_ (when any) as many rows of at most "
+                f"n_top_features={self.n_top_features} features",
             )
-    names = scorer._feature_names()
-    column = [()] * n_events
-    if features is not None:
-        column = [
-            tuple(int(i) if names is None else names[i] for i in row[row >= 0])
-            for row in features
-        ]
-    import pandas as pd
-
-    table = pd.DataFrame(
-        {
-            "start": start,
-            "end": end,
-            "n_flagged": n_flagged,
-            "peak": peak,
-            "peak_score": values[:, 0],
-            "mean_score": values[:, 1],
+        start, end, n_flagged, peak = positions.T
+        last = min(self._event_offset, self.n_steps_) - 1
+        problems = {
+            "start <= peak <= end": (start <= peak) & (peak <= end),
+            "1 <= n_flagged <= end - start + 1": (1 <= n_flagged)
+            & (n_flagged <= end - start + 1),
+            "each starting after the one before ends": np.r_[
+                True, start[1:] > end[:-1]
+            ],
+            f"each ending before the open event (step {last + 1})": end <= last,
         }
-    )
-    table["features"] = pd.Series(column, dtype=object)
-    return table
+        if features is not None:
+            listed = features >= 0
+            problems["features listed first, each once"] = (
+                listed[:, :-1] >= listed[:, 1:]
+            ).all(axis=1) & np.array(
+                [len(set(row[row >= 0])) == np.sum(row >= 0) for row in features]
+            )
+        for demand, holds in problems.items():
+            if not np.all(holds):
+                raise _inconsistent(
+                    path,
+                    f"the events not taken (stream_closed_events_, ...) must have "
+                    f"{demand}",
+                )
+        import pandas as pd
+
+        names = self._feature_names()
+        table = pd.DataFrame(
+            dict(
+                zip(
+                    EVENT_COLUMNS[:6],
+                    (start, end, n_flagged, peak, *values.T),
+                    strict=True,
+                )
+            )
+        )
+        table["features"] = pd.Series(
+            [()] * n_events
+            if features is None
+            else [
+                tuple(int(i) if names is None else names[i] for i in row[row >= 0])
+                for row in features
+            ],
+            dtype=object,
+        )
+        return table
+
+
+def _inconsistent(path, text):
+    return ValueError(f"{path}: the stream state is inconsistent: {text}.")
