@@ -242,13 +242,16 @@ class StreamingScorer:
             if self.update_every is not None:
                 take = min(take, self.update_every - len(self._pending_errors))
             rows = X[position : position + take]
-            errors = self._score(rows)
+            # the same context and network for the scores and the events
+            data = np.vstack([self._context(self._rows), rows])
+            n_context = len(data) - take
+            errors = self.detector._errors(data, n_context=n_context)
             judged_by = self._thresholds(errors)
             scores.append(errors)
             thresholds.append(judged_by)
             warmed_up = len(self._rows) + np.arange(take) >= self.window_size_ - 1
             flags.append((errors > judged_by) & warmed_up)
-            self._push_events(rows, flags[-1], errors)
+            self._push_events(data, n_context, flags[-1], errors)
             position += take
             self.n_steps_ += take
             if self.update_every is None:
@@ -308,11 +311,6 @@ class StreamingScorer:
         """The last ``window_size - 1`` rows (all of them when fewer)."""
         return rows[len(rows) - min(self.window_size_ - 1, len(rows)) :]
 
-    def _score(self, rows):
-        context = self._context(self._rows)
-        data = np.vstack([context, rows])
-        return self.detector._errors(data, n_context=len(context))
-
     def _update(self):
         """Learn from the rows since the last update, then forget them."""
         rows, errors = self._rows, self._pending_errors
@@ -345,7 +343,7 @@ class StreamingScorer:
         names = getattr(self.detector, "feature_names_in_", None)
         return None if names is None else list(names)
 
-    def _push_events(self, rows, flags, errors):
+    def _push_events(self, data, n_context, flags, errors):
         """Give the event stream the next rows (before ``n_steps_`` moves)."""
         flagged = np.flatnonzero(flags)
         event_open = (
@@ -360,11 +358,8 @@ class StreamingScorer:
             self._last_flag = self.n_steps_ + int(flagged[-1])
         contributions = None
         if self.n_top_features:
-            # the same context and network as the scores, before any update
-            context = self._context(self._rows)
-            contributions = self.detector._core().contributions(
-                np.vstack([context, rows]), n_context=len(context)
-            )
+            core = self.detector._core()
+            contributions = core.contributions(data, n_context=n_context)
         self._keep_events(
             self._event_stream.push(flags, errors, contributions=contributions)
         )
@@ -537,36 +532,33 @@ class StreamingScorer:
     def _load_events(self, state, path):
         """Restore the open event and the events not taken, checked."""
         flags = state.get("stream_open_flags_", np.empty(0, bool))
-        scores = state.get("stream_open_scores_", np.empty(0))
         contributions = state.get("stream_open_contributions_")
         n_kept = len(flags)
         if (
-            len(scores) != n_kept
-            or n_kept > self.n_steps_
-            or (contributions is not None and len(contributions) != n_kept)
+            n_kept > self.n_steps_
             or n_kept
-            and (contributions is not None) != bool(self.n_top_features)
+            and (contributions is None) == bool(self.n_top_features)
         ):
             raise _inconsistent(
                 path,
-                f"the open event has {n_kept} flags (stream_open_flags_), "
-                f"{len(scores)} scores (stream_open_scores_) and "
-                f"{'no' if contributions is None else len(contributions)} rows of "
-                "contributions (stream_open_contributions_), after "
-                f"{self.n_steps_} steps with n_top_features={self.n_top_features}",
+                f"the open event has {n_kept} rows (stream_open_flags_) "
+                f"{'without' if contributions is None else 'with'} contributions "
+                f"(stream_open_contributions_) after {self.n_steps_} steps with "
+                f"n_top_features={self.n_top_features}",
             )
-        kept = {"n_steps": n_kept, "flags": flags, "scores": scores}
+        kept = {"n_steps": n_kept, "flags": flags, "contributions": contributions}
+        kept["scores"] = state.get("stream_open_scores_", np.empty(0))
         try:  # the kept rows are the stream's last
             self._event_stream = EventStream.from_state(
-                kept | {"contributions": contributions},
+                kept,
                 merge_gap=self.merge_gap,
                 n_top_features=self.n_top_features,
                 feature_names=self._feature_names(),
             )
         except ValueError as exc:
             raise ValueError(
-                f"{path}: the open event (stream_open_flags_, stream_open_scores_) "
-                f"is refused: {exc}"
+                f"{path}: the open event (stream_open_flags_, stream_open_scores_, "
+                f"stream_open_contributions_) is refused: {exc}"
             ) from exc
         self._event_offset = self.n_steps_ - n_kept
         self._last_flag = (
