@@ -164,27 +164,22 @@ def _intervals(value, name):
                 f"{name} is a DataFrame without the column(s) {missing}. "
                 f"{_INTERVALS_HELP}"
             )
-        if len(value) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64), None
         pairs = np.column_stack([value["start"].to_numpy(), value["end"].to_numpy()])
+    elif isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be array-like, got {value!r}. {_INTERVALS_HELP}")
     else:
-        if isinstance(value, (str, bytes)) or value is None:
-            raise TypeError(
-                f"{name} must be array-like, got {value!r}. {_INTERVALS_HELP}"
-            )
         pairs = np.asarray(value)
-        if pairs.size == 0:
-            # no step or no interval: nothing to count, whatever the shape
-            return np.empty(0, np.int64), np.empty(0, np.int64), None
-        if pairs.ndim == 1 or (pairs.ndim == 2 and pairs.shape[1] == 1):
-            flags = _check_labels(pairs, name).astype(bool)
-            starts, ends = _segments(flags)
-            return starts, ends, len(flags)
-        if pairs.ndim != 2 or pairs.shape[1] != 2:
-            raise ValueError(
-                f"{name} has shape {pairs.shape}, which is neither per-step flags "
-                f"nor (start, end) pairs. {_INTERVALS_HELP}"
-            )
+    if pairs.size == 0:  # no step or no interval, whatever the shape
+        return np.empty(0, np.int64), np.empty(0, np.int64), None
+    if pairs.ndim == 1 or (pairs.ndim == 2 and pairs.shape[1] == 1):
+        flags = _check_labels(pairs, name).astype(bool)
+        starts, ends = _segments(flags)
+        return starts, ends, len(flags)
+    if pairs.ndim != 2 or pairs.shape[1] != 2:
+        raise ValueError(
+            f"{name} has shape {pairs.shape}, which is neither per-step flags "
+            f"nor (start, end) pairs. {_INTERVALS_HELP}"
+        )
     if pairs.dtype == object:
         try:
             pairs = pairs.astype(np.float64)

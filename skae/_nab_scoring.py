@@ -183,11 +183,8 @@ default="standard"
     Returns
     -------
     score : float
-        At most ``A_TP * n_windows``.
-
-    See Also
-    --------
-    nab_normalized_score : NAB's 0-100 score over many series.
+        At most ``A_TP * n_windows``; :func:`nab_normalized_score` scales a
+        benchmark's sum to 0-100.
 
     Examples
     --------
@@ -195,8 +192,6 @@ default="standard"
     >>> y_true = [0, 0, 0, 0, 1, 1, 1, 1, 0, 0]
     >>> nab_score(y_true, [0, 0, 0, 0, 1, 0, 0, 0, 0, 0], probationary_length=0)
     1.0
-    >>> nab_score(y_true, [0, 1, 0, 0, 0, 0, 0, 0, 0, 0], probationary_length=0)
-    -1.11
     """
     y, flagged = _labels_and_flags(y_true, y_pred, anomaly_label)
     weights = _profile_weights(profile)
@@ -223,11 +218,9 @@ def nab_normalized_score(
 
     Parameters
     ----------
-    y_trues : sequence of array-like of shape (n_timesteps_i,)
-        The window labels of each series (1 inside a window).
-    y_preds : sequence of array-like of shape (n_timesteps_i,)
-        Binary detections with ``threshold=None``, else anomaly scores (larger
-        = more anomalous).
+    y_trues, y_preds : sequence of array-like of shape (n_timesteps_i,)
+        The window labels of each series (1 inside a window), and binary
+        detections or, with a ``threshold``, anomaly scores.
     profile : str or dict, default="standard"
         NAB's application profile; see :func:`nab_score`.
     threshold : None, float or "optimize", default=None

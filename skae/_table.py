@@ -127,9 +127,7 @@ def _to_datetime(column, dayfirst):
             parsed = pd.to_datetime(column, errors="coerce", dayfirst=dayfirst)
         except (TypeError, ValueError, OverflowError):
             return None
-    if parsed.isna().any():
-        return None
-    return parsed
+    return None if parsed.isna().any() else parsed
 
 
 def _parse_time(column, dayfirst=None):
@@ -269,36 +267,29 @@ def read_series(path, *, columns=None, timestamp_column=None, sep=None, dayfirst
         if np.isin(values, (0, 1)).all():
             labels = values.astype(np.int64)
 
-    if columns is not None:
+    chosen = columns is not None
+    if chosen:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise TableError(
                 f"{path}: no column {', '.join(map(repr, missing))}; "
                 f"{_columns_text(frame)}"
             )
-        selected = list(columns)
     else:
         skip = {time_name} | {c for c in frame.columns if c.lower() in _LABEL_NAMES}
-        selected = []
-        for name in frame.columns:
-            if name in skip:
-                continue
-            if pd.api.types.is_numeric_dtype(frame[name]):
-                selected.append(name)
-                continue
-            # a text column that is mostly numbers has a typo, not text: say where
-            bad, n_numbers = _non_numbers(frame[name])
-            if bad.any() and n_numbers >= bad.sum():
-                raise _bad_cell(path, frame[name], bad)
-        if not selected:
-            raise TableError(
-                f"{path}: no numeric feature column; {_columns_text(frame)}"
-            )
-    for name in selected:
+        columns = [c for c in frame.columns if c not in skip]
+    selected = []
+    for name in columns:
         if not pd.api.types.is_numeric_dtype(frame[name]):
-            bad, _ = _non_numbers(frame[name])
-            if bad.any():
+            bad, n_numbers = _non_numbers(frame[name])
+            # a text column that is mostly numbers has a typo, not text: say where
+            if bad.any() and (chosen or n_numbers >= bad.sum()):
                 raise _bad_cell(path, frame[name], bad)
+            if not chosen:
+                continue
+        selected.append(name)
+    if not selected and not chosen:
+        raise TableError(f"{path}: no numeric feature column; {_columns_text(frame)}")
     try:
         features = frame[selected].astype(np.float64)
     except (TypeError, ValueError) as error:  # booleans, dates, ...

@@ -20,11 +20,8 @@ import torch
 #: uses one thread: a second would not pay for its synchronisation.
 MIN_WORK_PER_THREAD = 500_000
 
-_PROC_STAT = "/proc/stat"
-_PROC_TASKS = "/proc/self/task"
 
-
-def _procs_running(path=_PROC_STAT):
+def _procs_running(path="/proc/stat"):
     """Return the kernel's count of runnable threads, all processes, or ``None``."""
     try:
         with open(path, "rb") as f:
@@ -36,7 +33,7 @@ def _procs_running(path=_PROC_STAT):
     return None
 
 
-def _own_running_threads(path=_PROC_TASKS):
+def _own_running_threads(path="/proc/self/task"):
     """Return how many of this process's threads are runnable (at least 1)."""
     running = 0
     try:
@@ -124,18 +121,18 @@ def torch_threads(n_threads, **sizes):
 
 def _model_sizes(estimator, args):
     """Return the sizes ``auto_threads`` weighs, from the estimator and its input."""
-    sizes = {}
-    for name in ("hidden_size", "batch_size"):
-        value = getattr(estimator, name, None)
-        if isinstance(value, Integral) and not isinstance(value, bool):
-            sizes[name] = int(value)
-    n_features = getattr(estimator, "n_features_in_", None)
+    sizes = {
+        name: getattr(estimator, name, None) for name in ("hidden_size", "batch_size")
+    }
+    sizes["n_features"] = getattr(estimator, "n_features_in_", None)
     shape = getattr(args[0], "shape", None) if args else None
     if shape is not None and len(shape) == 2:
-        n_features = shape[1]  # this call's input, which fit has not seen yet
-    if isinstance(n_features, Integral) and not isinstance(n_features, bool):
-        sizes["n_features"] = int(n_features)
-    return sizes
+        sizes["n_features"] = shape[1]  # this call's input, which fit has not seen
+    return {
+        name: int(size)
+        for name, size in sizes.items()
+        if isinstance(size, Integral) and not isinstance(size, bool)
+    }
 
 
 def estimator_threads(estimator, *args):

@@ -171,7 +171,7 @@ def check_sequences(estimator, X, *, reset):
     otherwise.
     """
     _check_not_masked(X)
-    if isinstance(X, np.ndarray) or (hasattr(X, "ndim") and hasattr(X, "shape")):
+    if hasattr(X, "ndim") and hasattr(X, "shape"):  # NumPy, torch or Dask arrays
         X = np.asarray(X)
         if X.ndim != 3:
             raise ValueError(
@@ -263,11 +263,9 @@ def feature_indices(estimator, features):
     for feature in features:
         if isinstance(feature, str):
             if names is None or feature not in names:
-                known = (
-                    "no names (X was not a DataFrame)"
-                    if names is None
-                    else (f"the names {list(names)}")
-                )
+                known = "no names (X was not a DataFrame)"
+                if names is not None:
+                    known = f"the names {list(names)}"
                 raise ValueError(
                     f"centered_features: unknown feature {feature!r}; X has {known}."
                 )

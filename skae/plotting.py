@@ -311,10 +311,6 @@ def plot_detection(
     Returns
     -------
     fig : matplotlib.figure.Figure
-
-    See Also
-    --------
-    plot_scores : The plot from precomputed scores.
     """
     feature_names = kwargs.pop("feature_names", None)
     if feature_names is None:

@@ -1,9 +1,7 @@
 """Labelled benchmark time series: NAB (some shipped) and SKAB (fetched).
 
-Every loader returns a :class:`sklearn.utils.Bunch` with ``data`` of shape
-``(n_timesteps, n_features)``, per-time-step labels ``target`` (1 = anomaly,
-0 = normal) and ``train_size``, the training prefix that the benchmark's
-protocol defines.
+Every loader returns a :class:`sklearn.utils.Bunch` with ``data``, per-step labels
+``target`` (1 = anomaly) and ``train_size``, the benchmark's training prefix.
 """
 
 from ._base import get_data_home

@@ -206,11 +206,6 @@ def fetch_nab(name, *, data_home=None, download_if_missing=True, base_url=None):
     OSError
         If a download fails or its checksum does not match.
 
-    See Also
-    --------
-    load_nab : The series that ship with skae, without a download.
-    nab_series_names : The names of all 58 series.
-
     Examples
     --------
     >>> from skae.datasets import fetch_nab

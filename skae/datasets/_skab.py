@@ -95,10 +95,6 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     FileNotFoundError, OSError
         As for :func:`fetch_nab`.
 
-    See Also
-    --------
-    skab_file_names : The names of the files.
-
     Examples
     --------
     >>> from skae.datasets import fetch_skab
