@@ -39,8 +39,6 @@ def _numeric(y, name, expected):
 def _check_labels(y_true, name="y_true"):
     """Return ``y_true`` as an int64 array of 0/1, or raise a helpful ValueError."""
     y = _numeric(_one_dimensional(y_true, name), name, "0 (normal) and 1 (anomaly)")
-    if y.dtype.kind == "b":
-        return y.astype(np.int64)
     values = np.unique(y)
     if not np.isin(values, (0, 1)).all():
         raise ValueError(

@@ -271,12 +271,8 @@ def nab_normalized_score(
     perfect = weights["tp"] * sum(s.n_windows for s in series)
     if threshold == "optimize":
         threshold = _nab_sweep(series, null)
-    per_series = np.array(
-        [
-            s.score(s.values if threshold is None else s.values >= threshold)
-            for s in series
-        ]
-    )
+    hits = [s.values if threshold is None else s.values >= threshold for s in series]
+    per_series = np.array([s.score(hit) for s, hit in zip(series, hits, strict=True)])
     raw = float(per_series.sum())
     if perfect == null:
         score = _undefined("The NAB score is undefined: no series has a window.")

@@ -53,9 +53,7 @@ class NumberInterval(Interval):
     Python counts as integers) with scikit-learn's usual message."""
 
     def is_satisfied_by(self, val):
-        if isinstance(val, (bool, np.bool_)):
-            return False
-        return super().is_satisfied_by(val)
+        return not isinstance(val, (bool, np.bool_)) and super().is_satisfied_by(val)
 
 
 def _check_not_masked(X, what="X"):

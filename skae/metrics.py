@@ -49,16 +49,12 @@ __all__ = [
     "vus_pr",
 ]
 
+
 # point-wise metrics
-
-
 def _counts(y, flagged, sample_weight=None):
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    tp = float(np.sum(w[y & flagged]))
-    fp = float(np.sum(w[~y & flagged]))
-    fn = float(np.sum(w[y & ~flagged]))
-    tn = float(np.sum(w[~y & ~flagged]))
-    return tp, fp, fn, tn
+    masks = (y & flagged, ~y & flagged, y & ~flagged, ~y & ~flagged)  # tp, fp, fn, tn
+    return tuple(float(np.sum(w[mask])) for mask in masks)
 
 
 def _prf(tp, fp, fn, zero_division):
@@ -232,8 +228,6 @@ def point_adjusted_f1(y_true, y_pred, *, anomaly_label="auto", zero_division=0.0
 
 
 # overlap-segment counts (Orion's event-level metric)
-
-
 class EventCounts(NamedTuple):
     """Labelled intervals found (``tp``) and missed (``fn``), and detected
     intervals that overlap no labelled one (``fp``)."""
@@ -352,8 +346,6 @@ def event_f1(y_true, y_pred, *, zero_division=0.0):
 
 
 # threshold-free metrics
-
-
 def auc_pr(y_true, scores, *, sample_weight=None):
     """Return the average precision (area under the precision-recall curve).
 
@@ -484,27 +476,23 @@ def vus_pr(y_true, scores, *, max_buffer=10):
     distance, nearest = distance[order], nearest[order]
     # only the last step of a run of tied scores is a threshold
     cut = np.flatnonzero(np.append(s[order][1:] != s[order][:-1], True))
-    n_flagged = cut + 1
-    rank = np.arange(n)
 
     aps = []
     for width in range(max_buffer + 1):
         soft = np.sqrt(np.clip(1 - distance / (width + 1), 0.0, None))
         true_positive = np.cumsum(soft)[cut]
-        precision = true_positive / n_flagged
+        precision = true_positive / (cut + 1)  # over the steps flagged
         near = distance <= width
         first = np.full(len(starts), n)
-        np.minimum.at(first, nearest[near], rank[near])
+        np.minimum.at(first, nearest[near], np.flatnonzero(near))
         found = np.cumsum(np.bincount(first, minlength=n + 1)[:n])[cut] / len(starts)
         recall = np.minimum(1.0, true_positive / y.sum()) * found
         aps.append(np.sum(np.diff(recall, prepend=0.0) * precision))
     return float(np.mean(aps))
 
 
-# scikit-learn scorers
-
-# metrics of the ranking by -score_samples, and of the decisions predict == -1
-# (the position of each in the result of _prf)
+# scikit-learn scorers: metrics of the ranking by -score_samples, and of the
+# decisions predict == -1 (the position of each in the result of _prf)
 _RANKING_METRICS = {"average_precision": auc_pr, "roc_auc": auc_roc}
 _DECISION_METRICS = {"precision": 0, "recall": 1, "f1": 2}
 

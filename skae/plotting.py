@@ -169,16 +169,6 @@ def plot_scores(
     See Also
     --------
     plot_detection : The same plot straight from a fitted detector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skae.plotting import plot_scores
-    >>> X = np.sin(np.arange(200) / 5)
-    >>> scores = np.abs(np.random.default_rng(0).normal(size=200))
-    >>> fig = plot_scores(X, scores, threshold=2.0)
-    >>> len(fig.axes)
-    2
     """
     plt = _pyplot()
     if feature_names is None and hasattr(X, "columns"):
@@ -209,20 +199,15 @@ def plot_scores(
         2, 1, sharex=True, figsize=figsize, height_ratios=[3, 2], layout="constrained"
     )
     values = X
-    if n_features > 1:
+    if n_features == 1:
+        ax_series.plot(x, X[:, 0], lw=0.7, color="0.25")
+        ax_series.set_ylabel(feature_names[0])
+    else:  # standardised, to share one axis
         spread = X.std(axis=0)
         values = (X - X.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        for j in range(n_features):
+            ax_series.plot(x, values[:, j], lw=0.7, label=feature_names[j])
         ax_series.set_ylabel("standardised value")
-    else:
-        ax_series.set_ylabel(feature_names[0])
-    for j in range(n_features):
-        ax_series.plot(
-            x,
-            values[:, j],
-            lw=0.7,
-            color="0.25" if n_features == 1 else None,
-            label=feature_names[j] if n_features > 1 else None,
-        )
 
     if threshold is not None:
         flagged = scores > threshold
@@ -346,17 +331,6 @@ def plot_history(history, *, ax=None, log_scale=False):
     Returns
     -------
     ax : matplotlib.axes.Axes
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skae import LSTMAutoencoderDetector
-    >>> from skae.plotting import plot_history
-    >>> X = np.sin(np.arange(300) / 4).reshape(-1, 1)
-    >>> detector = LSTMAutoencoderDetector(window_size=10, max_epochs=3).fit(X)
-    >>> ax = plot_history(detector)
-    >>> [line.get_label() for line in ax.get_lines()][:2]
-    ['training loss', 'held-out loss']
     """
     plt = _pyplot()
     history = getattr(history, "history_", history)
@@ -450,9 +424,8 @@ def plot_feature_scores(
     x_num = mdates.date2num(x) if is_time else x.astype(float)
     extent = (x_num[0], x_num[-1], n_features - 0.5, -0.5)
     positive = scores[scores > 0]
-    norm = None
-    if positive.size:
-        norm = LogNorm(vmin=max(positive.min(), np.percentile(positive, 1)))
+    vmin = max(positive.min(), np.percentile(positive, 1)) if positive.size else None
+    norm = None if vmin is None else LogNorm(vmin=vmin)
     image = ax.imshow(
         np.where(scores > 0, scores, np.nan).T,
         aspect="auto",

@@ -70,8 +70,7 @@ def _resolve(name, valid, hint=""):
     for full in valid:
         if stem in (full, full.split("/", 1)[1]):
             return full
-    error = _unknown_name_error("NAB series", name, valid)
-    raise ValueError(str(error) + hint)
+    raise ValueError(str(_unknown_name_error("NAB series", name, valid)) + hint)
 
 
 def _make_bunch(csv_file, windows, full_name, filename):

@@ -124,6 +124,9 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
     target = column("anomaly")
     changepoint = column("changepoint")
     anomaly_free = full_name == _ANOMALY_FREE
+    protocol = "Leaderboard protocol: train on the first 400 rows, test on the rest."
+    if anomaly_free:
+        protocol = "No anomalies; not part of the leaderboard."
     return Bunch(
         data=frame.to_numpy(dtype=np.float64),
         frame=frame,
@@ -136,13 +139,7 @@ def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None)
         filename=str(path),
         DESCR=(
             f"SKAB v0.9 file {full_name}: {n_timesteps} rows at 1 Hz, "
-            f"{int(target.sum())} anomalous. "
-            + (
-                "No anomalies; not part of the leaderboard."
-                if anomaly_free
-                else "Leaderboard protocol: train on the first 400 rows, test on "
-                "the rest."
-            )
+            f"{int(target.sum())} anomalous. {protocol}"
         ),
     )
 
