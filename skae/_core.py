@@ -1,21 +1,21 @@
-"""The fitted autoencoder: a trained module, its scaling and its frozen score settings.
+"""The fitted autoencoder and the scoring methods of the estimators built on it.
 
-This is the layer between the network code (:mod:`skae._net`, which runs the
-module on scaled arrays) and the estimators: :class:`FittedAutoencoder` takes
-data in the user's units and returns what the estimators, streaming and the CLI
-need (scores, per-feature terms, codes, reconstructions), so that none of them
-scales data or calls :mod:`skae._net` itself. It holds no state of its own: a
-detector builds one from its fitted attributes when it scores
-(:meth:`FittedAutoencoder.of`), so ``set_params``, ``partial_fit`` and model
-files never have a second copy to keep in step.
+:class:`FittedAutoencoder` takes data in the user's units and returns what the
+estimators, streaming and the CLI need (scores, per-feature terms, codes,
+reconstructions), so that none of them scales data or calls :mod:`skae._net`
+itself. A detector builds one at ``fit`` and keeps it (``_core()``); each call
+scales its data once and hands the scaled array to every step that needs it.
 """
 
 import numpy as np
 
-from . import _net
-from ._flatlines import flatline_length, step_stillness
+from . import _net, _training, _validation
+from ._events import _check_count, flag_events
+from ._flatlines import FLATLINE_FACTOR, fit_reference, flatline_length, step_stillness
 from ._scaling import apply_scaling
-from ._scoring import feature_contributions
+from ._scoring import feature_contributions, fit_error_gaussian
+from ._threads import uses_torch_threads
+from ._windowing import check_length
 
 
 class FittedAutoencoder:
@@ -23,8 +23,10 @@ class FittedAutoencoder:
 
     Parameters
     ----------
-    module : LSTMAutoencoder
-        The trained network, in eval mode.
+    net : skorch.NeuralNet
+        The trained net; its ``module_`` (in eval mode) is the network. The net,
+        not the module, is kept, so that a pickled detector and its core still
+        share one network after loading.
     mean, scale : ndarray of shape (n_features,)
         The scaling fitted on the training part (:mod:`skae._scaling`).
     window_size : int
@@ -45,7 +47,7 @@ class FittedAutoencoder:
 
     def __init__(
         self,
-        module,
+        net,
         mean,
         scale,
         window_size,
@@ -58,7 +60,7 @@ class FittedAutoencoder:
         error_precision=None,
         flatlines=None,
     ):
-        self.module = module
+        self.net = net
         self.scaling = (mean, scale)
         self.window_size = window_size
         self.score_stride = score_stride
@@ -72,128 +74,143 @@ class FittedAutoencoder:
 
     @classmethod
     def of(cls, detector):
-        """Return the core of a fitted ``LSTMAutoencoderDetector``.
-
-        Models fitted before skae fixed a score setting at ``fit`` (older
-        pickles) use the parameter of that name.
-        """
+        """Return the core that a fitted detector's attributes describe."""
         fitted = vars(detector)
-
-        def setting(name):
-            return fitted.get(f"{name}_", getattr(detector, name))
-
+        flatlines = None
+        if "flatline_reference_" in fitted:
+            flatlines = (fitted["flatline_reference_"], fitted["flatline_weight_"])
         return cls(
-            detector.net_.module_,
+            detector.net_,
             detector.mean_,
             detector.scale_,
-            setting("window_size"),
-            score_stride=fitted.get("score_stride_", 1),
-            smoothing=setting("score_smoothing"),
-            anomaly_score=setting("anomaly_score"),
-            causal=fitted.get("causal_", False),
+            detector.window_size_,
+            score_stride=detector.score_stride_,
+            smoothing=detector.score_smoothing_,
+            anomaly_score=detector.anomaly_score_,
+            causal=detector.causal_,
             error_mean=fitted.get("error_mean_"),
             error_precision=fitted.get("error_precision_"),
-            flatlines=(
-                (fitted["flatline_reference_"], fitted["flatline_weight_"])
-                if "flatline_reference_" in fitted
-                else None
-            ),
+            flatlines=flatlines,
+        )
+
+    module = property(lambda self: self.net.module_, doc="The trained network.")
+
+    def fit_gaussian(self, heldout, *, n_context=0):
+        """Fit the Gaussian of the held-out errors that ``"mahalanobis"`` scores
+        with; return its ``(mean, covariance, precision)``."""
+        gaussian = fit_error_gaussian(
+            self.step_feature_errors(heldout, n_context=n_context)
+        )
+        self.gaussian = {"mean": gaussian[0], "precision": gaussian[2]}
+        return gaussian
+
+    def fit_flatlines(self, scaled, threshold):
+        """Fit the flatline check on the scaled fit series; return its
+        ``(reference, weight)``, so a stuck stretch scores above ``threshold``."""
+        reference = fit_reference(scaled, flatline_length(self.window_size))
+        self.flatlines = (reference, threshold / np.log(FLATLINE_FACTOR))
+        return self.flatlines
+
+    def learn(self, X, starts, **options):
+        """Train the network further on the windows of the series ``X`` at
+        ``starts`` (:func:`skae._training.continue_training` and its options)."""
+        _training.continue_training(
+            self.module, self.scale(X), self.window_size, starts, **options
         )
 
     def scale(self, X):
-        """Return ``X`` (n_timesteps, n_features) in the network's units."""
+        """Return a series ``(n_timesteps, n_features)`` in the network's units."""
         return apply_scaling(X, *self.scaling)
 
     def _unscale(self, scaled):
         mean, scale = self.scaling
         return scaled * scale + mean
 
-    def _scaled_sequences(self, sequences):
-        if len({len(s) for s in sequences}) == 1:  # one array: no padding
-            stacked = np.stack(sequences)
-            flat = self.scale(stacked.reshape(-1, stacked.shape[2]))
-            return flat.reshape(stacked.shape)
-        return [self.scale(s) for s in sequences]
+    def _scaled(self, data):
+        """Return a series, or sequences (a list), in the network's units:
+        sequences of one length as one 3-D array, others as a list."""
+        if not isinstance(data, list):
+            return self.scale(data)
+        if len({len(s) for s in data}) == 1:  # one array: no padding
+            stacked = np.stack(data)
+            return self.scale(stacked.reshape(-1, stacked.shape[2])).reshape(
+                stacked.shape
+            )
+        return [self.scale(s) for s in data]
 
-    def series_feature_errors(self, X, *, mean_features=False, n_context=0):
-        """Return each step's squared errors per feature, ``(n_timesteps,
-        n_features)``, or their mean over features in one column.
-
-        With causal scores the first ``n_context`` steps of ``X`` are context
-        only and get no row (offline scores take no context).
-        """
-        args = (self.module, self.scale(X), self.window_size)
+    def _series_errors(self, z, n_context=0, mean_features=False):
+        """Each step's squared errors per feature (or their mean) of a scaled
+        series; causal scores drop the first ``n_context`` steps (context)."""
+        args = (self.module, z, self.window_size)
         options = {"smoothing": self.smoothing, "mean_features": mean_features}
         if self.causal:
             return _net.causal_series_errors(*args, n_context=n_context, **options)
         return _net.series_errors(*args, self.score_stride, **options)
 
-    def sequence_feature_errors(self, sequences):
-        """Return the per-position, per-feature squared errors of each sequence:
-        one array ``(n_sequences, seq_len, n_features)`` when all are as long,
-        else a list."""
-        return _net.sequence_errors(self.module, self._scaled_sequences(sequences))
+    def _flatline_terms(self, z, n_context=0):
+        """``weight * stillness`` of each step and feature of a scaled series."""
+        reference, weight = self.flatlines
+        length = flatline_length(self.window_size)
+        still = step_stillness(z, length, reference, causal=self.causal)
+        return weight * still[n_context:]
 
-    def step_feature_errors(self, data, *, n_context=0):
-        """Per-step, per-feature squared errors of a series or of all sequences."""
-        if isinstance(data, list):
-            return np.concatenate(self.sequence_feature_errors(data))
-        return self.series_feature_errors(data, n_context=n_context)
+    def _terms(self, squared_errors):
+        return feature_contributions(
+            squared_errors, self.anomaly_score, **self.gaussian
+        )
 
-    def contributions(self, data, *, n_context=0):
-        """Return each feature's term of the score of each step (series) or
-        sequence (list), ``(n_rows, n_features)``; rows sum to the scores."""
-
-        def terms(errors):
-            return feature_contributions(errors, self.anomaly_score, **self.gaussian)
-
-        if not isinstance(data, list):
-            rows = terms(self.series_feature_errors(data, n_context=n_context))
+    def _contributions(self, z, n_context=0):
+        if isinstance(z, np.ndarray) and z.ndim == 2:  # a series
+            rows = self._terms(self._series_errors(z, n_context))
             if self.flatlines is not None:
                 # a flatline's excess over the error goes to its stillest feature
-                still = self.flatline_terms(data, n_context=n_context)
+                still = self._flatline_terms(z, n_context)
                 excess = still.max(axis=1) - rows.sum(axis=1)
                 steps = np.flatnonzero(excess > 0)
                 rows[steps, still[steps].argmax(axis=1)] += excess[steps]
             return rows
-        errors = self.sequence_feature_errors(data)
+        errors = _net.sequence_errors(self.module, z)
         if isinstance(errors, np.ndarray):  # equal lengths: one array
-            flat = terms(errors.reshape(-1, errors.shape[2]))
+            flat = self._terms(errors.reshape(-1, errors.shape[2]))
             return flat.reshape(errors.shape).mean(axis=1)
-        return np.array([terms(e).mean(axis=0) for e in errors])
+        return np.array([self._terms(e).mean(axis=0) for e in errors])
 
-    def errors(self, data, *, n_context=0):
-        """Return the anomaly score of each step (series) or sequence (list)."""
-        if self.anomaly_score != "squared_error":
-            return self.contributions(data, n_context=n_context).sum(axis=1)
+    def step_feature_errors(self, data, *, n_context=0):
+        """Per-step, per-feature squared errors of a series or of all sequences."""
+        z = self._scaled(data)
         if isinstance(data, list):
-            scaled = self._scaled_sequences(data)
-            if isinstance(scaled, np.ndarray):  # equal lengths: means per batch
-                return _net.equal_length_errors(self.module, scaled, mean=True)
-            return self.contributions(data).sum(axis=1)
-        # the mean over features, taken per batch: no per-feature sums
-        errors = self.series_feature_errors(
-            data, mean_features=True, n_context=n_context
-        )[:, 0]
-        if self.flatlines is None:
-            return errors
-        still = self.flatline_terms(data, n_context=n_context).max(axis=1)
-        return np.maximum(errors, still)
+            return np.concatenate(_net.sequence_errors(self.module, z))
+        return self._series_errors(z, n_context)
 
-    def flatline_terms(self, X, *, n_context=0):
-        """Return ``weight * stillness`` of each step and feature of a series,
-        ``(n_timesteps - n_context, n_features)`` (:mod:`skae._flatlines`)."""
-        reference, weight = self.flatlines
-        length = flatline_length(self.window_size)
-        still = step_stillness(self.scale(X), length, reference, causal=self.causal)
-        return weight * still[n_context:]
+    def contributions(self, data, *, n_context=0):
+        """Return each feature's term of the score of each step (series) or
+        sequence (list), ``(n_rows, n_features)``; rows sum to the scores."""
+        return self._contributions(self._scaled(data), n_context)
+
+    def errors(self, data, *, n_context=0, with_contributions=False):
+        """Return the anomaly score of each step (series) or sequence (list);
+        ``with_contributions``: ``(scores, contributions)``, scaling once."""
+        z = self._scaled(data)
+        by_terms = self.anomaly_score != "squared_error" or isinstance(z, list)
+        terms = None
+        if by_terms or with_contributions:
+            terms = self._contributions(z, n_context)
+        if by_terms:
+            scores = terms.sum(axis=1)
+        elif z.ndim == 3:  # equal-length sequences: means per batch
+            scores = _net.equal_length_errors(self.module, z, mean=True)
+        else:  # the mean over features, taken per batch: no per-feature sums
+            scores = self._series_errors(z, n_context, mean_features=True)[:, 0]
+            if self.flatlines is not None:
+                still = self._flatline_terms(z, n_context).max(axis=1)
+                scores = np.maximum(scores, still)
+        return (scores, terms) if with_contributions else scores
 
     def codes(self, data, stride):
         """Return the code of each window of a series (the grid ``0, stride,
         ...`` and the tail window) or of each sequence of a list."""
         if isinstance(data, list):
-            scaled = [self.scale(s) for s in data]
-            return _net.sequence_codes(self.module, scaled)
+            return _net.sequence_codes(self.module, [self.scale(s) for s in data])
         return _net.window_codes(
             self.module, self.scale(data), self.window_size, stride
         )
@@ -213,3 +230,199 @@ class FittedAutoencoder:
             self.module, self.scale(data), self.window_size
         )
         return self._unscale(recon)
+
+
+class ScoringMixin:
+    """The scoring methods of an estimator fitted with a :class:`FittedAutoencoder`.
+
+    They check the estimator and X, then ask the fitted autoencoder; the
+    estimator provides ``offset_``, the fixed ``window_size_``, ``stride`` and
+    ``n_threads``, and keeps the autoencoder that ``fit`` built.
+    """
+
+    def _validate(self, X):
+        """Check a fitted detector and X; return ``(is_sequences, data)``."""
+        _validation.check_is_fitted(self)
+        if _validation.is_sequence_input(X):
+            return True, _validation.check_sequences(self, X, reset=False)
+        X = _validation.check_series(self, X, reset=False)
+        check_length(len(X), self.window_size_)
+        return False, X
+
+    def _fitted_setting(self, name):
+        """Return the value of parameter ``name`` that ``fit`` fixed."""
+        return getattr(self, f"{name}_")
+
+    def _core(self):
+        """Return the fitted autoencoder that scores: built by ``fit``, or at
+        first use after a model file is read."""
+        if "_fitted_core" not in self.__dict__:
+            self._fitted_core = FittedAutoencoder.of(self)
+        return self._fitted_core
+
+    def _errors(self, data, n_context=0):
+        """Anomaly score per time step (series) or per sequence (list)."""
+        return self._core().errors(data, n_context=n_context)
+
+    @uses_torch_threads
+    def score_samples(self, X):
+        """Return the negated anomaly score (reconstruction error): higher is normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+            Data in one of the forms ``fit`` accepts.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_timesteps,) or (n_sequences,)
+        """
+        return -self._errors(self._validate(X)[1])
+
+    def decision_function(self, X):
+        """Return ``score_samples(X) - offset_``: negative means anomaly.
+
+        Parameters
+        ----------
+        X : array-like or list of ndarray
+            Data in any form :meth:`score_samples` takes.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_timesteps,) or (n_sequences,)
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """Return ``-1`` for anomalies and ``+1`` for normal steps or sequences.
+
+        Parameters
+        ----------
+        X : array-like or list of ndarray
+            Data in any form :meth:`score_samples` takes.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_timesteps,) or (n_sequences,)
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def score(self, X, y=None):
+        """Return the mean of ``score_samples(X)``, to tune without labels.
+
+        Parameters
+        ----------
+        X : array-like or list of ndarray
+            Data in any form :meth:`score_samples` takes.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    @uses_torch_threads
+    def feature_contributions(self, X):
+        """Return each feature's share of the anomaly score: which sensor it was.
+
+        Parameters
+        ----------
+        X : array-like or list of ndarray
+            Data in any form :meth:`score_samples` takes.
+
+        Returns
+        -------
+        contributions : ndarray of shape (n_timesteps, n_features) or \
+(n_sequences, n_features)
+            Rows sum to ``-score_samples(X)``; a Mahalanobis term is negative
+            where the feature makes the step more typical.
+        """
+        return self._core().contributions(self._validate(X)[1])
+
+    @uses_torch_threads
+    def events(self, X, *, merge_gap=None, n_top_features=3):
+        """Return the alarms of a series, one row per interval of flags.
+
+        Every step :meth:`predict` flags lies in exactly one event.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features)
+            One series; a DataFrame's index gives the events' times.
+        merge_gap : int or None, default=None
+            Runs of flags at most this many steps apart form one event; None
+            means ``window_size_``.
+        n_top_features : int, default=3
+            Features listed per event, by their summed contributions.
+
+        Returns
+        -------
+        events : pandas.DataFrame
+            ``start``, ``end`` (inclusive), ``n_flagged``, ``peak``,
+            ``peak_score``, ``mean_score``, ``features``, and for a DataFrame
+            ``start_time``, ``end_time``, ``peak_time``.
+        """
+        _validation.check_is_fitted(self)
+        if _validation.is_sequence_input(X):
+            raise ValueError(
+                "events need one series (n_timesteps, n_features): a 3-D array or "
+                "a list of 2-D arrays holds sequences, whose scores are one per "
+                "sequence; use predict for them, or pass each series on its own."
+            )
+        if merge_gap is None:
+            merge_gap = self.window_size_
+        merge_gap = _check_count(merge_gap, "merge_gap", 0)
+        n_top_features = _check_count(n_top_features, "n_top_features", 0)
+        data = self._validate(X)[1]
+        scores = self._core().errors(data, with_contributions=n_top_features > 0)
+        scores, contributions = scores if n_top_features else (scores, None)
+        names = getattr(self, "feature_names_in_", None)
+        return flag_events(
+            -scores - self.offset_ < 0,  # decision_function < 0, as predict
+            scores,
+            contributions=contributions,
+            feature_names=None if contributions is None else names,
+            index=X.index if hasattr(X, "columns") else None,
+            merge_gap=merge_gap,
+            n_top_features=n_top_features,
+        )
+
+    # ------------------------------------------------ compression and denoising
+
+    @uses_torch_threads
+    def encode(self, X):
+        """Return the latent code of each window (every ``stride`` steps) or sequence.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+
+        Returns
+        -------
+        codes : ndarray of shape (n_windows, hidden_size) or (n_sequences, hidden_size)
+        """
+        return self._core().codes(self._validate(X)[1], self.stride)
+
+    @uses_torch_threads
+    def reconstruct(self, X):
+        """Return the reconstruction of X in its units and shape (for a series,
+        the mean over the windows covering each step: a denoised copy).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_timesteps, n_features), ndarray of shape \
+(n_sequences, seq_len, n_features), or list of ndarray
+
+        Returns
+        -------
+        X_hat : ndarray of X's shape, or list of ndarray for a list
+        """
+        is_sequences, data = self._validate(X)
+        recon = self._core().reconstruct(data)
+        if is_sequences and isinstance(X, np.ndarray):
+            return np.stack(recon)
+        return recon

@@ -70,3 +70,13 @@ def error_buffer_size(half_life):
     if half_life is None:
         return MAX_ERROR_BUFFER
     return int(min(MAX_ERROR_BUFFER, max(MIN_ERROR_BUFFER, math.ceil(2 * half_life))))
+
+
+def merge_into(heldout_errors, mean, std, weight, errors, half_life):
+    """Return ``(recent, weight, mean, std)`` after the new ``errors``: the
+    statistics merged with forgetting (:func:`merge_errors`), and the latest
+    :func:`error_buffer_size` errors."""
+    weight, mean, variance = merge_errors(weight, mean, std**2, errors, half_life)
+    recent = np.concatenate([heldout_errors, errors])
+    recent = recent[-error_buffer_size(half_life) :]
+    return recent, float(weight), float(mean), float(np.sqrt(variance))

@@ -1,4 +1,8 @@
-"""The held-out split and the statistics that turn errors into a threshold."""
+"""The held-out split and the rules that turn errors into a threshold.
+
+:func:`threshold_from_heldout` is the one place a rule is chosen by name, for
+``fit`` and for ``partial_fit`` alike.
+"""
 
 import math
 import warnings
@@ -6,12 +10,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._validation import user_stacklevel
+
 
 def split_point(n_samples, validation_fraction, min_part, unit):
     """Return how many leading samples are for training; the rest are held out.
 
-    The held-out part is the last ``validation_fraction`` of the samples, contiguous,
-    so that it lies after the training part in time.
+    The held-out part is the last ``validation_fraction`` of the samples,
+    contiguous, so that it lies after the training part in time.
 
     Parameters
     ----------
@@ -20,7 +26,7 @@ def split_point(n_samples, validation_fraction, min_part, unit):
     validation_fraction : float in (0, 1)
         Share of the samples held out.
     min_part : int
-        Smallest size allowed for either part (``window_size`` for a series, 1 for
+        Smallest size of either part (``window_size`` for a series, 1 for
         sequences).
     unit : str
         What a sample is, for the error message.
@@ -48,9 +54,8 @@ def _needed(validation_fraction, min_part):
 
     With ``f = validation_fraction`` and ``m = min_part``, ``n`` samples split
     when ``ceil(f * n) >= m`` (``n > (m - 1) / f``) and ``n - ceil(f * n) >= m``
-    (``n >= m / (1 - f)``); both hold from some ``n`` on. The bound is computed
-    exactly from the float ``f``, then moved by a step or two where the float
-    product of ``split_point`` rounds the other way.
+    (``n >= m / (1 - f)``). The bound is computed exactly from the float ``f``,
+    then moved by a step or two where the float product rounds the other way.
     """
     fraction = Fraction(float(validation_fraction))
     bound = max(
@@ -82,28 +87,14 @@ MIN_RELATIVE_SIGMA = 1e-3
 
 
 def mean_k_sigma(errors, n_sigmas):
-    """Return ``(mu, sigma, mu + n_sigmas * sigma)`` of the held-out errors.
+    """Return ``(mu, sigma, threshold)`` of errors, the threshold by
+    :func:`k_sigma_threshold`.
 
-    When the held-out errors are (almost) all equal, as after training on a
-    constant series, ``sigma`` is zero or mere rounding, and ``tau = mu`` would
-    flag about half of the steps of that same series once it has passed through
-    float32 (relative changes of 1e-7). The threshold therefore uses
-    ``max(sigma, MIN_RELATIVE_SIGMA * mu)`` (``1e-3 * mu``), which leaves any real
-    spread of errors untouched.
-
-    Parameters
-    ----------
-    errors : array-like of shape (n_errors,)
-        Reconstruction errors on the held-out split.
-    n_sigmas : float
-        The ``k`` of ``tau = mu + k * sigma``.
-
-    Returns
-    -------
-    mu, sigma : float
-        Mean and standard deviation of ``errors``.
-    threshold : float
-        ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * mu)``.
+    When the errors are (almost) all equal, as after training on a constant
+    series, ``sigma`` is zero or mere rounding, and ``tau = mu`` would flag about
+    half of the steps of that same series once it has passed through float32.
+    The threshold therefore uses ``max(sigma, MIN_RELATIVE_SIGMA * mu)``, which
+    leaves any real spread of errors untouched.
     """
     errors = np.asarray(errors, dtype=np.float64)
     mu = float(np.mean(errors))
@@ -112,39 +103,21 @@ def mean_k_sigma(errors, n_sigmas):
 
 
 def k_sigma_threshold(mu, sigma, n_sigmas):
-    """Return ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * |mu|)``.
-
-    The rule of :func:`mean_k_sigma` on statistics already at hand (the
-    weighted ones of ``partial_fit``, the moving ones of a
-    :class:`~skae.StreamingScorer`), with the same floor on ``sigma``;
-    elementwise for arrays.
-    """
+    """Return ``mu + n_sigmas * max(sigma, MIN_RELATIVE_SIGMA * |mu|)``,
+    elementwise for arrays (the moving statistics of a stream)."""
     return mu + n_sigmas * np.maximum(sigma, MIN_RELATIVE_SIGMA * np.abs(mu))
 
 
 def contamination_threshold(errors, contamination):
-    """Return the error above which a share ``contamination`` of ``errors`` lies.
-
-    Parameters
-    ----------
-    errors : array-like of shape (n_errors,)
-        Reconstruction errors of the training data.
-    contamination : float in (0, 0.5]
-        Expected share of anomalies in the training data.
-
-    Returns
-    -------
-    threshold : float
-    """
+    """Return the error above which a share ``contamination`` of ``errors`` lies."""
     return float(np.percentile(errors, 100.0 * (1.0 - contamination)))
 
 
 # ------------------------------------------------------------- tail-based rules
 
-THRESHOLD_RULES = ("above_heldout", "pot", "quantile", "mean_k_sigma")
+THRESHOLD_RULES = ("above_heldout", "mean_k_sigma", "pot", "contamination")
 
-# Fewest held-out errors the tail rules accept without a warning; see
-# threshold_from_heldout.
+# Fewest held-out errors the tail rule accepts without a warning.
 MIN_HELDOUT_ERRORS = 200
 
 # Fewest and most exceedances the peaks-over-threshold fit uses.
@@ -180,12 +153,11 @@ def _profile_loglik(theta, excesses):
 def fit_generalized_pareto(excesses, shape_bounds=(-0.5, 1.0)):
     """Return the maximum-likelihood ``(shape, scale)`` of a generalized Pareto tail.
 
-    The two-parameter fit (location 0) is reduced to a search over one variable,
-    ``theta = shape / scale`` (Grimshaw, 1993): a log-spaced grid on both sides of
-    0 is refined by golden-section search around its best point. The shape is
-    kept within ``shape_bounds`` (the constrained maximum is returned when the
-    free one lies outside), which also keeps the fit away from the unbounded
-    likelihood of shapes below -1.
+    The two-parameter fit (location 0) is a search over ``theta = shape /
+    scale`` (Grimshaw, 1993): a log-spaced grid on both sides of 0, refined by
+    golden-section search around its best point. The shape is kept within
+    ``shape_bounds`` (the constrained maximum is returned when the free one lies
+    outside), which also avoids the unbounded likelihood of shapes below -1.
 
     Parameters
     ----------
@@ -199,16 +171,9 @@ def fit_generalized_pareto(excesses, shape_bounds=(-0.5, 1.0)):
     Returns
     -------
     shape : float
-        The shape ``xi``: 0 for an exponential tail, above 0 for a heavier one,
-        below 0 for a tail with an upper end at ``-scale / shape``.
+        0 for an exponential tail, above 0 for a heavier one, below 0 for a tail
+        with an upper end at ``-scale / shape``.
     scale : float
-        The scale ``sigma > 0``.
-
-    Raises
-    ------
-    ValueError
-        If there are fewer than two positive excesses, any is negative or not
-        finite, or the bounds are not ordered.
     """
     excesses = np.asarray(excesses, dtype=np.float64).ravel()
     lower, upper = (float(b) for b in shape_bounds)
@@ -306,8 +271,7 @@ def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
         tau = u + scale / shape * ((risk * n / n_peaks) ** -shape - 1)
 
     (``u - scale * log(risk * n / n_peaks)`` for ``shape = 0``). When ``risk`` is
-    at least ``n_peaks / n`` no extrapolation is needed and ``tau`` is the
-    empirical ``1 - risk`` quantile.
+    at least ``n_peaks / n``, ``tau`` is the empirical ``1 - risk`` quantile.
 
     Parameters
     ----------
@@ -316,8 +280,8 @@ def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
     risk : float in (0, 1)
         Probability that a normal step's error exceeds the threshold.
     tail_share : float in (0, 1), default=0.05
-        Share of the errors that are peaks, kept between ``MIN_PEAKS`` and
-        ``MAX_PEAKS`` peaks.
+        Share of the errors that are peaks, between ``MIN_PEAKS`` and
+        ``MAX_PEAKS``.
     shape_bounds : tuple of float, default=SHAPE_BOUNDS
         Range of the fitted shape: ``(0, 0.5)`` assumes the tail is at least as
         heavy as an exponential one, which a few dozen peaks cannot rule out.
@@ -356,23 +320,9 @@ def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
 
 
 def quantile_margin_threshold(errors, quantile, margin):
-    """Return ``q + margin * (q - median)`` of the errors, with ``q`` a quantile.
-
-    Parameters
-    ----------
-    errors : array-like of shape (n_errors,)
-        Held-out errors.
-    quantile : float in (0, 1]
-        The quantile ``q`` of the errors; 1 is their maximum.
-    margin : float >= 0
-        How far above ``q`` the threshold lies, in units of ``q - median``.
-
-    Returns
-    -------
-    threshold : float
-    info : dict
-        ``quantile_value`` and ``median``.
-    """
+    """Return ``(q + margin * (q - median), info)`` with ``q`` the ``quantile``
+    of the errors (1: their maximum); ``info`` holds ``quantile_value`` and
+    ``median``."""
     errors = np.asarray(errors, dtype=np.float64)
     value = float(np.quantile(errors, quantile))
     median = float(np.median(errors))
@@ -381,29 +331,15 @@ def quantile_margin_threshold(errors, quantile, margin):
 
 
 def above_heldout_threshold(errors, k_sigma_value):
-    """Return the larger of ``k_sigma_value`` and ``max + (max - median)``.
-
-    Parameters
-    ----------
-    errors : array-like of shape (n_errors,)
-        Held-out errors.
-    k_sigma_value : float
-        ``mu + n_sigmas * sigma`` of the same errors (or of running statistics).
-
-    Returns
-    -------
-    threshold : float
-    info : dict
-        ``k_sigma_value``, ``median``, ``margin`` (1) and ``binding``: which of
-        the two is the threshold.
-    """
+    """Return the larger of ``k_sigma_value`` and ``max + (max - median)`` of the
+    errors, and ``info`` (``k_sigma_value``, ``median``, ``margin`` and
+    ``binding``: which of the two is the threshold)."""
     above, details = quantile_margin_threshold(errors, 1.0, 1.0)
-    binding = "max" if above > k_sigma_value else "k_sigma"
     info = {
         "k_sigma_value": float(k_sigma_value),
         "median": details["median"],
         "margin": 1.0,
-        "binding": binding,
+        "binding": "max" if above > k_sigma_value else "k_sigma",
     }
     return float(max(above, k_sigma_value)), info
 
@@ -412,68 +348,60 @@ def threshold_from_heldout(
     errors,
     rule="above_heldout",
     *,
-    risk=1e-4,
     n_sigmas=6.0,
-    quantile=0.99,
-    margin=1.0,
+    risk=1e-4,
+    contamination=None,
+    mean=None,
+    std=None,
 ):
-    """Return the threshold set from held-out errors, and what it came from.
+    """Return the threshold a rule sets from errors, and what it came from.
 
     Parameters
     ----------
     errors : array-like of shape (n_errors,)
-        Reconstruction errors (anomaly scores) of normal held-out data.
-    rule : {"above_heldout", "pot", "quantile", "mean_k_sigma"}, \
+        Anomaly scores of normal held-out data (of the training data for
+        ``"contamination"``).
+    rule : {"above_heldout", "mean_k_sigma", "pot", "contamination"}, \
 default="above_heldout"
-        ``"above_heldout"``, the default: the larger of ``mu + n_sigmas *
-        sigma`` and ``max + (max - median)``, so that no held-out error is
-        flagged and the margin above the largest one grows with their spread.
-        On the planted-anomaly benchmark (``benchmarks/quality/planted.py``)
-        it kept every base signal below 1 % of normal steps flagged, where
-        ``mu + 6 sigma`` alone flagged 2.2 % of a series whose held-out part
-        was calmer than its test part. ``"pot"``: peaks over threshold with a
-        generalized Pareto tail (:func:`pot_threshold`), at the per-step
-        false-alarm probability ``risk``. ``"quantile"``: ``q + margin * (q -
-        median)`` with ``q`` the ``quantile`` of the errors. ``"mean_k_sigma"``:
-        ``mu + n_sigmas * sigma`` (:func:`mean_k_sigma`).
-    risk : float in (0, 1), default=1e-4
-        For ``"pot"``: the probability that a normal step's score exceeds the
-        threshold, as estimated from the fitted tail.
+        ``"above_heldout"``: the larger of ``mu + n_sigmas * sigma`` and ``max +
+        (max - median)``, so no held-out error is flagged. ``"mean_k_sigma"``:
+        ``mu + n_sigmas * sigma``. ``"pot"``: peaks over threshold
+        (:func:`pot_threshold`) at the false-alarm probability ``risk``.
+        ``"contamination"``: the ``1 - contamination`` quantile.
     n_sigmas : float, default=6.0
-        For ``"mean_k_sigma"`` and ``"above_heldout"``.
-    quantile : float in (0, 1], default=0.99
-        For ``"quantile"``.
-    margin : float >= 0, default=1.0
-        For ``"quantile"``.
+        The ``k`` of ``mu + k * sigma``.
+    risk : float in (0, 1), default=1e-4
+        For ``"pot"``: the probability that a normal error exceeds the threshold.
+    contamination : float in (0, 0.5], default=None
+        For ``"contamination"``: the expected share of anomalies.
+    mean, std : float, default=None
+        ``mu`` and ``sigma`` when they weigh more errors than ``errors`` (the
+        forgetting statistics of ``partial_fit``); None: those of ``errors``.
 
     Returns
     -------
     threshold : float
     info : dict
-        ``"rule"``, ``"n_errors"``, ``"mean"``, ``"std"`` and ``"max"`` of the
-        errors, plus the rule's own figures: ``initial_level``, ``n_peaks``,
-        ``shape``, ``scale`` and ``risk`` for ``"pot"``; ``quantile``,
-        ``quantile_value``, ``median`` and ``margin`` for ``"quantile"``;
-        ``n_sigmas`` for ``"mean_k_sigma"``; ``n_sigmas``, ``k_sigma_value``,
-        ``median``, ``margin`` and ``binding`` (``"k_sigma"`` or ``"max"``, the
-        larger) for ``"above_heldout"``.
-
-    Raises
-    ------
-    ValueError
-        If ``errors`` is not a non-empty 1-D array of finite values, ``rule`` is
-        unknown, or the rule's parameter is out of range.
+        ``rule``, then for ``"contamination"`` only ``contamination``; for the
+        other rules ``n_errors``, ``mean``, ``std``, ``max`` and the rule's own
+        figures (``n_sigmas``; for ``"above_heldout"`` also those of
+        :func:`above_heldout_threshold`; for ``"pot"`` those of
+        :func:`pot_threshold` and ``risk``).
 
     Warns
     -----
     UserWarning
-        For ``"pot"`` and ``"quantile"``, when there are fewer than
-        ``MIN_HELDOUT_ERRORS`` (200) errors: the tail fit then rests on the
-        minimum of ``MIN_PEAKS`` (10) peaks, which lie above the 95th
+        For ``"pot"`` with fewer than ``MIN_HELDOUT_ERRORS`` (200) errors: the
+        tail fit then rests on ``MIN_PEAKS`` (10) peaks, which lie above the 95th
         percentile only from 200 errors on.
     """
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}.")
+    if rule == "contamination":
+        threshold = contamination_threshold(errors, contamination)
+        return threshold, {"rule": rule, "contamination": contamination}
     errors = np.asarray(errors, dtype=np.float64)
-    needed = 1 if rule in ("mean_k_sigma", "above_heldout") else 2
+    needed = 2 if rule == "pot" else 1
     if errors.ndim != 1 or errors.size < needed:
         raise ValueError(
             f"errors must be a 1-D array of at least {needed} value(s) for rule "
@@ -481,42 +409,34 @@ default="above_heldout"
         )
     if not np.all(np.isfinite(errors)):
         raise ValueError("errors must be finite; got NaN or infinity.")
-    if rule not in THRESHOLD_RULES:
-        raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}.")
+    mean = float(np.mean(errors)) if mean is None else float(mean)
+    std = float(np.std(errors)) if std is None else float(std)
     info = {
         "rule": rule,
         "n_errors": errors.size,
-        "mean": float(np.mean(errors)),
-        "std": float(np.std(errors)),
+        "mean": mean,
+        "std": std,
         "max": float(np.max(errors)),
     }
-    if rule in ("mean_k_sigma", "above_heldout"):
-        if not np.isfinite(n_sigmas):
-            raise ValueError(f"n_sigmas must be finite, got {n_sigmas}.")
-        info["n_sigmas"] = float(n_sigmas)
-        threshold = mean_k_sigma(errors, n_sigmas)[2]
-        if rule == "above_heldout":
-            threshold, details = above_heldout_threshold(errors, threshold)
-            info.update(details)
-        return threshold, info
-    if errors.size < MIN_HELDOUT_ERRORS:
-        warnings.warn(
-            f"Only {errors.size} held-out errors; the {rule!r} threshold needs at "
-            f"least {MIN_HELDOUT_ERRORS} for a tail estimate. Hold out more data "
-            "(a longer series or a larger validation_fraction).",
-            UserWarning,
-            stacklevel=2,
-        )
     if rule == "pot":
         if not 0.0 < risk < 1.0:
             raise ValueError(f"risk must be in (0, 1), got {risk}.")
+        if errors.size < MIN_HELDOUT_ERRORS:
+            warnings.warn(
+                f"Only {errors.size} held-out errors; the 'pot' threshold needs at "
+                f"least {MIN_HELDOUT_ERRORS} for a tail estimate. Hold out more data "
+                "(a longer series or a larger validation_fraction).",
+                UserWarning,
+                stacklevel=user_stacklevel(),
+            )
         threshold, details = pot_threshold(errors, risk)
         info.update(details, risk=float(risk))
         return threshold, info
-    if not 0.0 < quantile <= 1.0:
-        raise ValueError(f"quantile must be in (0, 1], got {quantile}.")
-    if not margin >= 0.0:
-        raise ValueError(f"margin must be non-negative, got {margin}.")
-    threshold, details = quantile_margin_threshold(errors, quantile, margin)
-    info.update(details, quantile=float(quantile), margin=float(margin))
-    return threshold, info
+    if not np.isfinite(n_sigmas):
+        raise ValueError(f"n_sigmas must be finite, got {n_sigmas}.")
+    info["n_sigmas"] = float(n_sigmas)
+    threshold = k_sigma_threshold(mean, std, n_sigmas)
+    if rule == "above_heldout":
+        threshold, details = above_heldout_threshold(errors, threshold)
+        info.update(details)
+    return float(threshold), info

@@ -5,10 +5,7 @@
 the threshold came from.
 """
 
-import hashlib
-import json
 import warnings
-import zipfile
 
 import joblib
 import numpy as np
@@ -126,36 +123,3 @@ def test_fixed_settings_survive_both_file_formats(fitted, tmp_path):
     ):
         np.testing.assert_array_equal(restored.score_samples(X), expected)
         assert restored.threshold_info_ == fitted.threshold_info_
-
-
-def test_a_file_from_before_the_settings_were_fixed_scores_with_its_parameters(
-    fitted, tmp_path
-):
-    # files written before these attributes existed hold only the parameters
-    X = waves(600, seed=3)
-    expected = fitted.score_samples(X)
-    path = tmp_path / "old.skae"
-    save_model(fitted, path)
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    document = json.loads(members["skae.json"])
-    for name in (
-        "window_size_",
-        "score_smoothing_",
-        "anomaly_score_",
-        "threshold_info_",
-    ):
-        del document["model"]["fitted"][name]
-    canonical = json.dumps(
-        document["model"], sort_keys=True, separators=(",", ":"), allow_nan=False
-    ).encode()
-    document["model_sha256"] = hashlib.sha256(canonical).hexdigest()
-    members["skae.json"] = json.dumps(
-        document, sort_keys=True, separators=(",", ":")
-    ).encode()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    restored = load_model(path)
-    assert not hasattr(restored, "score_smoothing_")
-    np.testing.assert_array_equal(restored.score_samples(X), expected)

@@ -155,17 +155,23 @@ def test_constant_errors_get_a_threshold_just_above_them():
 # ----------------------------------------------------------- the other rules
 
 
-def test_quantile_rule_and_seed_rule():
+def test_seed_rule_and_contamination():
     errors = np.random.default_rng(9).gamma(2.0, size=500)
-    tau, info = threshold_from_heldout(errors, "quantile", quantile=0.99, margin=1.0)
-    q, median = np.quantile(errors, 0.99), np.median(errors)
-    assert tau == pytest.approx(q + (q - median))
-    assert info["quantile_value"] == pytest.approx(q)
-    tau, _ = threshold_from_heldout(errors, "quantile", quantile=1.0, margin=0.0)
-    assert tau == errors.max()
     tau, info = threshold_from_heldout(errors, "mean_k_sigma", n_sigmas=6.0)
     assert tau == mean_k_sigma(errors, 6.0)[2]
     assert tau == pytest.approx(errors.mean() + 6 * errors.std())
+    tau, info = threshold_from_heldout(errors, "contamination", contamination=0.1)
+    assert tau == np.percentile(errors, 90.0)
+    assert info == {"rule": "contamination", "contamination": 0.1}
+
+
+def test_weighted_statistics_replace_those_of_the_errors():
+    # partial_fit's forgetting statistics weigh more errors than the buffer
+    errors = np.random.default_rng(10).gamma(2.0, size=300)
+    for rule in ("mean_k_sigma", "above_heldout"):
+        tau, info = threshold_from_heldout(errors, rule, mean=1.0, std=0.5)
+        assert info["mean"] == 1.0 and info["std"] == 0.5
+        assert tau >= 1.0 + 6 * 0.5
 
 
 @pytest.mark.parametrize(
@@ -178,8 +184,7 @@ def test_quantile_rule_and_seed_rule():
         (np.ones(300), {"rule": "gaussian"}, "rule must be one of"),
         (np.ones(300), {"rule": "pot", "risk": 0.0}, "risk"),
         (np.ones(300), {"rule": "pot", "risk": 1.5}, "risk"),
-        (np.ones(300), {"rule": "quantile", "quantile": 0.0}, "quantile"),
-        (np.ones(300), {"rule": "quantile", "margin": -1.0}, "margin"),
+        (np.ones(300), {"rule": "quantile"}, "rule must be one of"),
         (np.ones(300), {"rule": "mean_k_sigma", "n_sigmas": np.inf}, "n_sigmas"),
     ],
 )
