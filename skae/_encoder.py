@@ -1,15 +1,13 @@
 """Sequence compression as a scikit-learn transformer: data in, latent codes out."""
 
-import inspect
-
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
 
-from ._core import FittedAutoencoder
 from ._detector import LSTMAutoencoderDetector
+from ._fit_inputs import validate
 from ._threads import estimator_threads
 from ._validation import (
     _fit_context,
@@ -19,84 +17,28 @@ from ._validation import (
     is_sequence_input,
 )
 
-# The autoencoder's parameters that this transformer shares with the detector.
-_SHARED = (
-    "window_size",
-    "stride",
-    "hidden_size",
-    "num_layers",
-    "dropout",
-    "decoder_feed",
-    "max_epochs",
-    "batch_size",
-    "lr",
-    "patience",
-    "validation_fraction",
-    "standardize",
-    "device",
-    "random_state",
-    "verbose",
-    "noise_std",
-)
-
-
-def _detector_init(names, qualname):
-    """Return an ``__init__`` that stores the keyword-only parameters ``names``,
-    with the signature, and so the defaults, of the detector's (and Python's
-    messages for wrong arguments, ``qualname`` naming it).
-
-    scikit-learn reads an estimator's parameters from its ``__init__`` signature;
-    deriving this one writes the defaults once, in the detector's ``__init__``.
-    """
-    detector = inspect.signature(LSTMAutoencoderDetector.__init__).parameters
-    signature = inspect.Signature([detector["self"], *(detector[n] for n in names)])
-
-    def __init__(self, **params):
-        try:
-            arguments = signature.bind(self, **params)
-        except TypeError as exc:
-            raise TypeError(f"{qualname}() {exc}") from None
-        arguments.apply_defaults()
-        for name in names:
-            setattr(self, name, arguments.arguments[name])
-
-    __init__.__signature__ = signature
-    __init__.__qualname__ = qualname
-    return __init__
-
 
 class LSTMEncoderTransformer(
     ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
     """Compress sequences into LSTM-autoencoder codes, for clustering or classification.
 
-    ``fit`` trains an LSTM autoencoder (an :class:`LSTMAutoencoderDetector`, kept as
-    ``detector_``); ``transform`` returns the encoder's latent code, a vector of
-    ``hidden_size`` numbers, in place of each sample:
-
-    - a 3-D array ``(n_sequences, seq_len, n_features)`` or a list of 2-D arrays of
-      different lengths: one code per sequence, shape ``(n_sequences,
-      hidden_size)``. This is the form for ``Pipeline(encoder, KMeans())`` over a
-      set of sequences, or ``Pipeline(encoder, LogisticRegression())`` with one
-      label per sequence;
-    - a 2-D array ``(n_timesteps, n_features)``, one time series: one code per
-      time step (a row stays a time step), shape ``(n_timesteps, hidden_size)``.
-      Row ``t`` is the code of the window of ``window_size`` steps that *ends* at
-      ``t``; the first ``window_size - 1`` steps get the code of the series'
-      prefix up to them (the encoder reads any length). A step's code therefore
-      summarises its recent past only, which suits per-step labels and
-      segmenting a series into regimes.
+    ``fit`` trains an :class:`LSTMAutoencoderDetector` (kept as ``detector_``);
+    ``transform`` returns the encoder's latent code, ``hidden_size`` numbers, in
+    place of each sample: one per sequence for a 3-D array or a list of 2-D
+    arrays (for ``Pipeline(encoder, KMeans())``), or one per time step for a
+    series, the code of the window of ``window_size`` steps that ends at the
+    step (of the prefix up to it for the first ``window_size - 1`` steps).
 
     Parameters
     ----------
     window_size : int, default=32
-        Time steps per training window when fitted on a series, and the span a
-        step's code summarises in ``transform``.
+        Steps per training window of a series, and the span a step's code
+        summarises.
     stride : int, default=1
-        Steps between the starts of consecutive training windows (a series only).
+        Steps between training windows of a series.
     hidden_size : int, default=64
-        Size of the code. A window of ``window_size`` steps and ``n_features``
-        features is compressed ``window_size * n_features / hidden_size`` times.
+        Size of the code.
     num_layers : int, default=1
         Stacked LSTM layers.
     dropout : float, default=0.0
@@ -104,20 +46,16 @@ class LSTMEncoderTransformer(
     decoder_feed : {"repeat", "state"}, default="repeat"
         How the decoder receives the code during training.
     max_epochs : int, default=300
-        Most epochs; training normally stops earlier, when the held-out loss has
-        converged. On a series, an epoch is one pass over the training windows,
-        at least 1,024 and at most 4,096 windows (the detector's default
-        ``max_windows_per_epoch``); a set of sequences is passed over whole.
+        Most epochs; training normally stops earlier (``patience``).
     batch_size : int, default=64
         Windows or sequences per training step.
     lr : float, default=3e-3
-        Adam's first learning rate; it halves after ``patience // 3`` epochs
-        without improvement of the held-out loss.
+        Adam's first learning rate.
     patience : int, default=10
-        Epochs without improvement of the held-out loss before training stops.
+        Epochs without a new best held-out loss before training stops.
     validation_fraction : float in (0, 1), default=0.2
-        Share of the data held out for early stopping, taken from the end (the
-        last sequences of a set: shuffle a set that is ordered by class).
+        Share of the data held out, taken from the end (shuffle a set of
+        sequences that is ordered by class).
     standardize : bool, default=True
         Scale each feature with statistics of the training part first.
     device : str, default="auto"
@@ -127,14 +65,12 @@ class LSTMEncoderTransformer(
     verbose : int, default=0
         ``1`` prints the training table.
     noise_std : float, default=0.0
-        Train as a denoising autoencoder with this input noise (standardized
-        units).
+        Input noise for a denoising autoencoder (standardized units).
 
     Attributes
     ----------
     detector_ : LSTMAutoencoderDetector
-        The fitted autoencoder (its ``reconstruct`` and ``score_samples`` tell how
-        much the compression loses).
+        The fitted autoencoder.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -147,26 +83,60 @@ class LSTMEncoderTransformer(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.cluster import KMeans
-    >>> from sklearn.pipeline import make_pipeline
     >>> from skae import LSTMEncoderTransformer
     >>> t = np.arange(40)[:, None]
-    >>> slow = [np.sin(t[: 30 + i] / 6) for i in range(10)]
-    >>> fast = [np.sin(t[: 30 + i] / 2) for i in range(10)]
-    >>> X = [s for pair in zip(slow, fast) for s in pair]
+    >>> X = [np.sin(t[: 30 + i] / (2 + 4 * (i % 2))) for i in range(20)]
     >>> encoder = LSTMEncoderTransformer(hidden_size=4, max_epochs=2, random_state=0)
     >>> encoder.fit_transform(X).shape
     (20, 4)
-    >>> pipe = make_pipeline(encoder, KMeans(n_clusters=2, n_init=10, random_state=0))
-    >>> pipe.fit_predict(X).shape
-    (20,)
     """
 
     _parameter_constraints = {
-        name: LSTMAutoencoderDetector._parameter_constraints[name] for name in _SHARED
+        name: LSTMAutoencoderDetector._parameter_constraints[name]
+        for name in (
+            *("window_size", "stride", "hidden_size", "num_layers", "dropout"),
+            *("decoder_feed", "max_epochs", "batch_size", "lr", "patience"),
+            *("validation_fraction", "standardize", "device", "random_state"),
+            *("verbose", "noise_std"),
+        )
     }
 
-    __init__ = _detector_init(_SHARED, "LSTMEncoderTransformer.__init__")
+    def __init__(
+        self,
+        *,
+        window_size=32,
+        stride=1,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        decoder_feed="repeat",
+        max_epochs=300,
+        batch_size=64,
+        lr=3e-3,
+        patience=10,
+        validation_fraction=0.2,
+        standardize=True,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        noise_std=0.0,
+    ):
+        self.window_size = window_size
+        self.stride = stride
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.decoder_feed = decoder_feed
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.standardize = standardize
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.noise_std = noise_std
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -176,7 +146,7 @@ class LSTMEncoderTransformer(
         ----------
         X : array-like of shape (n_timesteps, n_features), ndarray of shape \
 (n_sequences, seq_len, n_features), or list of ndarray
-            One series, equal-length sequences, or variable-length sequences.
+            One series, or sequences.
         y : None
             Ignored (so that a ``Pipeline`` can pass labels on to its classifier).
 
@@ -184,12 +154,10 @@ class LSTMEncoderTransformer(
         -------
         self : LSTMEncoderTransformer
         """
-        if is_sequence_input(X):
-            data = check_sequences(self, X, reset=True)
-        else:
-            data = check_series(self, X, reset=True)
-        params = {name: getattr(self, name) for name in _SHARED}
-        self.detector_ = LSTMAutoencoderDetector(**params).fit(data)
+        data = validate(self, X)
+        detector = LSTMAutoencoderDetector(**self.get_params())
+        detector.n_features_in_ = self.n_features_in_  # X is validated here once
+        self.detector_ = detector._fit(data)
         self._n_features_out = self.hidden_size
         return self
 
@@ -208,11 +176,14 @@ class LSTMEncoderTransformer(
 (n_timesteps, hidden_size)
         """
         check_is_fitted(self)
+        core = self.detector_._core()
         if is_sequence_input(X):
-            return self.detector_.encode(check_sequences(self, X, reset=False))
+            data = check_sequences(self, X, reset=False)
+            with estimator_threads(self.detector_, data):
+                return core.codes(data, self.detector_.stride)
         X = check_series(self, X, reset=False)
-        with estimator_threads(self.detector_, X):  # as the detector's methods
-            return FittedAutoencoder.of(self.detector_).step_codes(X)
+        with estimator_threads(self.detector_, X):
+            return core.step_codes(X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -133,3 +133,25 @@ def test_transformer_checks_its_input(series):
         encoder.transform(np.zeros((20, 3)))
     with pytest.raises(ValueError, match="Sequence 1"):
         encoder.transform([np.zeros((5, 1)), np.array([[np.nan]])])
+
+
+def test_transformer_validates_a_series_once_per_call(series, monkeypatch):
+    import inspect
+
+    import skae._validation
+
+    calls = []
+    validate_data = skae._validation.validate_data
+
+    def counting(*args, **kwargs):
+        calls.append(inspect.stack()[1].function)
+        return validate_data(*args, **kwargs)
+
+    monkeypatch.setattr(skae._validation, "validate_data", counting)
+    encoder = tiny_encoder(window_size=8, hidden_size=3).fit(series)
+    assert calls == ["check_series"]
+    calls.clear()
+    encoder.transform(series)
+    assert calls == ["check_series"]
+    # the detector inside knows the features without seeing X again
+    assert encoder.detector_.n_features_in_ == series.shape[1]

@@ -2,6 +2,7 @@
 
 import copy
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -385,3 +386,59 @@ def test_partial_fit_never_puts_the_shared_module_in_train_mode(with_dropout):
         hook.remove()
     assert seen and not any(seen)  # scored (eval), trained elsewhere
     assert not shared.training
+
+
+# ------------------------------------- the fitted autoencoder, built once per fit
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"anomaly_score": "mahalanobis"}, {"causal": True}],
+    ids=["squared_error", "mahalanobis", "causal"],
+)
+def test_score_samples_scales_the_series_once(settings, monkeypatch):
+    import skae._core
+
+    detector = tiny_detector(**settings).fit(waves(400))
+    assert detector._core() is detector._core()  # kept, not rebuilt per call
+    assert "flatline_reference_" in vars(detector)  # the check scales too
+    calls = []
+    apply_scaling = skae._core.apply_scaling
+
+    def counting(X, mean, scale):
+        calls.append(len(X))
+        return apply_scaling(X, mean, scale)
+
+    monkeypatch.setattr(skae._core, "apply_scaling", counting)
+    X = waves(300, seed=1)
+    detector.score_samples(X)
+    assert calls == [300]
+    calls.clear()
+    detector.events(X)  # scores and contributions from one scaling
+    assert calls == [300]
+
+
+def test_a_model_saved_after_set_params_on_its_architecture_scores_as_fitted(
+    tmp_path,
+):
+    from skae import load_model, save_model
+
+    detector = tiny_detector().fit(waves(400))
+    X = waves(200, seed=1)
+    expected = detector.score_samples(X)
+    fitted_shape = (detector.hidden_size, detector.num_layers, detector.decoder_feed)
+    detector.set_params(hidden_size=16, num_layers=2, decoder_feed="state")
+    assert (
+        detector.hidden_size_,
+        detector.num_layers_,
+        detector.decoder_feed_,
+    ) == fitted_shape
+    np.testing.assert_array_equal(detector.score_samples(X), expected)
+    save_model(detector, tmp_path / "m.skae")
+    restored = load_model(tmp_path / "m.skae")
+    np.testing.assert_array_equal(restored.score_samples(X), expected)
+    assert restored.hidden_size_ == fitted_shape[0]
+    assert restored.get_params()["hidden_size"] == 16  # the parameter as set
+    copied = pickle.loads(pickle.dumps(detector))
+    np.testing.assert_array_equal(copied.score_samples(X), expected)
+    assert copied._core().module is copied.net_.module_  # one network after loading
