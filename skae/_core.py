@@ -4,7 +4,8 @@
 estimators, streaming and the CLI need (scores, per-feature terms, codes,
 reconstructions), so that none of them scales data or calls :mod:`skae._net`
 itself. A detector builds one at ``fit`` and keeps it (``_core()``); each call
-scales its data once and hands the scaled array to every step that needs it.
+scales its data once. :class:`ScoringMixin` gives an estimator its scoring
+methods on it.
 """
 
 import numpy as np
@@ -19,79 +20,35 @@ from ._windowing import check_length
 
 
 class FittedAutoencoder:
-    """A trained autoencoder with what ``fit`` fixed for scoring.
+    """A trained autoencoder with what ``fit`` froze for scoring, read from a
+    fitted detector's attributes.
 
-    Parameters
-    ----------
-    net : skorch.NeuralNet
-        The trained net; its ``module_`` (in eval mode) is the network. The net,
-        not the module, is kept, so that a pickled detector and its core still
-        share one network after loading.
-    mean, scale : ndarray of shape (n_features,)
-        The scaling fitted on the training part (:mod:`skae._scaling`).
-    window_size : int
-        Steps per window of a series.
-    score_stride : int, default=1
-        Steps between scored windows of a series (offline scores).
-    smoothing : int, default=0
-        ``score_smoothing``: positions on either side averaged inside a window.
-    anomaly_score : {"squared_error", "mahalanobis"}, default="squared_error"
-    causal : bool, default=False
-        Score step ``t`` from the window ending at ``t`` only.
-    error_mean, error_precision : ndarray, default=None
-        The Gaussian of the held-out errors, for ``"mahalanobis"``.
-    flatlines : tuple of (ndarray, float), default=None
-        ``(reference, weight)`` of ``detect_flatlines`` (:mod:`skae._flatlines`):
-        scores become ``max(error, weight * stillness)``; None scores errors only.
+    It keeps the net (not its module, so that a pickled detector and its core
+    share one network after loading), the scaling ``mean_`` and ``scale_``, the
+    score settings (``window_size_``, ``score_stride_``, ``score_smoothing_``,
+    ``anomaly_score_``, ``causal_``) and, where fitted, the held-out errors'
+    Gaussian and the flatline check (scores ``max(error, weight *
+    stillness)``, :mod:`skae._flatlines`).
     """
 
-    def __init__(
-        self,
-        net,
-        mean,
-        scale,
-        window_size,
-        *,
-        score_stride=1,
-        smoothing=0,
-        anomaly_score="squared_error",
-        causal=False,
-        error_mean=None,
-        error_precision=None,
-        flatlines=None,
-    ):
-        self.net = net
-        self.scaling = (mean, scale)
-        self.window_size = window_size
-        self.score_stride = score_stride
-        self.smoothing = smoothing
-        self.anomaly_score = anomaly_score
-        self.causal = causal
-        self.gaussian = {}
-        if anomaly_score == "mahalanobis":
-            self.gaussian = {"mean": error_mean, "precision": error_precision}
-        self.flatlines = flatlines
-
-    @classmethod
-    def of(cls, detector):
-        """Return the core that a fitted detector's attributes describe."""
+    def __init__(self, detector):
         fitted = vars(detector)
-        flatlines = None
+        self.net = detector.net_
+        self.scaling = (detector.mean_, detector.scale_)
+        self.window_size = detector.window_size_
+        self.score_stride = detector.score_stride_
+        self.smoothing = detector.score_smoothing_
+        self.anomaly_score = detector.anomaly_score_
+        self.causal = detector.causal_
+        self.gaussian = {}
+        if self.anomaly_score == "mahalanobis":
+            self.gaussian = {
+                "mean": fitted.get("error_mean_"),
+                "precision": fitted.get("error_precision_"),
+            }
+        self.flatlines = None
         if "flatline_reference_" in fitted:
-            flatlines = (fitted["flatline_reference_"], fitted["flatline_weight_"])
-        return cls(
-            detector.net_,
-            detector.mean_,
-            detector.scale_,
-            detector.window_size_,
-            score_stride=detector.score_stride_,
-            smoothing=detector.score_smoothing_,
-            anomaly_score=detector.anomaly_score_,
-            causal=detector.causal_,
-            error_mean=fitted.get("error_mean_"),
-            error_precision=fitted.get("error_precision_"),
-            flatlines=flatlines,
-        )
+            self.flatlines = (fitted["flatline_reference_"], fitted["flatline_weight_"])
 
     module = property(lambda self: self.net.module_, doc="The trained network.")
 
@@ -154,10 +111,8 @@ class FittedAutoencoder:
         still = step_stillness(z, length, reference, causal=self.causal)
         return weight * still[n_context:]
 
-    def _terms(self, squared_errors):
-        return feature_contributions(
-            squared_errors, self.anomaly_score, **self.gaussian
-        )
+    def _terms(self, errors):
+        return feature_contributions(errors, self.anomaly_score, **self.gaussian)
 
     def _contributions(self, z, n_context=0):
         if isinstance(z, np.ndarray) and z.ndim == 2:  # a series
@@ -257,7 +212,7 @@ class ScoringMixin:
         """Return the fitted autoencoder that scores: built by ``fit``, or at
         first use after a model file is read."""
         if "_fitted_core" not in self.__dict__:
-            self._fitted_core = FittedAutoencoder.of(self)
+            self._fitted_core = FittedAutoencoder(self)
         return self._fitted_core
 
     def _errors(self, data, n_context=0):

@@ -1,20 +1,12 @@
 """Score a Dask array series chunk by chunk, with the context a window needs.
 
-A time step's score is the mean over the grid windows that cover it (windows start
-at ``0, score_stride_, 2 * score_stride_, ...``; an end-aligned tail window fills
-only the steps no grid window covers), and those windows reach ``window_size - 1``
-steps to either side. Each chunk is therefore scored together with ``window_size -
-1`` steps borrowed from each neighbour (:func:`dask.array.map_overlap`, no padding
-at the ends of the series), and only its own steps are kept.
-
-For a step to see the same windows as in memory, the block it is scored in must
-start on the scoring grid and borrow the full ``window_size - 1`` steps from its
-neighbours. We choose the chunk boundaries ourselves so that both hold (see
-:func:`_scoring_chunks`) and forbid Dask to rechunk behind our back: a chunk shorter
-than ``window_size - 1`` would otherwise be topped up by Dask with steps from its
-neighbour, moving a boundary off the grid (the cause of wrong scores near a short
-last chunk). Dask is imported inside the function, so ``import skae`` does not need
-it.
+A step's score comes from the windows covering it, which reach ``window_size -
+1`` steps to either side, so each chunk is scored with that many steps borrowed
+from each neighbour (:func:`dask.array.map_overlap`) and keeps its own steps.
+For a step to see the windows it sees in memory, its block must start on the
+scoring grid and borrow the full reach: :func:`_scoring_chunks` chooses chunk
+boundaries so that both hold, and Dask may not rechunk them. Dask is imported
+inside the function, so ``import skae`` does not need it.
 """
 
 import numpy as np
@@ -31,13 +23,10 @@ def score_dask(detector, X, *, method="score_samples"):
     Parameters
     ----------
     detector : LSTMAutoencoderDetector
-        A fitted detector. It is put into the task graph once and shipped to the
-        workers (on a ``dask.distributed`` cluster, each worker loads it once).
+        A fitted detector, put into the task graph once.
     X : dask.array.Array of shape (n_timesteps, n_features)
-        One time series, chunked along time (chunks along features are merged).
-        It may be far larger than memory: each task holds one chunk and
-        ``2 * (window_size - 1)`` neighbouring steps. Any chunk sizes are
-        accepted; see ``scores`` for how they are adjusted.
+        One time series, chunked along time; it may be larger than memory, as
+        a task holds one chunk and ``2 * (window_size - 1)`` neighbouring steps.
     method : {"score_samples", "decision_function", "predict"}, \
 default="score_samples"
         Which per-time-step output of the detector to compute.
@@ -45,20 +34,11 @@ default="score_samples"
     Returns
     -------
     scores : dask.array.Array of shape (n_timesteps,)
-        float64 (``int64`` for ``"predict"``). Every time step is scored from
-        exactly the windows that in-memory scoring uses for it, so the values
-        equal ``getattr(detector, method)(X.compute())`` up to the network's
-        float32 rounding: a window's result can change in its last bit with the
-        other windows of its forward pass, and those differ between the two
-        (measured: relative differences up to about ``1e-7``). Chunked like ``X``
-        along time, except that each chunk boundary ``c`` moves left to the
-        nearest step with ``c - (window_size - 1)`` a multiple of
-        ``detector.score_stride_`` (no move when that is 1), and chunks then
-        shorter than ``window_size - 1`` are merged with a neighbour (empty
-        chunks disappear). Call ``.compute()`` for a NumPy array, or store it
-        with ``.to_zarr`` and the like. Input errors inside a chunk (NaN,
-        infinity) raise the detector's ``ValueError`` when the result is
-        computed.
+        ``getattr(detector, method)(X.compute())`` up to the network's float32
+        rounding (relative differences up to about ``1e-7``). Chunk boundaries
+        move left onto the scoring grid (``score_stride_``), and chunks shorter
+        than ``window_size - 1`` merge with a neighbour. Bad values inside a
+        chunk raise the detector's ``ValueError`` when computed.
 
     Raises
     ------
@@ -70,8 +50,7 @@ default="score_samples"
 
     See Also
     --------
-    LSTMAutoencoderDetector.score_samples : in-memory scoring, which this equals
-        up to float32 rounding.
+    LSTMAutoencoderDetector.score_samples : in-memory scoring.
 
     Examples
     --------
@@ -114,13 +93,10 @@ default="score_samples"
             f"X has {X.shape[1]} features, but {type(detector).__name__} is "
             f"expecting {detector.n_features_in_} features as input."
         )
-    window_size = getattr(detector, "window_size_", detector.window_size)
+    window_size = detector.window_size_
     check_length(X.shape[0], window_size)
-
     depth = window_size - 1
-    time_chunks = _scoring_chunks(
-        X.chunks[0], window_size, getattr(detector, "score_stride_", 1)
-    )
+    time_chunks = _scoring_chunks(X.chunks[0], window_size, detector.score_stride_)
     X = X.rechunk((time_chunks, X.shape[1]))
     out_dtype = np.int64 if method == "predict" else np.float64
     return X.map_overlap(
@@ -144,21 +120,12 @@ def _scoring_chunks(chunks, window_size, stride):
     window's reach.
 
     A chunk ``[c, e)`` is scored from ``c - (window_size - 1)`` to ``e +
-    (window_size - 1)`` (clipped to the series), and its own steps then see exactly
-    the windows they see in memory provided that
-
-    - ``c - (window_size - 1)`` is a multiple of ``stride`` (or ``c`` is 0), so that
-      the block's grid windows are the series' grid windows;
-    - the chunk and its neighbours are at least ``window_size - 1`` long, so that
-      each block borrows the full ``window_size - 1`` steps from its neighbour
-      (Dask's ``map_overlap`` would otherwise rechunk by itself, moving
-      boundaries off the grid).
-
-    Each boundary of ``chunks`` moves left to the nearest step that satisfies the
-    first condition; then, from left to right, a boundary is dropped (its two
-    chunks merged) when it is fewer than ``window_size - 1`` steps from the
-    previous boundary kept or from the end of the series. Dropping boundaries
-    keeps the others on the grid, so one pass is enough.
+    (window_size - 1)``; its steps see the windows they see in memory when ``c -
+    (window_size - 1)`` is a multiple of ``stride`` (or ``c`` is 0) and the chunk
+    and its neighbours are at least ``window_size - 1`` long. Each boundary moves
+    left to the nearest step on the grid; then, left to right, a boundary closer
+    than that to the previous one kept, or to the end, is dropped (which keeps
+    the others on the grid).
     """
     n_timesteps = int(np.sum(chunks))
     min_size = max(window_size - 1, 1)

@@ -320,7 +320,7 @@ default="above_heldout"
             seed=_fit_inputs.seed(self.random_state),
         )
         self.history_ = self.net_.history
-        core = FittedAutoencoder.of(self)
+        core = FittedAutoencoder(self)
         heldout, n_context = inputs.heldout, inputs.n_context
         if self.anomaly_score_ == "mahalanobis":
             gaussian = core.fit_gaussian(heldout, n_context=n_context)

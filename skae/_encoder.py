@@ -32,40 +32,13 @@ class LSTMEncoderTransformer(
 
     Parameters
     ----------
-    window_size : int, default=32
-        Steps per training window of a series, and the span a step's code
-        summarises.
-    stride : int, default=1
-        Steps between training windows of a series.
-    hidden_size : int, default=64
-        Size of the code.
-    num_layers : int, default=1
-        Stacked LSTM layers.
-    dropout : float, default=0.0
-        Dropout between stacked LSTM layers.
-    decoder_feed : {"repeat", "state"}, default="repeat"
-        How the decoder receives the code during training.
-    max_epochs : int, default=300
-        Most epochs; training normally stops earlier (``patience``).
-    batch_size : int, default=64
-        Windows or sequences per training step.
-    lr : float, default=3e-3
-        Adam's first learning rate.
-    patience : int, default=10
-        Epochs without a new best held-out loss before training stops.
-    validation_fraction : float in (0, 1), default=0.2
-        Share of the data held out, taken from the end (shuffle a set of
-        sequences that is ordered by class).
-    standardize : bool, default=True
-        Scale each feature with statistics of the training part first.
-    device : str, default="auto"
-        Torch device; ``"auto"`` uses a GPU when there is one.
-    random_state : int, RandomState instance or None, default=None
-        Makes ``fit`` reproducible.
-    verbose : int, default=0
-        ``1`` prints the training table.
-    noise_std : float, default=0.0
-        Input noise for a denoising autoencoder (standardized units).
+    window_size, stride, hidden_size, num_layers, dropout, decoder_feed, \
+max_epochs, batch_size, lr, patience, validation_fraction, standardize, device, \
+random_state, verbose, noise_std
+        The autoencoder's parameters, as :class:`LSTMAutoencoderDetector`'s (with
+        its defaults): ``hidden_size`` is the size of the code, and
+        ``window_size`` the span a step's code summarises. ``validation_fraction``
+        holds out the last sequences: shuffle a set that is ordered by class.
 
     Attributes
     ----------

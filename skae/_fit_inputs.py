@@ -1,11 +1,8 @@
-"""What ``fit`` trains and sets the threshold on, for each form of input.
+"""What ``fit`` trains and sets the threshold on, for each form of input:
+:func:`validate` checks X once; :func:`prepare` splits it in time, fits the
+scaling on the training part and makes the training and held-out datasets."""
 
-:func:`validate` checks X once (and records ``n_features_in_``); :func:`prepare`
-splits it in time, fits the scaling on the training part, and returns the
-training and held-out datasets with the held-out data the threshold is set on.
-"""
-
-from typing import Any, NamedTuple
+from collections import namedtuple
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -17,17 +14,9 @@ from ._validation import check_sequences, check_series, is_sequence_input
 from ._window_batches import WindowDataset
 from ._windowing import check_length, window_starts
 
-
-class FitInputs(NamedTuple):
-    """The prepared fit data (see :func:`prepare`)."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-    train: Any
-    valid: Any
-    heldout: Any
-    n_context: int
-    scaled: Any
+# what prepare returns: the scaling, the training and held-out datasets, the
+# held-out data (after n_context steps of context) and the scaled series
+FitInputs = namedtuple("FitInputs", "mean scale train valid heldout n_context scaled")
 
 
 def validate(estimator, X):
@@ -54,13 +43,10 @@ def seed(random_state):
 
 
 def prepare(detector, data):
-    """Return the :class:`FitInputs` of validated ``data`` for ``detector``.
-
-    ``heldout`` is the held-out part (the last ``validation_fraction``); for
-    causal scores of a series it starts ``n_context = window_size - 1`` steps
-    earlier, as every step of a stream reads the steps before it. ``scaled`` is
-    the whole series scaled (None for sequences).
-    """
+    """Return the ``FitInputs`` of validated ``data`` for ``detector``: the
+    held-out part is the last ``validation_fraction``, for causal scores of a
+    series with the ``n_context = window_size - 1`` steps before it (as a stream
+    reads them); ``scaled`` is None for sequences."""
     if isinstance(data, list):
         return _sequences(detector, data)
     return _series(detector, data)
@@ -84,15 +70,8 @@ def _sequences(detector, sequences):
     n_train = split_point(len(sequences), fraction, 1, "sequences")
     mean, scale = _scaling(detector, np.concatenate(sequences[:n_train]), rows=False)
     scaled = [apply_scaling(s, mean, scale) for s in sequences]
-    return FitInputs(
-        mean,
-        scale,
-        SequenceDataset(scaled[:n_train]),
-        SequenceDataset(scaled[n_train:]),
-        sequences[n_train:],
-        0,
-        None,
-    )
+    train, valid = SequenceDataset(scaled[:n_train]), SequenceDataset(scaled[n_train:])
+    return FitInputs(mean, scale, train, valid, sequences[n_train:], 0, None)
 
 
 def _series(detector, X):

@@ -1,12 +1,7 @@
-"""Running statistics of reconstruction errors that forget at a chosen rate.
-
-``partial_fit`` moves the threshold with the errors the model makes on new data.
-The mean and variance behind ``mu + k * sigma`` are exponentially weighted by age
-in time steps: an error ``forget_half_life`` steps old counts half as much as the
-newest one. The statistics are merged chunk by chunk (Chan et al.'s parallel
-update, with the old weights decayed first), so a series pushed in chunks of any
-sizes gives the statistics it gives in one chunk, up to rounding.
-"""
+"""Running statistics of errors that forget: for ``partial_fit``, an error
+``forget_half_life`` steps old counts half as much as the newest. Chunks merge
+by Chan et al.'s parallel update (old weights decayed first), so any chunking of
+a series gives its statistics in one chunk, up to rounding."""
 
 import math
 
@@ -24,23 +19,11 @@ def decay_per_step(half_life):
 
 
 def merge_errors(weight, mean, variance, errors, half_life):
-    """Return ``(weight, mean, variance)`` after the ``errors``, in time order.
+    """Return ``(weight, mean, variance)`` after the new ``errors``, oldest first.
 
-    Parameters
-    ----------
-    weight : float
-        Total weight of the errors seen so far (their count, without forgetting).
-    mean, variance : float
-        Their weighted mean and (population) variance.
-    errors : ndarray of shape (n_errors,)
-        New errors, oldest first.
-    half_life : float or None
-        Age in steps at which an error's weight has halved; ``None`` never
-        forgets (every error counts once).
-
-    Returns
-    -------
-    weight, mean, variance : float
+    ``weight`` is the total weight of the errors seen so far (their count
+    without forgetting), ``mean`` and ``variance`` their weighted statistics;
+    ``half_life`` None never forgets.
     """
     errors = np.asarray(errors, dtype=np.float64)
     if errors.size == 0:

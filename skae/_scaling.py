@@ -25,23 +25,13 @@ _CONSTANT_RELATIVE_STD = 1e3 * np.finfo(np.float64).eps
 
 
 def fit_scaling(X, standardize):
-    """Return per-feature ``(mean, scale)`` of a training series.
+    """Return per-feature ``(mean, scale)`` of a finite float64 training series.
 
-    Parameters
-    ----------
-    X : ndarray of shape (n_timesteps, n_features), dtype float64, finite
-        The training data.
-    standardize : bool
-        False gives ``mean = 0`` and ``scale = 1`` (the data are used as they are).
-
-    Returns
-    -------
-    mean, scale : ndarray of shape (n_features,)
-        Finite, and ``scale > 0``. A constant feature (standard deviation zero, or
-        mere rounding next to its magnitude) keeps its units (``scale = 1``)
-        rather than being divided by (almost) zero; only beyond a magnitude of
-        about 4e12, where float64 rounding itself exceeds 1, is it divided by that
-        rounding level, so that its rounding noise cannot become huge values.
+    ``standardize=False`` gives 0 and 1. ``scale`` is finite and positive: a
+    constant feature (standard deviation zero, or mere rounding next to its
+    magnitude) keeps its units (``scale = 1``), or beyond a magnitude of about
+    4e12 is divided by its rounding level, so that rounding noise cannot become
+    huge values.
     """
     n_features = X.shape[1]
     if not standardize:
@@ -56,37 +46,20 @@ def fit_scaling(X, standardize):
     return mean, np.where(constant, np.maximum(rounding, 1.0), std)
 
 
-# The check of dominant_values: the values farthest from the median, at most
-# this share of a feature's values (at least one), are set aside ...
+# dominant_values sets aside the values farthest from the median, this share
+# of a feature's values (at least one), and warns when the feature's standard
+# deviation is more than DOMINANT_RATIO times that of the others. On the
+# training parts of NAB's 58 series and SKAB's 34 files the largest ratio was
+# 3.2, but for one NAB series (ec2_network_in_5abac7: 428).
 DOMINANT_SHARE = 0.01
-# ... and a warning says so when the feature's standard deviation (its scale_)
-# is more than this many times that of the other values. On the training parts
-# of NAB's 58 series and SKAB's 34 files, the largest such ratio was 3.2, but
-# for one NAB series (ec2_network_in_5abac7: 2 values over 2,000 times its
-# median, ratio 428); one value of 1e3 in 240 of a sine of amplitude 1 gives 92.
 DOMINANT_RATIO = 10.0
 
 
 class DominantValue(NamedTuple):
-    """A value that alone, with a few like it, sets a feature's scale.
-
-    Attributes
-    ----------
-    feature : int
-        Column index.
-    row : int
-        Row of the value, in the data checked.
-    value : float
-        The value farthest from the feature's median.
-    n_values : int
-        How many values were set aside (the farthest from the median).
-    scale : float
-        The feature's standard deviation, with them.
-    rest_scale : float
-        The standard deviation of the other values.
-    inflation : float
-        ``scale / rest_scale``.
-    """
+    """A value that, with the few next farthest from the median, sets a
+    feature's scale: its column, row and value, how many values were set aside,
+    the standard deviation with them (``scale``) and without (``rest_scale``),
+    and ``inflation = scale / rest_scale``."""
 
     feature: int
     row: int
@@ -98,26 +71,15 @@ class DominantValue(NamedTuple):
 
 
 def dominant_values(X):
-    """Return the features whose standard deviation a few extreme values set.
+    """Return a :class:`DominantValue` for each feature whose standard deviation
+    a few extreme values set.
 
-    For each feature, the ``max(1, ceil(DOMINANT_SHARE * n))`` values farthest
-    from its median are set aside, and the standard deviation of the others (a
-    trimmed, robust spread) is compared with that of all values: where the
-    latter is more than ``DOMINANT_RATIO`` times larger, those few values set
-    the scaling alone, and after it the other values vary that many times less
-    than one unit, so that an anomaly of their own size is hard to see. Heavy
-    tails, skewed data and a rare second level (a valve that is open 5 % of the
-    time) change the spread by a factor of 1 to 3; a feature whose other values
-    are all equal has no spread to squeeze and is not reported.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_timesteps, n_features), dtype float64, finite
-
-    Returns
-    -------
-    found : list of DominantValue
-        One per feature concerned, in column order; empty when none is.
+    The ``max(1, ceil(DOMINANT_SHARE * n))`` values farthest from the median are
+    set aside; where the standard deviation of all values is more than
+    ``DOMINANT_RATIO`` times that of the others, those few set the scaling
+    alone, and after it the other values vary that many times less than one
+    unit. Heavy tails, skew and a rare second level change the spread by a
+    factor of 1 to 3; a feature whose other values are all equal is not reported.
     """
     X = np.asarray(X, dtype=np.float64)
     n = len(X)
@@ -142,36 +104,16 @@ def dominant_values(X):
         if not rest_std[feature] > 0:  # the other values are all equal
             continue
         row = int(np.argmax(distance[:, feature]))
-        found.append(
-            DominantValue(
-                feature=int(feature),
-                row=row,
-                value=float(X[row, feature]),
-                n_values=n_aside,
-                scale=float(std[feature] * magnitude[feature]),
-                rest_scale=float(rest_std[feature] * magnitude[feature]),
-                inflation=float(std[feature] / rest_std[feature]),
-            )
-        )
+        sizes = np.array([std[feature], rest_std[feature]]) * magnitude[feature]
+        ratio = float(std[feature] / rest_std[feature])
+        values = (float(X[row, feature]), n_aside, *sizes.tolist(), ratio)
+        found.append(DominantValue(int(feature), row, *values))
     return found
 
 
 def warn_dominant_values(X, feature_names=None, *, rows=True):
-    """Warn, once per feature concerned, when a few values set its scale.
-
-    See :func:`dominant_values`. The warning names the feature (by name when
-    ``feature_names`` is given, else by index), the value and, with ``rows``,
-    its row, and says what to do.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_timesteps, n_features)
-        The data the scaling is fitted on.
-    feature_names : array-like of str, default=None
-        Names of the columns.
-    rows : bool, default=True
-        Name the value's row (False when ``X`` is sequences laid end to end).
-    """
+    """Warn once per feature of :func:`dominant_values`, naming it (by
+    ``feature_names`` when given), the value and, with ``rows``, its row."""
     for found in dominant_values(X):
         name = f"feature {found.feature}"
         if feature_names is not None:
@@ -199,25 +141,9 @@ def warn_dominant_values(X, feature_names=None, *, rows=True):
 
 
 def apply_scaling(X, mean, scale):
-    """Return ``(X - mean) / scale``, checked to be safe for the float32 network.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_timesteps, n_features), dtype float64, finite
-    mean, scale : ndarray of shape (n_features,)
-        From :func:`fit_scaling`.
-
-    Returns
-    -------
-    scaled : ndarray of shape (n_timesteps, n_features)
-        A new array; ``X`` is not modified.
-
-    Raises
-    ------
-    ValueError
-        When a scaled value exceeds ``MAX_SCALED_MAGNITUDE`` in magnitude (or
-        overflows float64): the network could only turn it into infinities.
-    """
+    """Return ``(X - mean) / scale`` as a new array, with a ValueError when a
+    value exceeds ``MAX_SCALED_MAGNITUDE`` in magnitude (or overflows): the
+    float32 network could only turn it into infinities."""
     with np.errstate(over="ignore", invalid="ignore"):
         scaled = (X - mean) / scale
     magnitude = np.abs(scaled)

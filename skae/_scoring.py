@@ -30,22 +30,9 @@ _RIDGE_ABSOLUTE = 1e-9
 
 
 def fit_error_gaussian(squared_errors):
-    """Fit the Gaussian of the absolute error vectors.
-
-    Parameters
-    ----------
-    squared_errors : ndarray of shape (n_steps, n_features)
-        Per-step, per-feature squared reconstruction errors of the held-out split.
-
-    Returns
-    -------
-    mean : ndarray of shape (n_features,)
-        ``mu`` of the error vectors ``sqrt(squared_errors)``.
-    covariance : ndarray of shape (n_features, n_features)
-        The shrunk, regularised ``Sigma``.
-    precision : ndarray of shape (n_features, n_features)
-        ``Sigma^-1``.
-    """
+    """Return ``(mean, covariance, precision)`` of the absolute error vectors
+    ``sqrt(squared_errors)`` (``(n_steps, n_features)``, of the held-out part):
+    ``mu``, the shrunk, regularised ``Sigma`` and ``Sigma^-1``."""
     errors = np.sqrt(np.asarray(squared_errors, dtype=np.float64))
     n_steps, n_features = errors.shape
     mean = errors.mean(axis=0)
@@ -63,23 +50,9 @@ def fit_error_gaussian(squared_errors):
 
 
 def feature_contributions(squared_errors, anomaly_score, mean=None, precision=None):
-    """Return each feature's term of each step's anomaly score.
-
-    Parameters
-    ----------
-    squared_errors : ndarray of shape (n_steps, n_features)
-        Per-step, per-feature squared reconstruction errors.
-    anomaly_score : {"squared_error", "mahalanobis"}
-        Which score to decompose.
-    mean, precision : ndarray, default=None
-        The fitted Gaussian (from :func:`fit_error_gaussian`); needed for
-        ``"mahalanobis"``.
-
-    Returns
-    -------
-    contributions : ndarray of shape (n_steps, n_features)
-        Rows sum to the steps' anomaly scores (larger is more anomalous).
-    """
+    """Return each feature's term of each step's anomaly score, ``(n_steps,
+    n_features)``, from squared errors; rows sum to the scores. ``mean`` and
+    ``precision`` (:func:`fit_error_gaussian`) are needed for ``"mahalanobis"``."""
     squared_errors = np.asarray(squared_errors, dtype=np.float64)
     if anomaly_score == "squared_error":
         return squared_errors / squared_errors.shape[1]

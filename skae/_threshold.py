@@ -1,8 +1,5 @@
-"""The held-out split and the rules that turn errors into a threshold.
-
-:func:`threshold_from_heldout` is the one place a rule is chosen by name, for
-``fit`` and for ``partial_fit`` alike.
-"""
+"""The held-out split and the rules that turn errors into a threshold; a rule
+is chosen by name in one place, :func:`threshold_from_heldout`."""
 
 import math
 import warnings
@@ -14,27 +11,9 @@ from ._validation import user_stacklevel
 
 
 def split_point(n_samples, validation_fraction, min_part, unit):
-    """Return how many leading samples are for training; the rest are held out.
-
-    The held-out part is the last ``validation_fraction`` of the samples,
-    contiguous, so that it lies after the training part in time.
-
-    Parameters
-    ----------
-    n_samples : int
-        Time steps of a series, or number of sequences.
-    validation_fraction : float in (0, 1)
-        Share of the samples held out.
-    min_part : int
-        Smallest size of either part (``window_size`` for a series, 1 for
-        sequences).
-    unit : str
-        What a sample is, for the error message.
-
-    Returns
-    -------
-    n_train : int
-    """
+    """Return how many leading samples train; the last ``validation_fraction``
+    of ``n_samples`` (time steps or sequences, ``unit`` in the message) are held
+    out, and each part needs at least ``min_part``."""
     n_heldout = math.ceil(validation_fraction * n_samples)
     n_train = n_samples - n_heldout
     if n_train < min_part or n_heldout < min_part:
@@ -49,14 +28,10 @@ def split_point(n_samples, validation_fraction, min_part, unit):
 
 
 def _needed(validation_fraction, min_part):
-    """Return the fewest samples that :func:`split_point` splits into two parts of
-    at least ``min_part``, in closed form (a fraction of 1e-9 needs billions).
-
-    With ``f = validation_fraction`` and ``m = min_part``, ``n`` samples split
-    when ``ceil(f * n) >= m`` (``n > (m - 1) / f``) and ``n - ceil(f * n) >= m``
-    (``n >= m / (1 - f)``). The bound is computed exactly from the float ``f``,
-    then moved by a step or two where the float product rounds the other way.
-    """
+    """Return the fewest samples that :func:`split_point` splits, in closed form
+    (a fraction of 1e-9 needs billions): ``n`` splits when ``n > (m - 1) / f``
+    and ``n >= m / (1 - f)``, computed exactly from the float ``f``, then moved
+    by a step or two where the float product rounds the other way."""
     fraction = Fraction(float(validation_fraction))
     bound = max(
         min_part,
@@ -82,20 +57,15 @@ def _needed(validation_fraction, min_part):
     return bound
 
 
-# sigma used in the threshold is at least this share of mu; see mean_k_sigma.
+# sigma in the threshold is at least this share of mu: after training on a
+# constant series sigma is zero or mere rounding, and mu alone would flag about
+# half of that series once it has passed through float32.
 MIN_RELATIVE_SIGMA = 1e-3
 
 
 def mean_k_sigma(errors, n_sigmas):
     """Return ``(mu, sigma, threshold)`` of errors, the threshold by
-    :func:`k_sigma_threshold`.
-
-    When the errors are (almost) all equal, as after training on a constant
-    series, ``sigma`` is zero or mere rounding, and ``tau = mu`` would flag about
-    half of the steps of that same series once it has passed through float32.
-    The threshold therefore uses ``max(sigma, MIN_RELATIVE_SIGMA * mu)``, which
-    leaves any real spread of errors untouched.
-    """
+    :func:`k_sigma_threshold`."""
     errors = np.asarray(errors, dtype=np.float64)
     mu = float(np.mean(errors))
     sigma = float(np.std(errors))
@@ -116,26 +86,18 @@ def contamination_threshold(errors, contamination):
 # ------------------------------------------------------------- tail-based rules
 
 THRESHOLD_RULES = ("above_heldout", "mean_k_sigma", "pot", "contamination")
-
-# Fewest held-out errors the tail rule accepts without a warning.
+# Fewest held-out errors the tail rule accepts without a warning, fewest and
+# most peaks its fit uses, and the range of the fitted shape (a prior)
 MIN_HELDOUT_ERRORS = 200
-
-# Fewest and most exceedances the peaks-over-threshold fit uses.
-MIN_PEAKS = 10
-MAX_PEAKS = 500
-
-# The shape of the fitted tail is kept in this range (a prior on the tail).
+MIN_PEAKS, MAX_PEAKS = 10, 500
 SHAPE_BOUNDS = (0.0, 0.5)
 
 
 def _profile_loglik(theta, excesses):
-    """Return ``(loglik, shape)`` of the GPD profile likelihood at each ``theta``.
-
-    With ``theta = shape / scale``, the maximum over the shape for a fixed
-    ``theta`` is ``shape(theta) = mean(log1p(theta * y))`` (Grimshaw, 1993), and
-    the log-likelihood is ``-n * (log(shape / theta) + 1 + shape)``. At
-    ``theta = 0`` the limit is the exponential tail, ``-n * (log(mean(y)) + 1)``.
-    """
+    """Return ``(loglik, shape)`` of the GPD profile likelihood at each ``theta
+    = shape / scale``: ``shape(theta) = mean(log1p(theta * y))`` (Grimshaw,
+    1993), ``loglik = -n * (log(shape / theta) + 1 + shape)``, and at ``theta =
+    0`` the exponential tail's ``-n * (log(mean(y)) + 1)``."""
     theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
     n = excesses.size
     shape = np.mean(np.log1p(np.multiply.outer(theta, excesses)), axis=1)
@@ -153,27 +115,12 @@ def _profile_loglik(theta, excesses):
 def fit_generalized_pareto(excesses, shape_bounds=(-0.5, 1.0)):
     """Return the maximum-likelihood ``(shape, scale)`` of a generalized Pareto tail.
 
-    The two-parameter fit (location 0) is a search over ``theta = shape /
-    scale`` (Grimshaw, 1993): a log-spaced grid on both sides of 0, refined by
-    golden-section search around its best point. The shape is kept within
-    ``shape_bounds`` (the constrained maximum is returned when the free one lies
-    outside), which also avoids the unbounded likelihood of shapes below -1.
-
-    Parameters
-    ----------
-    excesses : array-like of shape (n_excesses,)
-        Non-negative amounts by which the peaks exceed the initial level, at
-        least two of them positive.
-    shape_bounds : tuple of float, default=(-0.5, 1.0)
-        Smallest and largest shape allowed; ``(0.0, 0.0)`` fits an exponential
-        tail.
-
-    Returns
-    -------
-    shape : float
-        0 for an exponential tail, above 0 for a heavier one, below 0 for a tail
-        with an upper end at ``-scale / shape``.
-    scale : float
+    The fit (location 0) searches ``theta = shape / scale`` (Grimshaw, 1993) on
+    a log-spaced grid on both sides of 0, refined by golden-section search. The
+    shape is kept within ``shape_bounds`` (``(0, 0)``: an exponential tail),
+    which also avoids the unbounded likelihood of shapes below -1. ``excesses``
+    are the non-negative amounts by which the peaks exceed the initial level, at
+    least two of them positive.
     """
     excesses = np.asarray(excesses, dtype=np.float64).ravel()
     lower, upper = (float(b) for b in shape_bounds)
@@ -186,8 +133,7 @@ def fit_generalized_pareto(excesses, shape_bounds=(-0.5, 1.0)):
             f"A tail fit needs at least two positive excesses, got "
             f"{np.count_nonzero(excesses)}."
         )
-    y_max = excesses.max()
-    y_mean = excesses.mean()
+    y_max, y_mean = excesses.max(), excesses.mean()
     # theta > -1 / y_max keeps every log1p argument positive; the grid spans
     # shapes from below -1 to far above any tail met in practice.
     negative = -(1.0 - np.logspace(-8, 0, 60, endpoint=False)) / y_max
@@ -264,33 +210,15 @@ def _fixed_shape_fit(excesses, shape):
 def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
     """Return a peaks-over-threshold threshold and what it came from.
 
-    The errors above an initial level ``u`` (the peaks) are fitted by a
-    generalized Pareto distribution (Siffer et al., 2017), and the threshold is
-    the error that a new error exceeds with probability ``risk``::
-
-        tau = u + scale / shape * ((risk * n / n_peaks) ** -shape - 1)
-
-    (``u - scale * log(risk * n / n_peaks)`` for ``shape = 0``). When ``risk`` is
-    at least ``n_peaks / n``, ``tau`` is the empirical ``1 - risk`` quantile.
-
-    Parameters
-    ----------
-    errors : array-like of shape (n_errors,)
-        Held-out errors, all finite.
-    risk : float in (0, 1)
-        Probability that a normal step's error exceeds the threshold.
-    tail_share : float in (0, 1), default=0.05
-        Share of the errors that are peaks, between ``MIN_PEAKS`` and
-        ``MAX_PEAKS``.
-    shape_bounds : tuple of float, default=SHAPE_BOUNDS
-        Range of the fitted shape: ``(0, 0.5)`` assumes the tail is at least as
-        heavy as an exponential one, which a few dozen peaks cannot rule out.
-
-    Returns
-    -------
-    threshold : float
-    info : dict
-        ``initial_level``, ``n_peaks``, ``shape``, ``scale`` and ``n_errors``.
+    The ``tail_share`` of the errors above an initial level ``u`` (the peaks,
+    between ``MIN_PEAKS`` and ``MAX_PEAKS``) are fitted by a generalized Pareto
+    tail (Siffer et al., 2017) with its shape in ``shape_bounds`` (at least as
+    heavy as an exponential tail by default), and the threshold is the error a
+    new one exceeds with probability ``risk``: ``u + scale / shape * ((risk * n
+    / n_peaks) ** -shape - 1)`` (``u - scale * log(risk * n / n_peaks)`` for
+    shape 0), or the empirical ``1 - risk`` quantile when ``risk >= n_peaks /
+    n``. ``info`` holds ``initial_level``, ``n_peaks``, ``shape``, ``scale``
+    and ``n_errors``.
     """
     errors = np.sort(np.asarray(errors, dtype=np.float64))
     n = errors.size
@@ -309,14 +237,8 @@ def pot_threshold(errors, risk, *, tail_share=0.05, shape_bounds=SHAPE_BOUNDS):
         threshold = level - scale * math.log(ratio)
     else:
         threshold = level + scale / shape * (ratio**-shape - 1.0)
-    info = {
-        "initial_level": level,
-        "n_peaks": n_peaks,
-        "shape": shape,
-        "scale": scale,
-        "n_errors": n,
-    }
-    return float(threshold), info
+    info = dict(initial_level=level, n_peaks=n_peaks, shape=shape, scale=scale)
+    return float(threshold), {**info, "n_errors": n}
 
 
 def quantile_margin_threshold(errors, quantile, margin):
@@ -335,12 +257,9 @@ def above_heldout_threshold(errors, k_sigma_value):
     errors, and ``info`` (``k_sigma_value``, ``median``, ``margin`` and
     ``binding``: which of the two is the threshold)."""
     above, details = quantile_margin_threshold(errors, 1.0, 1.0)
-    info = {
-        "k_sigma_value": float(k_sigma_value),
-        "median": details["median"],
-        "margin": 1.0,
-        "binding": "max" if above > k_sigma_value else "k_sigma",
-    }
+    binding = "max" if above > k_sigma_value else "k_sigma"
+    info = dict(k_sigma_value=float(k_sigma_value), median=details["median"])
+    info.update(margin=1.0, binding=binding)
     return float(max(above, k_sigma_value)), info
 
 
@@ -363,17 +282,12 @@ def threshold_from_heldout(
         ``"contamination"``).
     rule : {"above_heldout", "mean_k_sigma", "pot", "contamination"}, \
 default="above_heldout"
-        ``"above_heldout"``: the larger of ``mu + n_sigmas * sigma`` and ``max +
-        (max - median)``, so no held-out error is flagged. ``"mean_k_sigma"``:
-        ``mu + n_sigmas * sigma``. ``"pot"``: peaks over threshold
-        (:func:`pot_threshold`) at the false-alarm probability ``risk``.
-        ``"contamination"``: the ``1 - contamination`` quantile.
-    n_sigmas : float, default=6.0
-        The ``k`` of ``mu + k * sigma``.
-    risk : float in (0, 1), default=1e-4
-        For ``"pot"``: the probability that a normal error exceeds the threshold.
-    contamination : float in (0, 0.5], default=None
-        For ``"contamination"``: the expected share of anomalies.
+        The larger of ``mu + n_sigmas * sigma`` and ``max + (max - median)``;
+        ``mu + n_sigmas * sigma``; peaks over threshold at the false-alarm
+        probability ``risk`` (:func:`pot_threshold`); or the ``1 -
+        contamination`` quantile.
+    n_sigmas, risk, contamination : float
+        The parameters of the rules.
     mean, std : float, default=None
         ``mu`` and ``sigma`` when they weigh more errors than ``errors`` (the
         forgetting statistics of ``partial_fit``); None: those of ``errors``.
@@ -382,18 +296,8 @@ default="above_heldout"
     -------
     threshold : float
     info : dict
-        ``rule``, then for ``"contamination"`` only ``contamination``; for the
-        other rules ``n_errors``, ``mean``, ``std``, ``max`` and the rule's own
-        figures (``n_sigmas``; for ``"above_heldout"`` also those of
-        :func:`above_heldout_threshold`; for ``"pot"`` those of
-        :func:`pot_threshold` and ``risk``).
-
-    Warns
-    -----
-    UserWarning
-        For ``"pot"`` with fewer than ``MIN_HELDOUT_ERRORS`` (200) errors: the
-        tail fit then rests on ``MIN_PEAKS`` (10) peaks, which lie above the 95th
-        percentile only from 200 errors on.
+        ``rule``, and ``contamination`` or ``n_errors``, ``mean``, ``std``,
+        ``max`` and the rule's own figures.
     """
     if rule not in THRESHOLD_RULES:
         raise ValueError(f"rule must be one of {THRESHOLD_RULES}, got {rule!r}.")
@@ -411,13 +315,8 @@ default="above_heldout"
         raise ValueError("errors must be finite; got NaN or infinity.")
     mean = float(np.mean(errors)) if mean is None else float(mean)
     std = float(np.std(errors)) if std is None else float(std)
-    info = {
-        "rule": rule,
-        "n_errors": errors.size,
-        "mean": mean,
-        "std": std,
-        "max": float(np.max(errors)),
-    }
+    info = dict(rule=rule, n_errors=errors.size, mean=mean, std=std)
+    info["max"] = float(np.max(errors))
     if rule == "pot":
         if not 0.0 < risk < 1.0:
             raise ValueError(f"risk must be in (0, 1), got {risk}.")
