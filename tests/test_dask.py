@@ -162,7 +162,7 @@ def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, da
 @pytest.mark.parametrize(
     "chunks",
     [
-        (99,) * 5 + (5,),  # the issue's (9999,) on 50,000 steps: last chunk 5 steps
+        (99,) * 5 + (5,),  # chunks of 9,999 on 50,000 steps: a last chunk of 5 steps
         (490, 10),
         (480, 20),
         (250, 240, 10),
@@ -172,8 +172,8 @@ def test_chunked_scoring_equals_in_memory_scoring_for_any_chunking(detectors, da
     ids=["regular-short-tail", "490-10", "480-20", "250-240-10", "one-chunk", "ones"],
 )
 @pytest.mark.parametrize("method", METHODS)
-def test_the_issues_chunkings(detectors, chunks, method):
-    # the issue's 50,000 steps, window 32 and default scoring stride, scaled down
+def test_chunkings_with_a_short_last_chunk(detectors, chunks, method):
+    # 50,000 steps, window 32 and the default scoring stride, scaled down
     X = waves(500, seed=6)
     X[495] += 2.0  # an anomaly in the short last chunk
     _exact_check(detectors[32, "auto", False], X, chunks, method)

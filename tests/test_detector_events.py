@@ -1,4 +1,4 @@
-"""LSTMAutoencoderDetector.events and StreamingScorer's events (issue 23, phase 2)."""
+"""LSTMAutoencoderDetector.events and StreamingScorer's events."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,5 @@
-"""Holes a hostile-user probe found in the core (issue 22, items 1, 3, 4, 6, 8)."""
+"""Holes a hostile-user probe found in the core, and the fitted autoencoder's
+life cycle (built once per fit, scaling once per call)."""
 
 import copy
 import math
@@ -27,7 +28,7 @@ def causal():
     return tiny_detector(STREAMING, causal=True).fit(waves(400))
 
 
-# ------------------------------------ item 1: the "too little data" message
+# ------------------------------------ the "too little data" message
 
 
 class _CountingMath:
@@ -76,7 +77,7 @@ def test_a_tiny_validation_fraction_is_refused_at_once(monkeypatch):
         detector.fit(np.zeros((200, 1)))
 
 
-# ------------------------------------------ item 3: a diverging partial_fit
+# ------------------------------------------ a diverging partial_fit
 
 
 def _assert_same_fitted_state(detector, expected):
@@ -132,7 +133,7 @@ def test_a_stream_skips_a_diverging_update_with_a_warning(causal):
     assert len(later.scores) == 60
 
 
-# ----------------------------------- item 4: values that dominate the scaling
+# ----------------------------------- values that dominate the scaling
 
 
 def dominant_values(X):
@@ -244,7 +245,7 @@ def test_nab_and_skab_training_parts_do_not_warn(shared_data):
     assert found.inflation > 100
 
 
-# ---------------------------------------- item 6: the warm-up of a stream
+# ---------------------------------------- the warm-up of a stream
 
 
 def _flag_everything(detector):
@@ -311,7 +312,7 @@ def test_the_warm_up_keeps_learning_as_before(causal):
     assert len(result.scores) == 120
 
 
-# -------------------------------------------------- item 8: more bad input
+# -------------------------------------------------- more bad input
 
 
 def test_an_empty_push_of_the_wrong_width_is_refused(causal):
