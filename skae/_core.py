@@ -2,7 +2,7 @@
 
 :class:`FittedAutoencoder` takes data in the user's units and returns what the
 estimators, streaming and the CLI need (scores, per-feature terms, codes,
-reconstructions), so that none of them scales data or calls :mod:`skae._net`
+reconstructions), so that none of them scales data or calls :mod:`skae._inference`
 itself. A detector builds one at ``fit`` and keeps it (``_core()``); each call
 scales its data once. :class:`ScoringMixin` gives an estimator its scoring
 methods on it.
@@ -10,7 +10,7 @@ methods on it.
 
 import numpy as np
 
-from . import _net, _training, _validation
+from . import _inference, _training, _validation
 from ._events import _check_count, flag_events
 from ._flatlines import FLATLINE_FACTOR, fit_reference, flatline_length, step_stillness
 from ._scaling import apply_scaling
@@ -101,8 +101,10 @@ class FittedAutoencoder:
         args = (self.module, z, self.window_size)
         options = {"smoothing": self.smoothing, "mean_features": mean_features}
         if self.causal:
-            return _net.causal_series_errors(*args, n_context=n_context, **options)
-        return _net.series_errors(*args, self.score_stride, **options)
+            return _inference.causal_series_errors(
+                *args, n_context=n_context, **options
+            )
+        return _inference.series_errors(*args, self.score_stride, **options)
 
     def _flatline_terms(self, z, n_context=0):
         """``weight * stillness`` of each step and feature of a scaled series."""
@@ -124,7 +126,7 @@ class FittedAutoencoder:
                 steps = np.flatnonzero(excess > 0)
                 rows[steps, still[steps].argmax(axis=1)] += excess[steps]
             return rows
-        errors = _net.sequence_errors(self.module, z)
+        errors = _inference.sequence_errors(self.module, z)
         if isinstance(errors, np.ndarray):  # equal lengths: one array
             flat = self._terms(errors.reshape(-1, errors.shape[2]))
             return flat.reshape(errors.shape).mean(axis=1)
@@ -134,7 +136,7 @@ class FittedAutoencoder:
         """Per-step, per-feature squared errors of a series or of all sequences."""
         z = self._scaled(data)
         if isinstance(data, list):
-            return np.concatenate(_net.sequence_errors(self.module, z))
+            return np.concatenate(_inference.sequence_errors(self.module, z))
         return self._series_errors(z, n_context)
 
     def contributions(self, data, *, n_context=0):
@@ -153,7 +155,7 @@ class FittedAutoencoder:
         if by_terms:
             scores = terms.sum(axis=1)
         elif z.ndim == 3:  # equal-length sequences: means per batch
-            scores = _net.equal_length_errors(self.module, z, mean=True)
+            scores = _inference.equal_length_errors(self.module, z, mean=True)
         else:  # the mean over features, taken per batch: no per-feature sums
             scores = self._series_errors(z, n_context, mean_features=True)[:, 0]
             if self.flatlines is not None:
@@ -165,23 +167,23 @@ class FittedAutoencoder:
         """Return the code of each window of a series (the grid ``0, stride,
         ...`` and the tail window) or of each sequence of a list."""
         if isinstance(data, list):
-            return _net.sequence_codes(self.module, [self.scale(s) for s in data])
-        return _net.window_codes(
+            return _inference.sequence_codes(self.module, [self.scale(s) for s in data])
+        return _inference.window_codes(
             self.module, self.scale(data), self.window_size, stride
         )
 
     def step_codes(self, X):
         """Return one code per step of a series: that of the window ending there."""
-        return _net.step_codes(self.module, self.scale(X), self.window_size)
+        return _inference.step_codes(self.module, self.scale(X), self.window_size)
 
     def reconstruct(self, data):
         """Return the reconstruction of a series (the mean over all windows
         covering each step) or of each sequence of a list, in the data's units."""
         if isinstance(data, list):
             scaled = [self.scale(s) for s in data]
-            recon = _net.sequence_reconstructions(self.module, scaled)
+            recon = _inference.sequence_reconstructions(self.module, scaled)
             return [self._unscale(r) for r in recon]
-        recon = _net.series_reconstruction(
+        recon = _inference.series_reconstruction(
             self.module, self.scale(data), self.window_size
         )
         return self._unscale(recon)

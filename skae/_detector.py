@@ -3,7 +3,7 @@ fitted autoencoder that scores, and sets the threshold."""
 
 from sklearn.base import BaseEstimator, OutlierMixin
 
-from . import _fit_inputs, _net, _training, _validation
+from . import _fit_inputs, _inference, _training, _validation
 from ._core import FittedAutoencoder, ScoringMixin
 from ._forgetting import merge_into
 from ._scoring import ANOMALY_SCORES
@@ -300,7 +300,7 @@ default="above_heldout"
         # offset_ goes first and comes back last: a failed fit is not fitted
         for name in ("offset_", *_OPTIONAL):
             self.__dict__.pop(name, None)
-        self.device_ = _net.resolve_device(self.device)
+        self.device_ = _inference.resolve_device(self.device)
         inputs = _fit_inputs.prepare(self, data)
         for name in _FIXED:
             setattr(self, f"{name}_", getattr(self, name))

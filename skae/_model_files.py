@@ -391,7 +391,7 @@ def _device(trained_on, device):
     available here, and the CPU when it is not."""
     import torch
 
-    from ._net import resolve_device
+    from ._inference import resolve_device
 
     if device is None:
         try:

@@ -30,9 +30,9 @@ from skorch.helper import predefined_split
 from skorch.utils import to_tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from . import _net
+from . import _inference
+from ._inference import module_device, squared_error
 from ._module import LSTMAutoencoder
-from ._net import module_device, squared_error
 from ._window_batches import WindowBatches, WindowDataset
 
 # Gradients are clipped to this L2 norm, so one bad batch cannot throw the
@@ -114,8 +114,8 @@ def length_bucketed_loader(
 
 
 def collate_sequences(batch):
-    """Collate ``(sequence, 0)`` pairs into a batch padded by :func:`_net.pad_batch`."""
-    return _net.pad_batch([item[0] for item in batch]), torch.zeros(len(batch))
+    """Collate ``(sequence, 0)`` pairs into one padded batch."""
+    return _inference.pad_batch([item[0] for item in batch]), torch.zeros(len(batch))
 
 
 def squared_errors(x, x_hat, lengths=None):

@@ -3,7 +3,7 @@
 The benchmark scripts run for minutes to hours, so nothing else runs them; an
 import of a name that moved inside skae broke one unseen
 (``skab_score_variants.py`` imported ``local_mean`` from ``skae._scoring`` after
-it had moved to ``skae._net``). A script needing a package of the ``bench`` extra
+it had moved to ``skae._inference``). A script needing a package of the ``bench`` extra
 (``pip install skae[bench]``) at import is skipped, saying so, where it is missing.
 """
 

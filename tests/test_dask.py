@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 
-import skae._net
+import skae._inference
 from skae import LSTMAutoencoderDetector, score_dask
 
 da = pytest.importorskip("dask.array")
@@ -107,7 +107,7 @@ def _one_window_per_forward_pass():
     # scoring batches windows differently. One window per pass takes that rounding
     # out, so chunked and in-memory scores must then be equal to the last bit
     # exactly when every step is scored from the same windows.
-    return mock.patch.object(skae._net, "BATCH_SIZE", 1)
+    return mock.patch.object(skae._inference, "BATCH_SIZE", 1)
 
 
 def _exact_check(detector, X, chunks, method="score_samples"):

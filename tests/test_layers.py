@@ -15,7 +15,7 @@ PACKAGE = Path(skae.__file__).parent
 LAYERS = {
     1: "_validation _windowing _scaling _scoring _threshold _flatlines _labels "
     "_forgetting _version _table _nab_scoring _events _codec",
-    2: "_module _window_batches _threads _net _inference _training",
+    2: "_module _window_batches _threads _inference _training",
     3: "_core",
     4: "_detector _encoder _fit_inputs",
     5: "_persistence _streaming _dask plotting metrics cli _demo __init__ __main__ "
@@ -75,7 +75,7 @@ def test_numpy_layer_uses_no_torch(path):
 
 
 def test_only_the_inference_module_and_training_run_the_network():
-    # the fitted core and the estimators go through skae._net; none of them
+    # the fitted core and the estimators go through skae._inference; none of them
     # calls the module's forward or encoder themselves
     for name in ("_core", "_detector", "_encoder", "_streaming", "_persistence"):
         source = (PACKAGE / f"{name}.py").read_text()

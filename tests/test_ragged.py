@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import ragged_waves, tiny_detector
 
-from skae import LSTMAutoencoder, _net, _training
+from skae import LSTMAutoencoder, _inference, _training
 
 
 @pytest.fixture(scope="module")
@@ -95,31 +95,31 @@ def test_ragged_training_and_scoring_pad_in_proportion_to_total_length(monkeypat
     sequences = ragged_waves(lengths, n_features=1)
     span = lengths.max() - lengths.min()
     shapes = []
-    pad_batch = _net.pad_batch
+    pad_batch = _inference.pad_batch
 
     def spy(batch):
         padded = pad_batch(batch)
         shapes.append(tuple(padded["x"].shape[:2]))
         return padded
 
-    monkeypatch.setattr(_net, "pad_batch", spy)
+    monkeypatch.setattr(_inference, "pad_batch", spy)
     detector = tiny_detector(hidden_size=2, max_epochs=1, batch_size=64).fit(sequences)
     # one epoch of the 800 training sequences, the 200 held out for validation,
     # and the scoring of those 200 for the threshold
     assert sum(n for n, _ in shapes) == 800 + 200 + 200
     seen = lengths.sum() + lengths[800:].sum()
     fit_padded = sum(n * t for n, t in shapes)
-    assert fit_padded <= seen + 64 * span + 64 * span + _net.BATCH_SIZE * span
+    assert fit_padded <= seen + 64 * span + 64 * span + _inference.BATCH_SIZE * span
     assert fit_padded < 1.3 * seen
-    assert max(n * t for n, t in shapes) <= max(64 * 500, _net.MAX_BATCH_STEPS)
+    assert max(n * t for n, t in shapes) <= max(64 * 500, _inference.MAX_BATCH_STEPS)
 
     shapes.clear()
     scores = detector.score_samples(sequences)
     assert scores.shape == (1000,) and np.all(np.isfinite(scores))
     score_padded = sum(n * t for n, t in shapes)
-    assert score_padded <= lengths.sum() + _net.BATCH_SIZE * span
+    assert score_padded <= lengths.sum() + _inference.BATCH_SIZE * span
     assert score_padded < 1.2 * lengths.sum()
-    assert max(n * t for n, t in shapes) <= _net.MAX_BATCH_STEPS
+    assert max(n * t for n, t in shapes) <= _inference.MAX_BATCH_STEPS
 
 
 def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
@@ -130,17 +130,19 @@ def test_equal_length_sequences_are_scored_as_one_array(monkeypatch):
     scaled = (X - detector.mean_) / detector.scale_
     # the array path gives the ragged path's values, batch for batch
     np.testing.assert_allclose(
-        _net.equal_length_errors(module, scaled, 64),
-        np.stack(_net.sequence_errors(module, list(scaled), batch_size=64)),
+        _inference.equal_length_errors(module, scaled, 64),
+        np.stack(_inference.sequence_errors(module, list(scaled), batch_size=64)),
         rtol=1e-12,
     )
     # score_samples of a 3-D array takes it, and never the ragged path
     calls = []
-    real = _net.equal_length_errors
+    real = _inference.equal_length_errors
     monkeypatch.setattr(
-        _net, "equal_length_errors", lambda *a, **k: calls.append(k) or real(*a, **k)
+        _inference,
+        "equal_length_errors",
+        lambda *a, **k: calls.append(k) or real(*a, **k),
     )
-    monkeypatch.setattr(_net, "sequence_reconstructions", None)
+    monkeypatch.setattr(_inference, "sequence_reconstructions", None)
     scores = detector.score_samples(X)
     assert calls == [{"mean": True}]  # one mean per sequence, no per-step array
     monkeypatch.undo()

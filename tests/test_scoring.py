@@ -12,7 +12,7 @@ from skae import (
     load_model,
     save_model,
 )
-from skae._net import local_mean
+from skae._inference import local_mean
 
 
 def _series():

@@ -8,7 +8,7 @@ import torch
 from conftest import tiny_detector, waves
 
 from skae import SlidingWindowTransformer
-from skae._net import series_errors
+from skae._inference import series_errors
 
 WINDOW = 8
 

@@ -8,7 +8,7 @@ import torch
 from conftest import TINY, tiny_detector, tiny_encoder, waves
 from sklearn.model_selection import TimeSeriesSplit, cross_validate
 
-from skae import LSTMAutoencoderDetector, _net, _threads, _training
+from skae import LSTMAutoencoderDetector, _inference, _threads, _training
 from skae._threads import auto_threads, torch_threads
 
 X = waves(240, periods=(25,), noise=0.0)
@@ -62,13 +62,13 @@ def test_the_encoder_transforms_under_its_detector_thread_setting(
     encoder = tiny_encoder(SMALL).fit(X)
     encoder.detector_.set_params(n_threads=1)
     seen = []
-    step_codes = _net.step_codes
+    step_codes = _inference.step_codes
 
     def recording(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return step_codes(*args, **kwargs)
 
-    monkeypatch.setattr(_net, "step_codes", recording)
+    monkeypatch.setattr(_inference, "step_codes", recording)
     encoder.transform(X)
     assert seen == [1]
     assert torch.get_num_threads() == 2

@@ -46,22 +46,22 @@ def measure(n_sequences, shortest, longest, n_features, hidden_size):
     import numpy as np
     import torch
 
-    # _net is private: padding is counted by spying on the function that pads
-    from skae import LSTMAutoencoderDetector, _net
+    # _inference is private: padding is counted by spying on the function that pads
+    from skae import LSTMAutoencoderDetector, _inference
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     lengths = rng.integers(shortest, longest + 1, size=n_sequences)
     sequences = [rng.standard_normal((n, n_features)) for n in lengths]
     shapes = []
-    pad_batch = _net.pad_batch
+    pad_batch = _inference.pad_batch
 
     def spy(batch):
         padded = pad_batch(batch)
         shapes.append(tuple(padded["x"].shape[:2]))
         return padded
 
-    _net.pad_batch = spy
+    _inference.pad_batch = spy
     before = rss_mib()
     start = time.perf_counter()
     detector = LSTMAutoencoderDetector(

@@ -39,7 +39,7 @@ from benchmarks._harness import add_data_home, fetch_skab, setup_torch
 from skae import LSTMAutoencoderDetector, SlidingWindowTransformer
 
 # private: the in-window smoothing of score_smoothing has no public function
-from skae._net import local_mean
+from skae._inference import local_mean
 from skae.datasets import skab_file_names
 
 
