@@ -41,6 +41,7 @@ take seconds::
 """
 
 import argparse
+import copy
 import csv
 import sys
 import time
@@ -165,7 +166,7 @@ def scored_parts(detector, X):
 
     X = np.asarray(X, dtype=np.float64)
     scores = -detector.score_samples(X)
-    core = detector._core()
+    core = copy.copy(detector._core())  # the detector keeps its own core
     check = core.flatlines
     core.flatlines = None
     errors = core.errors(X)
