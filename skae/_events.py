@@ -182,6 +182,64 @@ def flag_events(
     return table
 
 
+def events_to_arrays(table, feature_names=None):
+    """Return an events table as arrays: ``(positions, scores, features)``.
+
+    Per event: start, end, n_flagged and peak (int64); peak and mean score;
+    the listed features as column numbers, ``-1`` after the last (None when no
+    event lists any). :func:`events_from_arrays` reads them back.
+    """
+    positions = table[list(EVENT_COLUMNS[:4])].to_numpy(np.int64)
+    scores = table[list(EVENT_COLUMNS[4:6])].to_numpy(np.float64)
+    width = max((len(f) for f in table["features"]), default=0)
+    if not width:
+        return positions, scores, None
+    number = {name: i for i, name in enumerate(feature_names or [])}
+    features = np.full((len(table), width), -1, dtype=np.int64)
+    for row, listed in enumerate(table["features"]):
+        features[row, : len(listed)] = [number.get(f, f) for f in listed]
+    return positions, scores, features
+
+
+def events_from_arrays(positions, scores, features, *, last, feature_names=None):
+    """Return the events table that :func:`events_to_arrays` wrote, checked.
+
+    Events must end at step ``last`` at the latest; a ValueError names the
+    first rule the arrays break.
+    """
+    start, end, n_flagged, peak = positions.T
+    rules = {
+        "start <= peak <= end": (start <= peak) & (peak <= end),
+        "1 <= n_flagged <= end - start + 1": (1 <= n_flagged)
+        & (n_flagged <= end - start + 1),
+        "each starting after the one before ends": np.r_[True, start[1:] > end[:-1]],
+        f"each ending before the open event (step {last + 1})": end <= last,
+    }
+    if features is not None:
+        listed = features >= 0
+        rules["features listed first, each once"] = (
+            listed[:, :-1] >= listed[:, 1:]
+        ).all(axis=1) & np.array(
+            [len(set(row[row >= 0])) == np.sum(row >= 0) for row in features]
+        )
+    for rule, holds in rules.items():
+        if not np.all(holds):
+            raise ValueError(rule)
+    import pandas as pd
+
+    columns = (start, end, n_flagged, peak, *scores.T)
+    table = pd.DataFrame(dict(zip(EVENT_COLUMNS[:6], columns, strict=True)))
+    names = feature_names
+    listed = [()] * len(positions)
+    if features is not None:
+        listed = [
+            tuple(int(i) if names is None else names[i] for i in row[row >= 0])
+            for row in features
+        ]
+    table["features"] = pd.Series(listed, dtype=object)
+    return table
+
+
 class EventStream:
     """Find the events of rows that arrive chunk by chunk, as :func:`flag_events`
     finds them in the whole series, counted from the stream's first row.

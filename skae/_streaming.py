@@ -13,13 +13,20 @@ import numpy as np
 
 from . import _model_files
 from ._codec import Field
-from ._events import EVENT_COLUMNS, EventStream, _check_count, flag_events
+from ._events import (
+    EventStream,
+    _check_count,
+    events_from_arrays,
+    events_to_arrays,
+    flag_events,
+)
 from ._threads import uses_torch_threads
 from ._threshold import k_sigma_threshold
 from ._training import TrainingDivergedError
 from ._validation import check_is_fitted, check_series, user_stacklevel
 
 LEARN_FROM = ("normal", "all")
+_CLOSED = ("stream_closed_events_", "stream_closed_scores_", "stream_closed_features_")
 _COUNTS = ("n_steps", "update_every", "threshold_window", "merge_gap", "n_top_features")
 
 _NON_NEGATIVE = (lambda v, d: v >= 0, "must be >= 0")
@@ -57,11 +64,8 @@ def _with_threads_of(detector, function, *args):
 
 
 def _trailing_mean_std(values, n_before, window):
-    """Mean and std of the ``window`` values before each of ``values[n_before:]``.
-
-    Fewer values at the start; NaN where fewer than 2. Running sums taken around
-    a reference value, so that squaring loses no precision.
-    """
+    """Mean and std of the ``window`` values before each of ``values[n_before:]``
+    (NaN where fewer than 2), from running sums around a reference value."""
     reference = values[:n_before].mean() if n_before else values[0]
     shifted = values - reference
     sums = np.r_[0.0, np.cumsum(shifted)]
@@ -337,8 +341,6 @@ class StreamingScorer:
         self._pending_errors = np.empty(0)
         self._pending_thresholds = np.empty(0)
 
-    # ------------------------------------------------------------ events
-
     def _feature_names(self):
         names = getattr(self.detector, "feature_names_in_", None)
         return None if names is None else list(names)
@@ -400,13 +402,10 @@ class StreamingScorer:
         self._last_flag = None
         return self.take_events()
 
-    # ------------------------------------------------------------ saving
-
     def save(self, path):
-        """Write the detector and the scorer's state to a safe model file.
-
-        With the context rows, the errors waiting for an update, the settings,
-        the open event and the events not taken: :meth:`load` resumes the stream.
+        """Write the detector and the scorer's state (context rows, errors waiting
+        for an update, settings, events) to a safe model file; :meth:`load`
+        resumes the stream.
 
         Parameters
         ----------
@@ -461,17 +460,10 @@ class StreamingScorer:
 
         closed = pd.concat(self._closed_events, ignore_index=True)
         self._closed_events = [closed]  # the same events, taken later
-        columns = ["start", "end", "n_flagged", "peak"]
-        state["stream_closed_events_"] = closed[columns].to_numpy(np.int64)
-        scores = closed[["peak_score", "mean_score"]].to_numpy(np.float64)
-        state["stream_closed_scores_"] = scores
-        width = max(len(f) for f in closed["features"])
-        if width:
-            position = {n: i for i, n in enumerate(self._feature_names() or [])}
-            features = np.full((len(closed), width), -1, dtype=np.int64)
-            for row, listed in enumerate(closed["features"]):
-                features[row, : len(listed)] = [position.get(f, f) for f in listed]
-            state["stream_closed_features_"] = features
+        arrays = events_to_arrays(closed, self._feature_names())
+        for name, array in zip(_CLOSED, arrays, strict=True):
+            if array is not None:
+                state[name] = array
         return state
 
     @classmethod
@@ -569,10 +561,8 @@ class StreamingScorer:
 
     def _closed_table(self, state, path):
         """The table of the events not taken that a file holds (None when none)."""
-        positions = state.get("stream_closed_events_")
-        values = state.get("stream_closed_scores_")
-        features = state.get("stream_closed_features_")
-        if positions is None and values is None and features is None:
+        positions, values, features = (state.get(name) for name in _CLOSED)
+        if positions is values is features is None:
             return None
         n_events = None if positions is None else len(positions)
         width = 0 if features is None else features.shape[1]
@@ -590,53 +580,19 @@ class StreamingScorer:
                 "stream_closed_features_ (when any) as many rows of at most "
                 f"n_top_features={self.n_top_features} features",
             )
-        start, end, n_flagged, peak = positions.T
-        last = min(self._event_offset, self.n_steps_) - 1
-        problems = {
-            "start <= peak <= end": (start <= peak) & (peak <= end),
-            "1 <= n_flagged <= end - start + 1": (1 <= n_flagged)
-            & (n_flagged <= end - start + 1),
-            "each starting after the one before ends": np.r_[
-                True, start[1:] > end[:-1]
-            ],
-            f"each ending before the open event (step {last + 1})": end <= last,
-        }
-        if features is not None:
-            listed = features >= 0
-            problems["features listed first, each once"] = (
-                listed[:, :-1] >= listed[:, 1:]
-            ).all(axis=1) & np.array(
-                [len(set(row[row >= 0])) == np.sum(row >= 0) for row in features]
+        try:
+            return events_from_arrays(
+                positions,
+                values,
+                features,
+                last=min(self._event_offset, self.n_steps_) - 1,
+                feature_names=self._feature_names(),
             )
-        for demand, holds in problems.items():
-            if not np.all(holds):
-                raise _inconsistent(
-                    path,
-                    f"the events not taken (stream_closed_events_, ...) must have "
-                    f"{demand}",
-                )
-        import pandas as pd
-
-        names = self._feature_names()
-        table = pd.DataFrame(
-            dict(
-                zip(
-                    EVENT_COLUMNS[:6],
-                    (start, end, n_flagged, peak, *values.T),
-                    strict=True,
-                )
-            )
-        )
-        table["features"] = pd.Series(
-            [()] * n_events
-            if features is None
-            else [
-                tuple(int(i) if names is None else names[i] for i in row[row >= 0])
-                for row in features
-            ],
-            dtype=object,
-        )
-        return table
+        except ValueError as exc:
+            raise _inconsistent(
+                path,
+                f"the events not taken (stream_closed_events_, ...) must have {exc}",
+            ) from None
 
 
 def _inconsistent(path, text):
