@@ -1,12 +1,5 @@
-"""The fitted autoencoder and the scoring methods of the estimators built on it.
-
-:class:`FittedAutoencoder` takes data in the user's units and returns what the
-estimators, streaming and the CLI need (scores, per-feature terms, codes,
-reconstructions), so that none of them scales data or calls :mod:`skae._inference`
-itself. A detector builds one at ``fit`` and keeps it (``_core()``); each call
-scales its data once. :class:`ScoringMixin` gives an estimator its scoring
-methods on it.
-"""
+"""The fitted autoencoder, which scales data once per call and scores it, and
+the scoring methods that estimators, streaming and the CLI build on it."""
 
 import numpy as np
 
@@ -20,15 +13,10 @@ from ._windowing import check_length
 
 
 class FittedAutoencoder:
-    """A trained autoencoder with what ``fit`` froze for scoring, read from a
-    fitted detector's attributes.
+    """A trained autoencoder with the scaling and score settings ``fit`` froze.
 
-    It keeps the net (not its module, so that a pickled detector and its core
-    share one network after loading), the scaling ``mean_`` and ``scale_``, the
-    score settings (``window_size_``, ``score_stride_``, ``score_smoothing_``,
-    ``anomaly_score_``, ``causal_``) and, where fitted, the held-out errors'
-    Gaussian and the flatline check (scores ``max(error, weight *
-    stillness)``, :mod:`skae._flatlines`).
+    It keeps the net, not its module, so that a pickled detector and its core
+    share one network after loading.
     """
 
     def __init__(self, detector):
@@ -53,24 +41,20 @@ class FittedAutoencoder:
     module = property(lambda self: self.net.module_, doc="The trained network.")
 
     def fit_gaussian(self, heldout, *, n_context=0):
-        """Fit the Gaussian of the held-out errors that ``"mahalanobis"`` scores
-        with; return its ``(mean, covariance, precision)``."""
-        gaussian = fit_error_gaussian(
-            self.step_feature_errors(heldout, n_context=n_context)
-        )
+        """Fit and return the held-out errors' ``(mean, covariance, precision)``."""
+        errors = self.step_feature_errors(heldout, n_context=n_context)
+        gaussian = fit_error_gaussian(errors)
         self.gaussian = {"mean": gaussian[0], "precision": gaussian[2]}
         return gaussian
 
     def fit_flatlines(self, scaled, threshold):
-        """Fit the flatline check on the scaled fit series; return its
-        ``(reference, weight)``, so a stuck stretch scores above ``threshold``."""
+        """Fit the flatline check on a scaled series; return ``(reference, weight)``."""
         reference = fit_reference(scaled, flatline_length(self.window_size))
         self.flatlines = (reference, threshold / np.log(FLATLINE_FACTOR))
         return self.flatlines
 
     def learn(self, X, starts, **options):
-        """Train the network further on the windows of the series ``X`` at
-        ``starts`` (:func:`skae._training.continue_training` and its options)."""
+        """Train the network further on the windows of ``X`` at ``starts``."""
         _training.continue_training(
             self.module, self.scale(X), self.window_size, starts, **options
         )
@@ -84,20 +68,17 @@ class FittedAutoencoder:
         return scaled * scale + mean
 
     def _scaled(self, data):
-        """Return a series, or sequences (a list), in the network's units:
-        sequences of one length as one 3-D array, others as a list."""
+        """Scale a series, or sequences (one 3-D array when of one length)."""
         if not isinstance(data, list):
             return self.scale(data)
         if len({len(s) for s in data}) == 1:  # one array: no padding
             stacked = np.stack(data)
-            return self.scale(stacked.reshape(-1, stacked.shape[2])).reshape(
-                stacked.shape
-            )
+            scaled = self.scale(stacked.reshape(-1, stacked.shape[2]))
+            return scaled.reshape(stacked.shape)
         return [self.scale(s) for s in data]
 
     def _series_errors(self, z, n_context=0, mean_features=False):
-        """Each step's squared errors per feature (or their mean) of a scaled
-        series; causal scores drop the first ``n_context`` steps (context)."""
+        """Each step's squared errors per feature (or their mean) of a scaled series."""
         args = (self.module, z, self.window_size)
         options = {"smoothing": self.smoothing, "mean_features": mean_features}
         if self.causal:
@@ -140,13 +121,11 @@ class FittedAutoencoder:
         return self._series_errors(z, n_context)
 
     def contributions(self, data, *, n_context=0):
-        """Return each feature's term of the score of each step (series) or
-        sequence (list), ``(n_rows, n_features)``; rows sum to the scores."""
+        """Return each feature's term of each row's score; rows sum to the scores."""
         return self._contributions(self._scaled(data), n_context)
 
     def errors(self, data, *, n_context=0, with_contributions=False):
-        """Return the anomaly score of each step (series) or sequence (list);
-        ``with_contributions``: ``(scores, contributions)``, scaling once."""
+        """Return the score of each step or sequence (and the contributions)."""
         z = self._scaled(data)
         by_terms = self.anomaly_score != "squared_error" or isinstance(z, list)
         terms = None
@@ -164,8 +143,7 @@ class FittedAutoencoder:
         return (scores, terms) if with_contributions else scores
 
     def codes(self, data, stride):
-        """Return the code of each window of a series (the grid ``0, stride,
-        ...`` and the tail window) or of each sequence of a list."""
+        """Return the code of each window of a series or of each sequence."""
         if isinstance(data, list):
             return _inference.sequence_codes(self.module, [self.scale(s) for s in data])
         return _inference.window_codes(
@@ -177,8 +155,7 @@ class FittedAutoencoder:
         return _inference.step_codes(self.module, self.scale(X), self.window_size)
 
     def reconstruct(self, data):
-        """Return the reconstruction of a series (the mean over all windows
-        covering each step) or of each sequence of a list, in the data's units."""
+        """Return the reconstruction of a series or of sequences, in data units."""
         if isinstance(data, list):
             scaled = [self.scale(s) for s in data]
             recon = _inference.sequence_reconstructions(self.module, scaled)
@@ -190,12 +167,7 @@ class FittedAutoencoder:
 
 
 class ScoringMixin:
-    """The scoring methods of an estimator fitted with a :class:`FittedAutoencoder`.
-
-    They check the estimator and X, then ask the fitted autoencoder; the
-    estimator provides ``offset_``, the fixed ``window_size_``, ``stride`` and
-    ``n_threads``, and keeps the autoencoder that ``fit`` built.
-    """
+    """The scoring methods of an estimator fitted with a :class:`FittedAutoencoder`."""
 
     def _validate(self, X):
         """Check a fitted detector and X; return ``(is_sequences, data)``."""
@@ -211,8 +183,7 @@ class ScoringMixin:
         return getattr(self, f"{name}_")
 
     def _core(self):
-        """Return the fitted autoencoder that scores: built by ``fit``, or at
-        first use after a model file is read."""
+        """Return the fitted autoencoder (built at first use after loading)."""
         if "_fitted_core" not in self.__dict__:
             self._fitted_core = FittedAutoencoder(self)
         return self._fitted_core
@@ -366,8 +337,7 @@ class ScoringMixin:
 
     @uses_torch_threads
     def reconstruct(self, X):
-        """Return the reconstruction of X in its units and shape (for a series,
-        the mean over the windows covering each step: a denoised copy).
+        """Return X reconstructed, in its units and shape (a denoised series).
 
         Parameters
         ----------

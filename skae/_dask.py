@@ -1,13 +1,5 @@
-"""Score a Dask array series chunk by chunk, with the context a window needs.
-
-A step's score comes from the windows covering it, which reach ``window_size -
-1`` steps to either side, so each chunk is scored with that many steps borrowed
-from each neighbour (:func:`dask.array.map_overlap`) and keeps its own steps.
-For a step to see the windows it sees in memory, its block must start on the
-scoring grid and borrow the full reach: :func:`_scoring_chunks` chooses chunk
-boundaries so that both hold, and Dask may not rechunk them. Dask is imported
-inside the function, so ``import skae`` does not need it.
-"""
+"""Score a Dask array series chunk by chunk, each chunk with the ``window_size -
+1`` steps of context it borrows from either neighbour."""
 
 import numpy as np
 
@@ -34,36 +26,20 @@ default="score_samples"
     Returns
     -------
     scores : dask.array.Array of shape (n_timesteps,)
-        ``getattr(detector, method)(X.compute())`` up to the network's float32
-        rounding (relative differences up to about ``1e-7``). Chunk boundaries
-        move left onto the scoring grid (``score_stride_``), and chunks shorter
-        than ``window_size - 1`` merge with a neighbour. Bad values inside a
-        chunk raise the detector's ``ValueError`` when computed.
+        ``getattr(detector, method)(X.compute())`` up to float32 rounding. Chunk
+        boundaries move onto the scoring grid; bad values raise when computed.
 
     Raises
     ------
     TypeError
         When ``X`` is not a Dask array of numbers.
     ValueError
-        When ``X`` is not 2-D, has the wrong number of features, unknown chunk
-        sizes, is shorter than one window, or ``method`` is unknown.
+        When ``X`` is not 2-D, has other features, unknown chunk sizes or fewer
+        steps than a window, or ``method`` is unknown.
 
     See Also
     --------
     LSTMAutoencoderDetector.score_samples : in-memory scoring.
-
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> import numpy as np
-    >>> import skae
-    >>> X = np.sin(np.arange(400) / 5).reshape(-1, 1)
-    >>> detector = skae.LSTMAutoencoderDetector(
-    ...     window_size=8, hidden_size=4, max_epochs=2, random_state=0
-    ... ).fit(X)
-    >>> lazy = skae.score_dask(detector, da.from_array(X, chunks=(100, 1)))
-    >>> bool(np.allclose(lazy.compute(), detector.score_samples(X)))
-    True
     """
     import dask
     import dask.array as da
@@ -116,17 +92,8 @@ default="score_samples"
 
 
 def _scoring_chunks(chunks, window_size, stride):
-    """Return the time chunks to score: on the scoring grid, none shorter than a
-    window's reach.
-
-    A chunk ``[c, e)`` is scored from ``c - (window_size - 1)`` to ``e +
-    (window_size - 1)``; its steps see the windows they see in memory when ``c -
-    (window_size - 1)`` is a multiple of ``stride`` (or ``c`` is 0) and the chunk
-    and its neighbours are at least ``window_size - 1`` long. Each boundary moves
-    left to the nearest step on the grid; then, left to right, a boundary closer
-    than that to the previous one kept, or to the end, is dropped (which keeps
-    the others on the grid).
-    """
+    """Return the time chunks to score: each boundary moves left onto the scoring
+    grid, and one closer than ``window_size - 1`` to the last kept or the end goes."""
     n_timesteps = int(np.sum(chunks))
     min_size = max(window_size - 1, 1)
     edges = np.cumsum(chunks)[:-1]

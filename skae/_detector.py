@@ -1,5 +1,4 @@
-"""The scikit-learn estimator: fit prepares the data, trains the net, keeps the
-fitted autoencoder that scores, and sets the threshold."""
+"""The scikit-learn estimator: fit trains the net and sets the threshold."""
 
 from sklearn.base import BaseEstimator, OutlierMixin
 
@@ -114,8 +113,7 @@ default="above_heldout"
     threshold_info_ : dict
         The rule that set ``threshold_`` and its figures.
     heldout_errors_ : ndarray of shape (n_heldout,)
-        Anomaly scores of the held-out part (after :meth:`partial_fit`, the
-        latest scores, at most 10,000).
+        Anomaly scores of the held-out part (after :meth:`partial_fit`, the latest).
     heldout_mean_, heldout_std_, heldout_weight_ : float
         Their mean, standard deviation and, after :meth:`partial_fit`, weight.
     n_partial_fits_ : int
@@ -137,8 +135,8 @@ default="above_heldout"
     error_mean_, error_covariance_, error_precision_ : ndarray
         With ``anomaly_score="mahalanobis"``: the held-out errors' Gaussian.
     flatline_reference_, flatline_weight_
-        With the flatline check: each feature's reference activity, and the
-        score per unit of stillness (:mod:`skae._flatlines`).
+        With the flatline check: each feature's usual activity, and the score
+        per unit of stillness.
     n_features_in_ : int
         Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -151,10 +149,8 @@ default="above_heldout"
 
     Notes
     -----
-    A step's score depends only on the model and the windows covering it. What
-    shapes scores or the network is fixed at ``fit``: ``set_params`` acts at the
-    next ``fit``. Do not score a detector while :meth:`partial_fit` runs on it
-    in another thread; score a ``copy.deepcopy``.
+    What shapes scores or the network is fixed at ``fit``: ``set_params`` acts
+    at the next ``fit``. Score a ``copy.deepcopy`` while :meth:`partial_fit` runs.
 
     References
     ----------
@@ -396,9 +392,7 @@ default="above_heldout"
         return self
 
     def _learn(self, X, errors, starts):
-        """Update the threshold from ``errors`` (made before learning), then
-        train on the windows of the validated series ``X`` at ``starts``; on
-        any failure the detector is left as it was."""
+        """Update the threshold, then train on ``X``; all or nothing."""
         saved = dict(self.__dict__)
         count = self.__dict__.get("n_partial_fits_", 0)
         seed = None

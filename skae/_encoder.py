@@ -23,22 +23,18 @@ class LSTMEncoderTransformer(
 ):
     """Compress sequences into LSTM-autoencoder codes, for clustering or classification.
 
-    ``fit`` trains an :class:`LSTMAutoencoderDetector` (kept as ``detector_``);
-    ``transform`` returns the encoder's latent code, ``hidden_size`` numbers, in
-    place of each sample: one per sequence for a 3-D array or a list of 2-D
-    arrays (for ``Pipeline(encoder, KMeans())``), or one per time step for a
-    series, the code of the window of ``window_size`` steps that ends at the
-    step (of the prefix up to it for the first ``window_size - 1`` steps).
+    ``fit`` trains an :class:`LSTMAutoencoderDetector` (``detector_``);
+    ``transform`` returns a code of ``hidden_size`` numbers per sequence, or per
+    time step of a series (that of the window ending at the step).
 
     Parameters
     ----------
     window_size, stride, hidden_size, num_layers, dropout, decoder_feed, \
 max_epochs, batch_size, lr, patience, validation_fraction, standardize, device, \
 random_state, verbose, noise_std
-        The autoencoder's parameters, as :class:`LSTMAutoencoderDetector`'s (with
-        its defaults): ``hidden_size`` is the size of the code, and
-        ``window_size`` the span a step's code summarises. ``validation_fraction``
-        holds out the last sequences: shuffle a set that is ordered by class.
+        As for :class:`LSTMAutoencoderDetector` (same defaults); ``hidden_size``
+        is the size of the code. ``validation_fraction`` holds out the last
+        sequences: shuffle a set that is ordered by class.
 
     Attributes
     ----------

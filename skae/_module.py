@@ -12,9 +12,8 @@ DECODER_FEEDS = ("repeat", "state")
 class LSTMAutoencoder(nn.Module):
     """LSTM encoder-decoder that reconstructs a sequence from one latent code.
 
-    The encoder LSTM reads ``x_1 .. x_T``; its last layer's final hidden state is
-    the latent code ``z``. The decoder LSTM rebuilds the sequence from ``z`` alone,
-    and a linear head maps each decoder state to ``n_features`` values.
+    The encoder's last hidden state is the code ``z``; the decoder LSTM rebuilds
+    the sequence from ``z`` alone, and a linear head maps its states to features.
 
     Parameters
     ----------
@@ -70,23 +69,10 @@ class LSTMAutoencoder(nn.Module):
         # with a generator, the layers are built without memory (and so without
         # drawing their default initial weights from the global generator)
         factory = {} if generator is None else {"device": "meta"}
-        self.encoder = nn.LSTM(
-            n_features,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=layer_dropout,
-            **factory,
-        )
+        options = {"batch_first": True, "dropout": layer_dropout, **factory}
+        self.encoder = nn.LSTM(n_features, hidden_size, num_layers, **options)
         decoder_input = hidden_size if decoder_feed == "repeat" else 1
-        self.decoder = nn.LSTM(
-            decoder_input,
-            hidden_size,
-            num_layers,
-            batch_first=True,
-            dropout=layer_dropout,
-            **factory,
-        )
+        self.decoder = nn.LSTM(decoder_input, hidden_size, num_layers, **options)
         self.head = nn.Linear(hidden_size, n_features, **factory)
         if generator is not None:
             for layer in (self.encoder, self.decoder, self.head):
@@ -100,9 +86,7 @@ class LSTMAutoencoder(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator=None):
-        """Draw new initial weights with PyTorch's default distributions, in the
-        order the layers are built (a generator seeded with ``s`` gives the
-        weights of ``torch.manual_seed(s)`` then building the module).
+        """Draw new initial weights, as torch does when it builds the layers.
 
         Parameters
         ----------
@@ -152,17 +136,14 @@ class LSTMAutoencoder(nn.Module):
         return hidden[-1]
 
     def decode(self, z, seq_len):
-        """Return the reconstruction of ``seq_len`` steps from codes ``z`` (around
-        the mean of ``centered_features``, which :meth:`forward` adds back).
+        """Return ``(batch, seq_len, n_features)`` reconstructed from codes ``z``.
 
         Parameters
         ----------
         z : Tensor of shape (batch, hidden_size)
+            The codes; centred features come back around their mean.
         seq_len : int
-
-        Returns
-        -------
-        Tensor of shape (batch, seq_len, n_features)
+            Steps to reconstruct.
         """
         if self.decoder_feed == "repeat":
             output, _ = self.decoder(z.unsqueeze(1).expand(-1, seq_len, -1))
@@ -173,8 +154,7 @@ class LSTMAutoencoder(nn.Module):
         return self.head(output)
 
     def forward(self, x, lengths=None):
-        """Return the reconstruction of ``x``, same shape as ``x``; padded steps
-        are reconstructed too (the caller masks them) and change no real step."""
+        """Return the reconstruction of ``x`` (padded steps too: mask them)."""
         level = self._level(x, lengths)
         if level is None:
             return self.decode(self._encode_centred(x, lengths), x.shape[1])

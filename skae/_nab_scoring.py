@@ -1,8 +1,5 @@
-"""NAB's scoring rule: per-step rewards, per-series scores, the threshold sweep.
-
-Written for skae from the rules of the Numenta Anomaly Benchmark v1.1 (its
-``sweeper.py`` and ``runner.py``); :mod:`skae.metrics` re-exports the public names.
-"""
+"""The scoring rule of the Numenta Anomaly Benchmark v1.1, written for skae:
+per-step rewards, per-series scores and the threshold sweep."""
 
 import math
 import numbers
@@ -59,8 +56,7 @@ def _probationary_length(n_timesteps):
 
 
 class _NABSeries:
-    """One series reduced to its scored steps: their ``values``, ``window`` (-1
-    outside one) and ``reward`` (what detecting the step is worth)."""
+    """One series' scored steps: ``values``, ``window`` (-1 outside) and ``reward``."""
 
     def __init__(self, y, values, weights, probationary_length=None):
         n = len(y)
@@ -109,12 +105,7 @@ class _NABSeries:
 
 
 def _nab_sweep(series, null_score):
-    """Return the threshold on the scores that maximises the total raw score.
-
-    Lowering the threshold past a step adds its false-positive cost, or raises
-    its window's reward to the step's; detecting nothing is ``inf``, and among
-    equal totals the highest threshold wins.
-    """
+    """Return the highest threshold with the best total raw score (``inf``: none)."""
     if not series or not any(len(s.values) for s in series):
         return float("inf")
     values = np.concatenate([s.values for s in series])

@@ -1,11 +1,5 @@
-"""Sliding windows over a series and the way back to one value per time step.
-
-Windows start at ``0, stride, 2*stride, ...``; when the last of these misses the
-last steps, one more window aligned to the end of the series (the *tail window*)
-covers them. A step's value is the mean over the grid windows covering it; the
-tail window only fills steps no grid window covers, so appending data changes
-only the values of the last ``window_size - 1`` steps.
-"""
+"""Sliding windows over a series (starting at ``0, stride, ...``, plus a *tail
+window* aligned to the end) and the way back to one value per time step."""
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -31,8 +25,7 @@ def check_length(n_timesteps, window_size, what="X"):
 
 
 def window_starts(n_timesteps, window_size, stride):
-    """Return ``(grid_starts, tail_start)``: the starts ``0, stride, ...`` of the
-    grid windows, and the start of the tail window or None when it is not needed."""
+    """Return the grid windows' starts and the tail window's (or None)."""
     check_length(n_timesteps, window_size)
     grid_starts = np.arange(0, n_timesteps - window_size + 1, stride)
     last_end = grid_starts[-1] + window_size
@@ -41,14 +34,12 @@ def window_starts(n_timesteps, window_size, stride):
 
 
 def window_view(X, window_size):
-    """Return every window of ``X`` ``(n_timesteps, n_features)`` as a read-only
-    strided view ``(n_timesteps - window_size + 1, window_size, n_features)``."""
+    """Return every window of the series ``X`` as a read-only strided view."""
     return sliding_window_view(X, window_size, axis=0).transpose(0, 2, 1)
 
 
 class StepAccumulator:
-    """Sum per-window or per-position values into per-time-step means; a
-    position's value has shape ``trailing_shape``."""
+    """Sum per-window or per-position values into per-time-step means."""
 
     def __init__(self, n_timesteps, window_size, trailing_shape=()):
         self.n_timesteps = n_timesteps
@@ -57,8 +48,7 @@ class StepAccumulator:
         self.counts = np.zeros(n_timesteps)
 
     def add(self, starts, values, tail=False):
-        """Add one value per window, or per position, of the windows at ``starts``;
-        with ``tail``, only to steps that no other window covers."""
+        """Add the windows' values at ``starts`` (``tail``: to uncovered steps only)."""
         values = np.asarray(values, dtype=np.float64)
         n_windows = len(starts)
         if values.ndim == 1 or values.shape[1:] == self.sums.shape[1:]:
@@ -83,7 +73,7 @@ class StepAccumulator:
         self.counts[first : first + span] += np.bincount(local, minlength=span)
 
     def result(self):
-        """Return the per-time-step means, shape ``(n_timesteps, *trailing_shape)``."""
+        """Return the per-time-step means."""
         counts = self.counts.reshape(-1, *([1] * (self.sums.ndim - 1)))
         return self.sums / np.maximum(counts, 1)
 
@@ -91,13 +81,10 @@ class StepAccumulator:
 class SlidingWindowTransformer(TransformerMixin, BaseEstimator):
     """Cut a time series into sliding windows, and map window values back to steps.
 
-    ``transform`` turns a series of shape ``(n_timesteps, n_features)`` into windows
-    of shape ``(n_windows, window_size, n_features)``: the windows starting at
-    ``0, stride, 2*stride, ...`` plus, when these miss the last steps, one window
-    aligned to the end of the series, so that every time step is covered.
+    ``transform`` returns the windows starting at ``0, stride, ...`` plus, when
+    these miss the last steps, one window aligned to the end of the series.
     ``inverse_transform`` and :meth:`aggregate` go back to one value per time step
-    (the mean over the windows covering it). The detector windows its input
-    itself; this transformer is for users who want the windows.
+    (the mean over the windows covering it).
 
     Parameters
     ----------

@@ -46,12 +46,6 @@ def nab_series_names(category=None, *, shipped=False):
     -------
     names : list of str
         Sorted names such as ``"realKnownCause/nyc_taxi"``, 58 in all.
-
-    Examples
-    --------
-    >>> from skae.datasets import nab_series_names
-    >>> nab_series_names(shipped=True)[0]
-    'realKnownCause/ambient_temperature_system_failure'
     """
     names = _SHIPPED_SERIES if shipped else _NAB_SERIES
     if category is not None:
@@ -107,10 +101,8 @@ def _make_bunch(csv_file, windows, full_name, filename):
 def load_nab(name="machine_temperature_system_failure"):
     """Load one of the NAB series that ship inside skae (no download).
 
-    Four series of NAB v1.1's ``realKnownCause`` category ship under NAB's MIT
-    licence: ``machine_temperature_system_failure``,
-    ``ambient_temperature_system_failure``,
-    ``ec2_request_latency_system_failure`` and ``nyc_taxi``.
+    Four ``realKnownCause`` series ship under NAB's MIT licence; see
+    ``nab_series_names(shipped=True)``.
 
     Parameters
     ----------

@@ -1,8 +1,5 @@
-"""Loader for the Skoltech Anomaly Benchmark (SKAB v0.9).
-
-SKAB is GPL-3.0 licensed: skae ships none of its files, only their checksums,
-and reads them from a local copy or downloads them on request.
-"""
+"""Loader for the Skoltech Anomaly Benchmark (SKAB v0.9), licensed GPL-3.0:
+skae ships only its checksums, and reads a local copy or downloads it."""
 
 import numpy as np
 from sklearn.utils import Bunch
@@ -35,14 +32,7 @@ def skab_file_names(*, include_anomaly_free=False):
     Returns
     -------
     names : list of str
-        The 34 leaderboard files, ordered by folder and then by number.
-
-    Examples
-    --------
-    >>> from skae.datasets import skab_file_names
-    >>> names = skab_file_names()
-    >>> len(names), names[0], names[-1]
-    (34, 'other/1', 'valve2/3')
+        The 34 leaderboard files, from ``"other/1"`` to ``"valve2/3"``.
     """
     return list(_SKAB_FILES if include_anomaly_free else _LEADERBOARD_FILES)
 
@@ -50,9 +40,8 @@ def skab_file_names(*, include_anomaly_free=False):
 def fetch_skab(name, *, data_home=None, download_if_missing=True, base_url=None):
     """Load a SKAB file from the local cache, downloading it if needed.
 
-    As :func:`fetch_nab` does, from a cache laid out like the SKAB repository
-    (``SKAB/data/<folder>/<n>.csv``). SKAB's leaderboard trains on each file's
-    first ``train_size`` rows and sums the counts of
+    As :func:`fetch_nab`, with the cache laid out like the SKAB repository. The
+    leaderboard trains on each file's first ``train_size`` rows and sums
     :func:`skae.metrics.skab_outlier_scores` over the 34 test parts.
 
     Parameters
