@@ -13,13 +13,21 @@ Check without building::
 
     python docs/readme_results.py
 
-Only figures that do not move with the last bits of a CPU's float32 arithmetic are
-quoted: which labelled events were caught, the share of normal steps flagged to one
-decimal and AUC-PR to two (on the example's fit, the nearest normal step's error is
-11 % below the threshold, the nearest caught or missed event's peak 17 % and 29 %
-away from it, and AUC-PR 0.2144 is 0.0006 from a rounding boundary, where refits on
-other kernels moved scores by less than 1e-6 of their scale). The exact count of
-flagged steps is not quoted: one step lies within 2 % of the threshold.
+The example trains to convergence, and training amplifies the last bits of a CPU's
+float32 arithmetic. Refits of the README's example on one AVX-512 machine with
+torch 2.13.0, under ten distinct kernel settings (the default; 2, 3 and 4 threads;
+oneDNN limited to AVX2 or SSE4.1, alone, with 2 threads or with ATen's AVX2 or
+unvectorised kernels; ATen's unvectorised kernels alone), trained 51 to 83 epochs
+and moved the threshold between 0.835 and 0.986. Which labelled events are caught
+held under all of them (the marathon and the blizzard; the marathon's peak error
+2 % to 24 % above the threshold, the nearest missed event's 20 % to 40 % below it).
+No normal step was flagged, the nearest 10 % to 29 % below the threshold, except
+under ATen's unvectorised kernels with oneDNN's AVX2 ones, a pairing no real CPU
+selects (one without AVX2 gets SSE4.1 from oneDNN), where 5 were (0.1 %, not
+0.0 %). Both figures are compared exactly. AUC-PR moved from 0.229 to 0.258, so it
+is compared within ``AUC_PR_TOLERANCE`` of the quoted value, as the README says. A
+fit of 30 epochs at a fixed learning rate, quoted before, was less stable: ATen's
+unvectorised kernels caught a third event and oneDNN's AVX2 ones flagged 0.1 %.
 """
 
 import json
@@ -37,6 +45,11 @@ EXAMPLE = "examples/plot_detect_nab.py"
 MAX_PICTURE_BYTES = 150_000
 CAPTION_START = "<!-- docs:detection-caption -->"
 CAPTION_END = "<!-- /docs:detection-caption -->"
+#: How far a CPU's rounding may move the AUC-PR the README quotes (measured: 0.229
+#: to 0.258 across kernel settings, printed 0.23 to 0.26), with a margin; every
+#: other figure is compared exactly.
+AUC_PR_TOLERANCE = 0.04
+_AUC_PR = re.compile(r"(AUC-PR )(\d+\.\d+)")
 
 
 def save_results(
@@ -80,7 +93,8 @@ def save_results(
             {"name": name, "caught": bool(hit)}
             for name, hit in zip(events, caught, strict=True)
         ],
-        # the precision the README quotes, which the CPU's rounding does not move
+        # the precision the README quotes (AUC-PR's second decimal moves with the
+        # CPU's rounding: see AUC_PR_TOLERANCE)
         "normal_flagged_percent": f"{normal_flagged_percent:.1f}",
         "auc_pr": f"{auc_pr:.2f}",
         "random_auc_pr": f"{random_auc_pr:.2f}",
@@ -98,11 +112,31 @@ def _join(names):
     return ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def agrees(found, quoted):
+    """Return whether a quoted text says what the example found.
+
+    The texts must be the same but for the numbers after "AUC-PR", which may
+    differ by ``AUC_PR_TOLERANCE`` (training's rounding differs between CPUs).
+    """
+    if found is None or quoted is None:
+        return found is quoted
+    found_values = [float(v) for _, v in _AUC_PR.findall(found)]
+    quoted_values = [float(v) for _, v in _AUC_PR.findall(quoted)]
+    return (
+        _AUC_PR.sub(r"\1#", found) == _AUC_PR.sub(r"\1#", quoted)
+        and len(found_values) == len(quoted_values)
+        and all(
+            abs(f - q) <= AUC_PR_TOLERANCE + 1e-9
+            for f, q in zip(found_values, quoted_values, strict=True)
+        )
+    )
+
+
 def caption_phrases(record):
     """Return ``(what, expected phrase, pattern of any such phrase)`` per figure.
 
-    The README's caption must contain every expected phrase; the pattern finds
-    what it says instead, for the error message.
+    The README's caption must contain every expected phrase (AUC-PR within
+    ``AUC_PR_TOLERANCE``, see :func:`agrees`); the pattern finds what it says.
     """
     hits = [e["name"] for e in record["events"] if e["caught"]]
     misses = [e["name"] for e in record["events"] if not e["caught"]]
@@ -162,7 +196,7 @@ def readme_example(readme):
     if not code:
         return None, None
     after = readme[readme.index(code[0]) + len(code[0]) :]
-    output = re.match(r"```\s*\n(?:[^\n`]*\n){0,2}```text\n(.*?)```", after, re.S)
+    output = re.match(r"```\s*\n(?:[^\n`]*\n){0,3}```text\n(.*?)```", after, re.S)
     return code[0], output.group(1).strip() if output else None
 
 
@@ -200,8 +234,10 @@ def check(record, readme, index=None, picture=None):
         )
     else:
         for what, expected, pattern in caption_phrases(record):
-            if expected not in caption:
-                found = re.search(pattern, caption)
+            found = re.search(pattern, caption)
+            if expected not in caption and not (
+                found and agrees(expected, found.group(0))
+            ):
                 says = f"says '{found.group(0)}'" if found else "does not say it"
                 problems.append(
                     f"README caption, {what}: {source} found '{expected}'; the "
@@ -210,7 +246,7 @@ def check(record, readme, index=None, picture=None):
     code, output = readme_example(readme)
     if code is None:
         problems.append("README.md has no Python example")
-    elif output != record["summary"]:
+    elif not agrees(record["summary"], output):
         problems.append(
             f"README's example output: {source} prints '{record['summary']}'; the "
             f"README quotes '{output}'"
@@ -223,7 +259,7 @@ def check(record, readme, index=None, picture=None):
         index_output = _rst_blocks(index, "text")
         if not index_code or index_code[0] != code:
             problems.append("docs/index.rst's example is not the README's")
-        if not index_output or index_output[0].strip() != record["summary"]:
+        if not index_output or not agrees(record["summary"], index_output[0].strip()):
             problems.append(
                 f"docs/index.rst's example output: {source} prints "
                 f"'{record['summary']}'; the page quotes "

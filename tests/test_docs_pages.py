@@ -81,6 +81,37 @@ def test_the_check_names_each_disagreement():
     assert any("README quotes" in p and "0.99" in p for p in problems), problems
 
 
+def test_auc_pr_may_move_by_the_tolerance_and_nothing_else():
+    results = _readme_results()
+    record = results.load_record()
+    readme = results.README.read_text(encoding="utf-8")
+    index = results.INDEX.read_text(encoding="utf-8")
+    quoted = float(record["auc_pr"])
+
+    def found(auc_pr, summary=record["summary"]):
+        summary = summary.replace(f"AUC-PR {record['auc_pr']}", f"AUC-PR {auc_pr}")
+        return dict(record, auc_pr=auc_pr, summary=summary)
+
+    # another CPU's rounding: AUC-PR a few hundredths away passes everywhere
+    near = f"{quoted + results.AUC_PR_TOLERANCE - 0.01:.2f}"
+    assert results.check(found(near), readme, index) == []
+    # further than the tolerance fails in the caption and both quoted outputs
+    far = f"{quoted + results.AUC_PR_TOLERANCE + 0.01:.2f}"
+    text = "\n".join(results.check(found(far), readme, index))
+    assert "caption, AUC-PR" in text
+    assert "README's example output" in text
+    assert "docs/index.rst's example output" in text
+    # every other figure must match exactly
+    assert results.agrees(record["summary"], record["summary"])
+    assert not results.agrees(
+        record["summary"], record["summary"].replace("on 0.0 %", "on 0.1 %")
+    )
+    assert not results.agrees(
+        record["summary"], record["summary"].replace("caught 2", "caught 3")
+    )
+    assert not results.agrees(record["summary"], None)
+
+
 def test_the_check_wants_a_small_picture(tmp_path):
     results = _readme_results()
     record = results.load_record()

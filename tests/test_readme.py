@@ -27,9 +27,9 @@ def test_readme_example_prints_its_quoted_output(capsys):
     finally:
         torch.set_num_threads(threads)
     printed = capsys.readouterr().out.strip()
-    # every figure is printed at a precision that CPUs' rounding does not move
-    # (see docs/readme_results.py), so the line must match exactly
-    assert printed == quoted
+    # training's rounding differs between CPUs: AUC-PR may move by a few hundredths,
+    # every other figure must match exactly (see docs/readme_results.py)
+    assert readme_results.agrees(printed, quoted), (printed, quoted)
 
 
 def test_readme_keeps_the_ci_commands_and_stays_short():
