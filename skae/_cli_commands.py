@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ._cli_parser import DataError, UsageError
+from ._codec import file_kind
 from ._scaling import MAX_SCALED_MAGNITUDE
 
 SAFE_SUFFIX = ".skae"
@@ -79,7 +80,7 @@ def load_model(path):
         raise DataError(f"{path}: is a directory, not a model file")
     if not stat.S_ISREG(mode):  # /dev/zero, a pipe: never read from
         raise DataError(
-            f"{path}: not a regular file ({_persistence._file_kind(mode)}); MODEL "
+            f"{path}: not a regular file ({file_kind(mode)}); MODEL "
             "must be a model file from 'skae fit'"
         )
     if suffix == SAFE_SUFFIX:

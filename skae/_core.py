@@ -131,6 +131,8 @@ class FittedAutoencoder:
         terms = None
         if by_terms or with_contributions:
             terms = self._contributions(z, n_context)
+        # the squared error is a mean over features taken per batch, which the
+        # terms' sum matches only up to rounding: its own pass keeps predict's flags
         if by_terms:
             scores = terms.sum(axis=1)
         elif z.ndim == 3:  # equal-length sequences: means per batch

@@ -294,7 +294,7 @@ default="above_heldout"
     def _fit(self, data):
         """Fit on ``data`` validated by :func:`skae._fit_inputs.validate`."""
         # offset_ goes first and comes back last: a failed fit is not fitted
-        for name in ("offset_", *_OPTIONAL):
+        for name in ("offset_", "_fitted_core", *_OPTIONAL):
             self.__dict__.pop(name, None)
         self.device_ = _inference.resolve_device(self.device)
         inputs = _fit_inputs.prepare(self, data)

@@ -7,7 +7,6 @@ read without pickle and checked field by field (:mod:`skae._model_files`).
 """
 
 from . import _model_files
-from ._codec import file_kind as _file_kind  # noqa: F401 - skae.cli's
 from ._streaming import STATE, StreamingScorer
 
 
