@@ -31,7 +31,7 @@ class LSTMEncoderTransformer(
     ----------
     window_size, stride, hidden_size, num_layers, dropout, decoder_feed, \
 max_epochs, batch_size, lr, patience, validation_fraction, standardize, device, \
-random_state, verbose, noise_std
+random_state, verbose, noise_std, precision
         As for :class:`LSTMAutoencoderDetector` (same defaults); ``hidden_size``
         is the size of the code. ``validation_fraction`` holds out the last
         sequences: shuffle a set that is ordered by class.
@@ -66,7 +66,7 @@ random_state, verbose, noise_std
             *("window_size", "stride", "hidden_size", "num_layers", "dropout"),
             *("decoder_feed", "max_epochs", "batch_size", "lr", "patience"),
             *("validation_fraction", "standardize", "device", "random_state"),
-            *("verbose", "noise_std"),
+            *("verbose", "noise_std", "precision"),
         )
     }
 
@@ -89,6 +89,7 @@ random_state, verbose, noise_std
         random_state=None,
         verbose=0,
         noise_std=0.0,
+        precision="auto",
     ):
         self.window_size = window_size
         self.stride = stride
@@ -106,6 +107,7 @@ random_state, verbose, noise_std
         self.random_state = random_state
         self.verbose = verbose
         self.noise_std = noise_std
+        self.precision = precision
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -30,6 +30,7 @@ ARCHITECTURE = ("hidden_size", "num_layers", "decoder_feed")
 _MAX_INT, _MAX_THREADS = 2**63 - 1, 1024
 # parameters a file may lack (added to the format after its first files)
 _ADDED_PARAMS = {"causal": False, "forget_half_life": None, "detect_flatlines": False}
+_ADDED_PARAMS["precision"] = "float32"
 
 
 def _gaussian(detector, names):
@@ -101,6 +102,7 @@ FITTED = {
     "mean_": Field("floats", ("F",)),
     "scale_": Field("floats", ("F",), _SCALE),
     "device_": Field("str", rule=_DEVICE),
+    "precision_": Field("str", rule=_one_of("float32", "bfloat16"), required=False),
     "window_size_": Field("int", rule=_AT_LEAST_1),
     "score_smoothing_": Field("int", rule=_NON_NEGATIVE),
     "anomaly_score_": Field("str", rule=_one_of("squared_error", "mahalanobis")),

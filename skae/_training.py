@@ -48,6 +48,9 @@ LR_DECAY = 0.5
 # How many times the loss of predicting zero (plus one) the training loss may
 # reach before training counts as diverged; see StopOnDivergence.
 DIVERGENCE_FACTOR = 1e4
+# The precisions a training step may run in; "auto" picks bfloat16 where the
+# device has bfloat16 matrix units (see resolve_precision).
+PRECISIONS = ("auto", "float32", "bfloat16")
 # Most weights a network may have (4 GiB of float32): a typo such as
 # hidden_size=100_000 would otherwise fail deep inside torch's allocator.
 MAX_PARAMETERS = 2**30
@@ -128,6 +131,36 @@ def squared_errors(x, x_hat, lengths=None):
     return errors
 
 
+def bfloat16_support(device_type):
+    """Return ``(runs, fast)``: whether torch trains an LSTM under bfloat16
+    autocast on ``device_type`` (on a CPU oneDNN needs AVX-512; it refuses on
+    AVX2), and whether that is faster than float32 (a GPU that supports it, a
+    CPU with AVX-512 BF16 instructions, as every CPU with AMX has)."""
+    if device_type == "cuda":
+        return (torch.cuda.is_bf16_supported(),) * 2
+    if device_type != "cpu":
+        return False, False
+    return torch.cpu._is_avx512_supported(), torch.cpu._is_avx512_bf16_supported()
+
+
+def resolve_precision(precision, device, sequences=False):
+    """Return ``"float32"`` or ``"bfloat16"``, the precision of training steps on
+    ``device`` (``"auto"``: bfloat16 where it runs and is fast, for a series;
+    packed sequences under bfloat16 fitted differently in threads than
+    serially); a ValueError when bfloat16 cannot run there."""
+    runs, fast = bfloat16_support(torch.device(device).type)
+    if precision == "bfloat16" and not runs:
+        raise ValueError(
+            f"precision='bfloat16' cannot train on device {str(device)!r}: torch "
+            "refuses an LSTM under bfloat16 autocast there (oneDNN needs AVX-512 "
+            "on a CPU). Use precision='float32', or 'auto', which picks bfloat16 "
+            "only where it runs and is faster."
+        )
+    if precision == "auto":
+        return "bfloat16" if runs and fast and not sequences else "float32"
+    return precision
+
+
 def draws_dropout(module):
     """Return True when a training step of ``module`` draws dropout masks."""
     return any(
@@ -163,10 +196,13 @@ class AutoencoderNet(NeuralNet):
             for name, callback in super()._default_callbacks
         ]
 
-    def __init__(self, *args, noise_std=0.0, generator=None, **kwargs):
+    def __init__(
+        self, *args, noise_std=0.0, generator=None, precision="float32", **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.noise_std = noise_std
         self.generator = generator
+        self.precision = precision
 
     def _corrupt(self, X):
         """Return ``X`` plus noise, drawn on the CPU so any device gets the same."""
@@ -190,13 +226,21 @@ class AutoencoderNet(NeuralNet):
             return super().train_step(batch, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
-        """Compute the loss of a noisy input against its clean self, and backprop."""
-        if not self.noise_std:
-            return super().train_step_single(batch, **fit_params)
+        """Compute the loss of the input (plus noise) against its clean self, and
+        backprop; the forward pass under bfloat16 autocast with that precision.
+
+        Autocast is entered per step: around a whole fit its cache would keep
+        the first step's bfloat16 copies of the weights, and nothing would learn.
+        The weights, their gradients and Adam's state stay float32.
+        """
         self._set_training(True)
         Xi, yi = unpack_data(batch)
-        y_pred = self.infer(self._corrupt(Xi), **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        bfloat16 = self.precision == "bfloat16"
+        device_type = torch.device(self.device).type
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
+            x = self._corrupt(Xi) if self.noise_std else Xi
+            y_pred = self.infer(x, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         loss.backward()
         return {"loss": loss, "y_pred": y_pred}
 
@@ -361,6 +405,7 @@ class NetConfig(NamedTuple):
     patience: int
     noise_std: float
     max_windows_per_epoch: int | None
+    precision: str
 
     @classmethod
     def of(cls, estimator):
@@ -422,6 +467,7 @@ def make_net(
         batch_size=config.batch_size,
         noise_std=config.noise_std,
         generator=generator,
+        precision=resolve_precision(config.precision, device),
         **iterators,
         train_split=train_split,
         callbacks=convergence_callbacks(config.patience),
@@ -501,14 +547,16 @@ def continue_training(
     seed,
     noise_std=0.0,
     max_windows=None,
+    precision="float32",
 ):
     """Train ``module`` for one epoch over the windows at ``starts``, as
     ``partial_fit`` does; return the mean training loss (NaN without windows).
 
     The epoch trains a copy of ``module`` with a fresh Adam and the callbacks of
     ``fit``, visiting ``max_windows`` windows (None: each once) in random orders
-    drawn from ``seed``. The copy's weights replace the module's only when it
-    has not diverged (else :class:`TrainingDivergedError`).
+    drawn from ``seed``, its steps in ``precision``. The copy's weights replace
+    the module's only when it has not diverged (else
+    :class:`TrainingDivergedError`).
     """
     if len(starts) == 0:
         return float("nan")
@@ -523,6 +571,7 @@ def continue_training(
         lr=lr,
         batch_size=batch_size,
         noise_std=noise_std,
+        precision=resolve_precision(precision, module_device(module)),
         iterator_train=WindowBatches,
         iterator_train__max_windows=n_visits,
         iterator_train__min_windows=n_visits,

@@ -15,7 +15,8 @@ Variants (``n_threads=1`` and ``random_state=--seed`` for all):
 - ``batch 256, lr 6e-3``: ``batch_size=256, lr=6e-3``;
 - ``max_windows_per_epoch`` at half the default;
 - ``hidden 32``: ``hidden_size=32``;
-- a combination (``--combo``, JSON of constructor arguments plus ``"bf16"``).
+- combinations (``--combo``, JSON of constructor arguments plus ``"bf16"``,
+  repeated for several).
 
 Sets (data read from ``--data-home``, nothing is downloaded):
 
@@ -80,23 +81,26 @@ RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_COMBO = '{"bf16": true, "hidden_size": 32, "max_windows_per_epoch": 2048}'
 
 
-def variants(combo):
-    """Return ``[(name, constructor arguments, bf16)]``, the baseline first."""
+def variants(combos):
+    """Return ``[(name, constructor arguments, bf16)]``, the baseline first and
+    one combination per JSON object of ``combos``."""
     from skae import LSTMAutoencoderDetector
 
     half = LSTMAutoencoderDetector().get_params()["max_windows_per_epoch"] // 2
-    combo = dict(combo)
-    bf16 = bool(combo.pop("bf16", False))
-    label = ", ".join(f"{k}={v}" for k, v in combo.items())
-    label = ("bf16, " if bf16 else "") + label
-    return [
+    chosen = [
         ("baseline", {}, False),
         ("bf16 autocast", {}, True),
         ("batch 256, lr 6e-3", {"batch_size": 256, "lr": 6e-3}, False),
         (f"max_windows_per_epoch={half}", {"max_windows_per_epoch": half}, False),
         ("hidden 32", {"hidden_size": 32}, False),
-        (f"combination: {label.rstrip(', ')}", combo, bf16),
     ]
+    for combo in combos:
+        combo = dict(combo)
+        bf16 = bool(combo.pop("bf16", False))
+        label = ", ".join(f"{k}={v}" for k, v in combo.items())
+        label = ("bf16, " if bf16 else "") + label
+        chosen.append((f"combination: {label.rstrip(', ')}", combo, bf16))
+    return chosen
 
 
 def other_nab_series():
@@ -290,8 +294,9 @@ def main(argv=None):
     )
     parser.add_argument(
         "--combo",
-        default=DEFAULT_COMBO,
-        help=f"the combination variant, JSON (default {DEFAULT_COMBO})",
+        action="append",
+        help="a combination variant, JSON of constructor arguments plus "
+        f'"bf16"; may be repeated (default {DEFAULT_COMBO})',
     )
     parser.add_argument(
         "--variants",
@@ -313,7 +318,7 @@ def main(argv=None):
     setup_torch(args.threads)
     print(f"torch.get_num_threads() = {torch.get_num_threads()}")
     print(f"machine: {machine_note()}; load {os.getloadavg()[0]:.1f}", flush=True)
-    variant_list = variants(json.loads(args.combo))
+    variant_list = variants(json.loads(c) for c in args.combo or [DEFAULT_COMBO])
     if args.variants:
         variant_list = [
             v

@@ -43,6 +43,8 @@ TINY = {
     # their own in test_threshold.py and test_flatlines.py)
     "threshold_rule": "mean_k_sigma",
     "detect_flatlines": False,
+    # and before issue 25 made training bfloat16 where the CPU is fast at it
+    "precision": "float32",
 }
 
 # name: (training input, parameters beyond TINY)
@@ -103,6 +105,7 @@ ENCODER_PARAMS = (
     "device",
     "random_state",
     "decoder_feed",
+    "precision",
 )
 
 
