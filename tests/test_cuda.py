@@ -86,3 +86,12 @@ def test_gpu_model_loads_and_scores_with_cuda_hidden(gpu_detector, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("ok")
+
+
+def test_auto_precision_on_the_gpu_trains_in_bfloat16_where_it_can():
+    X = waves(400, PERIODS)
+    detector = tiny_detector(precision="auto", device="cuda").fit(X)
+    expected = "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
+    assert detector.precision_ == expected
+    assert {p.dtype for p in detector.net_.module_.parameters()} == {torch.float32}
+    assert np.isfinite(detector.score_samples(X)).all()

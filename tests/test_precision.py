@@ -12,7 +12,8 @@ between those three kernel settings the bfloat16 fits themselves differed by
 training carries the rounding further: after five epochs at hidden 16 the
 bfloat16 fits of the three settings had thresholds up to 12 % apart, as
 float32 fits differ between CPUs after many epochs (benchmarks/README.md,
-"Fit speed study", for what that does to the benchmarks' figures).
+"Fit speed: bfloat16 training steps", for what that does to the benchmarks'
+figures).
 """
 
 import numpy as np
