@@ -20,7 +20,8 @@ STDOUT = "-"  # --out - writes to standard output
 N_TOP_FEATURES = 3  # the features listed per event in an events file
 # the options of skae fit that are the detector's parameters of the same names
 _FIT_PARAMETERS = (
-    "window_size hidden_size max_epochs contamination device random_state causal"
+    "window_size hidden_size max_epochs contamination device precision "
+    "random_state causal"
 ).split()
 
 
@@ -213,7 +214,8 @@ def fit(args):
     history = detector.history_
     talk(
         f"trained {len(history)} epochs in {time.perf_counter() - start:.1f} s on "
-        f"{detector.device_}; held-out loss {history[-1, 'valid_loss']:.4g}; "
+        f"{detector.device_} in {detector.precision_}; "
+        f"held-out loss {history[-1, 'valid_loss']:.4g}; "
         f"threshold {detector.threshold_:.4g}"
     )
     try:

@@ -132,6 +132,9 @@ _HELP = {
     "(the larger of mu + {n_sigmas:g} sigma and max + (max - median)); a float: "
     "the share of anomalies in the training data (default: auto)",
     "fit --device": "cpu, cuda, cuda:N or auto (default: auto)",
+    "fit --precision": "arithmetic of the training steps: bfloat16 (mixed "
+    "precision), float32, or auto: bfloat16 on a CPU with AVX-512 BF16 or a GPU "
+    "that has it, else float32 (default: auto)",
     "fit --causal": "score each step with no data after it (what 'skae stream' "
     "needs; the threshold is set on scores made the same way)",
     "fit --detect-flatlines": "also flag stretches where a value is stuck "
@@ -252,6 +255,7 @@ def _fit_options(options):
         add("--" + name.replace("_", "-"), type=_count(1), default=default, metavar="N")
     add("--contamination", type=_contamination, default="auto", metavar="auto|FLOAT")
     add("--device", default="auto")
+    add("--precision", choices=("auto", "float32", "bfloat16"), default="auto")
     add("--causal", action="store_true")
     add("--detect-flatlines", action=argparse.BooleanOptionalAction)
     add("--random-state", type=int, metavar="N")

@@ -514,3 +514,21 @@ def test_a_cell_too_far_from_the_training_data_is_named_in_file_terms(
     assert status == 1
     assert "column 'value', row 41" in err and "1e+300" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_fit_precision_sets_the_parameter_and_says_which_was_used(
+    nab_csv, tmp_path, capsys
+):
+    model = tmp_path / "model.skae"
+    status, out, err = _run(
+        capsys, "fit", nab_csv, "--model", model, "--train-size", "400",
+        "--precision", "float32", *TINY,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "on cpu in float32;" in out
+    detector = load_model(model)
+    assert detector.precision == "float32" and detector.precision_ == "float32"
+    status, _, err = _run(
+        capsys, "fit", nab_csv, "--model", model, "--precision", "float16", *TINY
+    )
+    assert status != 0 and "float16" in err
