@@ -140,7 +140,9 @@ def bfloat16_support(device_type):
         return (torch.cuda.is_bf16_supported(),) * 2
     if device_type != "cpu":
         return False, False
-    return torch.cpu._is_avx512_supported(), torch.cpu._is_avx512_bf16_supported()
+    # torch versions without these probes: try when asked, never by default
+    runs = getattr(torch.cpu, "_is_avx512_supported", lambda: True)()
+    return runs, getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
 
 
 def resolve_precision(precision, device, sequences=False):
