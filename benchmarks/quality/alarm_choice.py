@@ -67,6 +67,7 @@ they are cached)::
 """
 
 import argparse
+import json
 import math
 import pickle
 import sys
@@ -527,6 +528,13 @@ def main(argv=None):
         default=["orion", "nab", "skab", "planted"],
     )
     parser.add_argument(
+        "--skae",
+        type=json.loads,
+        default={},
+        help="constructor arguments beside the defaults, as JSON "
+        '(e.g. \'{"precision": "float32"}\'; use a cache of their own)',
+    )
+    parser.add_argument(
         "--cached-only",
         action="store_true",
         help="judge only the series already in the cache (fit nothing)",
@@ -534,6 +542,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     threads = setup_torch(1)
+    O.SKAE_PARAMS.update(args.skae)
     fit = not args.cached_only
     begin = time.perf_counter()
     signals, published = O.read_published(args.data_home)

@@ -148,10 +148,15 @@ def nab_intervals(bunch, first=0):
 # ------------------------------------------------------------------ fits
 
 
+# constructor arguments beside the defaults (alarm_choice.py's ``--skae``)
+SKAE_PARAMS = {}
+
+
 def _fit(X, seed):
     from skae import LSTMAutoencoderDetector
 
-    return LSTMAutoencoderDetector(random_state=seed, n_threads=1).fit(X)
+    params = {"random_state": seed, "n_threads": 1, **SKAE_PARAMS}
+    return LSTMAutoencoderDetector(**params).fit(X)
 
 
 def scored_parts(detector, X):
